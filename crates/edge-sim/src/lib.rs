@@ -1,0 +1,24 @@
+//! The pure simulation model of one edge node.
+//!
+//! This crate decides *what a node is doing*: its resource signals (CPU, memory), the
+//! catalog of failure modes and their lifecycle, and, for every request the service
+//! serves, how long each step takes and whether it fails. It has no HTTP, no sockets,
+//! no clock and no global RNG: time comes in as a [`Duration`](std::time::Duration)
+//! since the node started and randomness as a `&mut impl Rng`, so tests step time and
+//! assert exact outcomes.
+//!
+//! It must never depend on tokio, axum or prometheus-client: the service crate turns
+//! these decisions into real HTTP behaviour and measures it.
+
+pub mod catalog;
+pub mod fault;
+pub mod node;
+pub mod request;
+pub mod resources;
+pub mod rng;
+
+pub use catalog::{FaultKind, Intensity, Service};
+pub use fault::{Fault, FaultError, FaultSet, FaultSpec, Injected};
+pub use node::{NodeParams, NodeSim};
+pub use request::{StepFailure, StepPlan};
+pub use resources::Signals;
