@@ -172,7 +172,12 @@ impl FaultSet {
         self.expire(now);
         let intensity = spec.intensity.or_else(|| {
             spec.kind.intensity().map(|i| {
-                if i.default.0 < i.default.1 { rng.random_range(i.default.0..=i.default.1) } else { i.default.0 }
+                if i.default.0 < i.default.1 {
+                    // Three decimals: exact enough, and readable in the API and logs.
+                    (rng.random_range(i.default.0..=i.default.1) * 1e3).round() / 1e3
+                } else {
+                    i.default.0
+                }
             })
         });
         let replaced = self

@@ -1,0 +1,65 @@
+//! What a node is told at start-up.
+
+use std::time::Duration;
+
+/// Regions of the fleet, assigned to node ids in blocks of four (1-4, 5-8, 9-12, ...).
+pub const REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
+/// The built-in traffic generator's default rate per node: enough requests for a
+/// 5 % error ratio to show within a second or two, cheap enough for 1000 nodes.
+pub const DEFAULT_RPS: f64 = 10.0;
+/// Requests in flight before the node sheds load with 503.
+pub const DEFAULT_CONCURRENCY_LIMIT: usize = 256;
+/// A request that takes longer is answered 504, so injected latency can never hold a
+/// connection (or shutdown) for long.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Orders kept in memory; the oldest are evicted beyond this.
+pub const ORDER_CAPACITY: usize = 1000;
+
+/// The configuration of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    /// 1-based node number (the `node` target label in Prometheus).
+    pub node_id: u32,
+    /// Region name (info metric, log field, daily-cycle phase).
+    pub region: String,
+    /// The run seed; the node derives its own from it.
+    pub run_seed: u64,
+    /// Built-in traffic rate, requests per second (0 turns the generator off).
+    pub rps: f64,
+    /// See [`DEFAULT_CONCURRENCY_LIMIT`].
+    pub concurrency_limit: usize,
+    /// See [`REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+    /// See [`ORDER_CAPACITY`].
+    pub order_capacity: usize,
+}
+
+impl NodeConfig {
+    /// A node with the defaults, in the region its id maps to.
+    pub fn new(node_id: u32, run_seed: u64) -> Self {
+        Self {
+            node_id,
+            region: default_region(node_id).to_owned(),
+            run_seed,
+            rps: DEFAULT_RPS,
+            concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+            request_timeout: REQUEST_TIMEOUT,
+            order_capacity: ORDER_CAPACITY,
+        }
+    }
+
+    /// Where in the daily cycle this node's region is: regions are a third of a day apart.
+    pub fn phase(&self) -> f64 {
+        let index = REGIONS.iter().position(|r| *r == self.region).unwrap_or_else(|| {
+            // An unknown region still gets a stable phase.
+            self.region.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)))
+        });
+        (index % REGIONS.len()) as f64 / REGIONS.len() as f64
+    }
+}
+
+/// The region of node `node_id` when none is given.
+pub fn default_region(node_id: u32) -> &'static str {
+    let block = (node_id.saturating_sub(1) / 4) as usize;
+    REGIONS[block % REGIONS.len()]
+}

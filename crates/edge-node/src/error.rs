@@ -1,0 +1,122 @@
+//! The one error type of the HTTP layer: every refusal and failure becomes a status
+//! code and a JSON body `{"error": "...", "status": N}` through a single match.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use edge_sim::FaultError;
+use serde_json::json;
+
+/// How a request ended, attached to the response so the access log can tell a designed
+/// (injected) failure from a real one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served as asked.
+    Ok,
+    /// The client sent something invalid (4xx).
+    Rejected,
+    /// Failed by an injected fault.
+    Injected,
+    /// The steady trickle of background errors.
+    Background,
+    /// A dependency failed.
+    Upstream,
+    /// Load shed or timed out.
+    Overloaded,
+}
+
+impl Outcome {
+    /// The log value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Rejected => "rejected",
+            Outcome::Injected => "injected_error",
+            Outcome::Background => "background_error",
+            Outcome::Upstream => "upstream_error",
+            Outcome::Overloaded => "overloaded",
+        }
+    }
+}
+
+/// Everything a handler can answer other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed or invalid input.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Body over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// A referenced thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Well-formed but refers to something invalid (an unknown product in an order).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Failed by an injected fault (a designed response).
+    #[error("injected failure: {0}")]
+    Injected(&'static str),
+    /// The background error rate struck.
+    #[error("internal error")]
+    Background,
+    /// A dependency failed.
+    #[error("{0} unavailable")]
+    Upstream(&'static str),
+    /// Too many requests in flight.
+    #[error("node overloaded: {0} requests in flight")]
+    Overloaded(usize),
+    /// The request took longer than the request timeout.
+    #[error("request timed out after {0} s")]
+    Timeout(u64),
+    /// The node is down (`node_crash`).
+    #[error("node is down (injected node_crash); end it with DELETE /inject")]
+    Crashed,
+    /// A bug on our side; details go to the log, not the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_outcome(&self) -> (StatusCode, Outcome) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, Outcome::Rejected),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Outcome::Rejected),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Outcome::Rejected),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, Outcome::Rejected),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, Outcome::Rejected),
+            ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Injected),
+            ApiError::Background => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Background),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, Outcome::Upstream),
+            ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Overloaded),
+            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, Outcome::Overloaded),
+            ApiError::Crashed => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Injected),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Background),
+        }
+    }
+}
+
+impl From<FaultError> for ApiError {
+    fn from(err: FaultError) -> Self {
+        match err {
+            FaultError::UnknownFault(_) => ApiError::NotFound(err.to_string()),
+            _ => ApiError::BadRequest(err.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, outcome) = self.status_and_outcome();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
+        }
+        let body = json!({ "error": self.to_string(), "status": status.as_u16() });
+        let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(outcome);
+        response
+    }
+}

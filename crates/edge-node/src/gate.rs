@@ -1,0 +1,34 @@
+//! What happens to a request before the node itself sees it: a crashed node answers
+//! 503 (and counts nothing, as a dead process would), a flaky network holds some
+//! requests and scrapes for a retransmission timeout. The `/inject` control endpoints
+//! are exempt so a fault can always be ended.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::state::{NodeState, Sim};
+
+/// Path prefix of the control endpoints that always answer.
+pub const CONTROL_PREFIX: &str = "/inject";
+
+/// The middleware.
+pub async fn gate(State(state): State<NodeState>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with(CONTROL_PREFIX) {
+        return next.run(request).await;
+    }
+    let now = state.clock.now();
+    let (crashed, stall) = {
+        let mut sim = state.sim();
+        let Sim { model, rng } = &mut *sim;
+        (model.is_crashed(now), model.network_stall(now, rng))
+    };
+    if crashed {
+        return ApiError::Crashed.into_response();
+    }
+    if let Some(stall) = stall {
+        tokio::time::sleep(stall).await;
+    }
+    next.run(request).await
+}

@@ -1,0 +1,231 @@
+//! Every metric a node exposes: names, help, labels and buckets live here and only here.
+//!
+//! Each node has its own small registry, built once at start-up and shared read-only.
+//! Names are prefixed `edge_` and in base units; prometheus-client appends `_total` and
+//! the unit suffix. The node's identity (`node`, `region`) comes from Prometheus' target
+//! labels, never from the app.
+
+use std::sync::atomic::AtomicU64;
+
+use edge_sim::FaultKind;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The content type of `/metrics` (Prometheus v3 rejects a scrape without a valid one).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Request latency buckets, in seconds: dense around the 0.1-1 s range where the
+/// latency alerts and SLOs draw their lines, wide enough for x10 spikes and timeouts.
+pub const LATENCY_BUCKETS: [f64; 15] =
+    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0];
+
+/// The simulated node's memory: utilisation ratios are turned into bytes against it.
+pub const SIMULATED_MEMORY_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Labels of a served request (RED metrics).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `products`, `orders`, `payments`, or `none` for unmatched paths.
+    pub service: &'static str,
+    /// The route template from `MatchedPath`, or `unmatched`.
+    pub route: &'static str,
+    /// The HTTP method, or `other` for anything unusual.
+    pub method: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+}
+
+/// The exemplar attached to a latency observation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestExemplar {
+    /// The request id, also in the response header and the log line.
+    pub request_id: String,
+}
+
+/// Labels of the fault metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabels {
+    /// The failure mode.
+    pub failure: &'static str,
+}
+
+/// The `upstream` label of orders' internal charge through payments.
+pub const UPSTREAM_PAYMENTS: &str = "payments";
+/// The `upstream` label of payments' calls to the remote payment gateway.
+pub const UPSTREAM_GATEWAY: &str = "payment_gateway";
+/// Server-error statuses whose request counters exist from the start, so the first
+/// error after a quiet spell shows in `rate()` at once instead of one scrape late.
+pub const PRECREATED_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
+
+/// Labels of calls to a dependency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    /// `payments` (called by orders) or `payment_gateway` (called by payments).
+    pub upstream: &'static str,
+    /// `success` or `error`.
+    pub outcome: &'static str,
+}
+
+type LatencyFamily = Family<RequestLabels, HistogramWithExemplars<RequestExemplar>>;
+type GaugeF64 = Gauge<f64, AtomicU64>;
+
+/// The metrics of one node.
+#[derive(Debug)]
+pub struct NodeMetrics {
+    /// Served requests (RED: rate and errors).
+    pub requests: Family<RequestLabels, Counter>,
+    /// Served request latency (RED: duration), with the request id as exemplar.
+    pub request_duration: LatencyFamily,
+    /// Requests being served now (USE: saturation).
+    pub in_flight: Gauge,
+    /// How many requests may be in flight before the node sheds load with 503.
+    pub concurrency_limit: Gauge,
+    /// CPU utilisation, 0-1 (USE: utilisation).
+    pub cpu: GaugeF64,
+    /// Memory utilisation, 0-1.
+    pub memory: GaugeF64,
+    /// Memory in use.
+    pub memory_used: Gauge,
+    /// The node's memory size.
+    pub memory_limit: Gauge,
+    /// Unix time the node started.
+    pub start_time: GaugeF64,
+    /// Seconds since the node started.
+    pub uptime: GaugeF64,
+    /// 1 while a fault of the mode is active (every mode pre-created at 0).
+    pub fault_active: Family<FaultLabels, Gauge>,
+    /// Faults injected, by mode.
+    pub fault_injections: Family<FaultLabels, Counter>,
+    /// Calls to dependencies, by outcome.
+    pub upstream_requests: Family<UpstreamLabels, Counter>,
+    /// Orders held in the bounded in-memory store.
+    pub orders_stored: Gauge,
+    registry: Registry,
+}
+
+/// What the info metric says about the node.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    /// Crate version.
+    pub version: &'static str,
+    /// The node's region.
+    pub region: String,
+    /// The run seed (so a run can be replayed).
+    pub seed: u64,
+}
+
+fn new_latency_histogram() -> HistogramWithExemplars<RequestExemplar> {
+    HistogramWithExemplars::new(LATENCY_BUCKETS.into_iter())
+}
+
+impl NodeMetrics {
+    /// Builds and registers every metric.
+    pub fn new(info: &BuildInfo) -> Self {
+        let mut registry = Registry::default();
+        let m = Self {
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(new_latency_histogram),
+            in_flight: Gauge::default(),
+            concurrency_limit: Gauge::default(),
+            cpu: GaugeF64::default(),
+            memory: GaugeF64::default(),
+            memory_used: Gauge::default(),
+            memory_limit: Gauge::default(),
+            start_time: GaugeF64::default(),
+            uptime: GaugeF64::default(),
+            fault_active: Family::default(),
+            fault_injections: Family::default(),
+            upstream_requests: Family::default(),
+            orders_stored: Gauge::default(),
+            registry: Registry::default(),
+        };
+        let ratio = || Unit::Other("ratio".to_owned());
+        let r = &mut registry;
+        r.register("edge_http_requests", "HTTP requests served by the shop API", m.requests.clone());
+        r.register_with_unit(
+            "edge_http_request_duration",
+            "Time to serve a shop API request",
+            Unit::Seconds,
+            m.request_duration.clone(),
+        );
+        r.register("edge_http_requests_in_flight", "Shop API requests being served now", m.in_flight.clone());
+        r.register(
+            "edge_http_concurrency_limit",
+            "Requests that may be in flight before the node answers 503",
+            m.concurrency_limit.clone(),
+        );
+        r.register_with_unit("edge_cpu_utilization", "CPU utilisation of the node (0-1)", ratio(), m.cpu.clone());
+        r.register_with_unit(
+            "edge_memory_utilization",
+            "Memory utilisation of the node (0-1)",
+            ratio(),
+            m.memory.clone(),
+        );
+        r.register_with_unit("edge_memory_used", "Memory in use", Unit::Bytes, m.memory_used.clone());
+        r.register_with_unit("edge_memory_limit", "Memory of the node", Unit::Bytes, m.memory_limit.clone());
+        r.register_with_unit("edge_start_time", "Unix time the node started", Unit::Seconds, m.start_time.clone());
+        r.register_with_unit("edge_uptime", "Time since the node started", Unit::Seconds, m.uptime.clone());
+        r.register("edge_fault_active", "1 while an injected fault of this mode is active", m.fault_active.clone());
+        r.register("edge_fault_injections", "Faults injected", m.fault_injections.clone());
+        r.register("edge_upstream_requests", "Calls to dependencies", m.upstream_requests.clone());
+        r.register("edge_orders_stored", "Orders in the bounded in-memory store", m.orders_stored.clone());
+        r.register(
+            "edge_build",
+            "Version, region and run seed of the node",
+            Info::new(vec![
+                ("version".to_owned(), info.version.to_owned()),
+                ("region".to_owned(), info.region.clone()),
+                ("seed".to_owned(), info.seed.to_string()),
+            ]),
+        );
+        // Pre-create every mode so "no fault" is an honest 0, not a missing series.
+        for kind in FaultKind::ALL {
+            m.fault_active.get_or_create(&fault_labels(kind)).set(0);
+            let _ = m.fault_injections.get_or_create(&fault_labels(kind));
+        }
+        for upstream in [UPSTREAM_PAYMENTS, UPSTREAM_GATEWAY] {
+            for outcome in ["success", "error"] {
+                let _ = m.upstream_requests.get_or_create(&UpstreamLabels { upstream, outcome });
+            }
+        }
+        m.memory_limit.set(i64::try_from(SIMULATED_MEMORY_BYTES).unwrap_or(i64::MAX));
+        Self { registry, ..m }
+    }
+
+    /// Creates the error counters of a route at 0 (see [`PRECREATED_ERROR_STATUSES`]).
+    pub fn precreate_route(&self, service: &'static str, route: &'static str, method: &'static str) {
+        for status in PRECREATED_ERROR_STATUSES {
+            let _ = self.requests.get_or_create(&RequestLabels { service, route, method, status });
+        }
+    }
+
+    /// Records one served request.
+    pub fn observe_request(&self, labels: &RequestLabels, seconds: f64, request_id: &str) {
+        self.requests.get_or_create(labels).inc();
+        let exemplar = RequestExemplar { request_id: request_id.to_owned() };
+        self.request_duration.get_or_create(labels).observe(seconds, Some(exemplar), None);
+    }
+
+    /// Records one call to a dependency.
+    pub fn observe_upstream(&self, upstream: &'static str, ok: bool) {
+        let outcome = if ok { "success" } else { "error" };
+        self.upstream_requests.get_or_create(&UpstreamLabels { upstream, outcome }).inc();
+    }
+
+    /// The OpenMetrics text of the registry.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// The labels of a mode's fault metrics.
+pub fn fault_labels(kind: FaultKind) -> FaultLabels {
+    FaultLabels { failure: kind.as_str() }
+}

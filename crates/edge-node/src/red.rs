@@ -1,0 +1,101 @@
+//! RED instrumentation of the shop API: rate, errors and duration of every request
+//! really served, plus the request id, load shedding, the request timeout and the
+//! access log line.
+//!
+//! Only shop routes (and unmatched paths, collapsed to one `route` label) are
+//! measured; `/metrics`, `/inject` and the health endpoints are control traffic.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
+
+use crate::error::{ApiError, Outcome};
+use crate::metrics::RequestLabels;
+use crate::shop;
+use crate::state::NodeState;
+
+/// The header carrying the request id in and out.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Longest request id accepted from a client; longer ones are replaced.
+const MAX_REQUEST_ID: usize = 64;
+/// The `route` label of paths no route matched (so junk paths cannot grow the registry).
+pub const UNMATCHED: &str = "unmatched";
+
+/// The middleware: measure shop requests, pass control requests through untouched.
+pub async fn track(State(state): State<NodeState>, request: Request, next: Next) -> Response {
+    let matched = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let (service, route) = match matched.as_deref() {
+        Some(path) => match shop::route(path) {
+            Some(r) => (r.service.as_str(), r.path),
+            None => return next.run(request).await,
+        },
+        None => ("none", UNMATCHED),
+    };
+    let method = method_label(request.method());
+    let request_id = request_id(&request);
+    let started = Instant::now();
+
+    let mut response = match state.in_flight.try_acquire() {
+        Err(_) => ApiError::Overloaded(state.config.concurrency_limit).into_response(),
+        Ok(_permit) => {
+            let timeout = state.config.request_timeout;
+            match tokio::time::timeout(timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => ApiError::Timeout(timeout.as_secs()).into_response(),
+            }
+        }
+    };
+
+    let latency = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.count_served();
+    state.metrics.observe_request(&RequestLabels { service, route, method, status }, latency, &request_id);
+    let outcome = response.extensions().get::<Outcome>().copied().unwrap_or(Outcome::Ok);
+    tracing::info!(
+        target: "edge_node::access",
+        node = state.id(),
+        request_id = %request_id,
+        service,
+        route,
+        method,
+        status,
+        latency_ms = (latency * 1e6).round() / 1e3,
+        outcome = outcome.as_str(),
+        fault = %state.active_fault_names(),
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+/// A bounded set of method labels.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The client's `x-request-id` if it is a sane token, else a fresh random one.
+fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(|| format!("{:016x}", rand::random::<u64>()), str::to_owned)
+}

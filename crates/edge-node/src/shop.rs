@@ -1,0 +1,317 @@
+//! The simulated shop API: products, orders and payments.
+//!
+//! Every request is really served: the model plans each step, the handler really
+//! sleeps that long and really answers the planned status. Creating an order charges
+//! through `payments`, which calls the remote payment gateway, so a payment problem
+//! shows in orders too.
+
+use std::collections::{HashMap, VecDeque};
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get, post};
+use edge_sim::request::Step;
+use edge_sim::{Service, StepFailure};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::metrics::{NodeMetrics, UPSTREAM_GATEWAY, UPSTREAM_PAYMENTS};
+use crate::state::NodeState;
+
+/// One route of the shop: the single source for the router, the route label and the
+/// pre-created error counters.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRoute {
+    /// The route template (also the `route` label).
+    pub path: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The service that owns it.
+    pub service: Service,
+}
+
+/// Every shop route.
+pub const ROUTES: [ApiRoute; 5] = [
+    ApiRoute { path: "/api/products", method: "GET", service: Service::Products },
+    ApiRoute { path: "/api/products/{id}", method: "GET", service: Service::Products },
+    ApiRoute { path: "/api/orders", method: "POST", service: Service::Orders },
+    ApiRoute { path: "/api/orders/{id}", method: "GET", service: Service::Orders },
+    ApiRoute { path: "/api/payments", method: "POST", service: Service::Payments },
+];
+
+/// The shop routes with their handlers.
+pub fn routes() -> Vec<(&'static str, MethodRouter<NodeState>)> {
+    vec![
+        (ROUTES[0].path, get(list_products)),
+        (ROUTES[1].path, get(get_product)),
+        (ROUTES[2].path, post(create_order)),
+        (ROUTES[3].path, get(get_order)),
+        (ROUTES[4].path, post(create_payment)),
+    ]
+}
+
+/// The route whose template is `path`, if it is a shop route.
+pub fn route(path: &str) -> Option<&'static ApiRoute> {
+    ROUTES.iter().find(|r| r.path == path)
+}
+
+/// Creates each route's error counters at 0.
+pub fn precreate_metrics(metrics: &NodeMetrics) {
+    for r in &ROUTES {
+        metrics.precreate_route(r.service.as_str(), r.path, r.method);
+    }
+}
+
+// ---- products ----------------------------------------------------------------------
+
+/// A product of the catalog.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Product {
+    /// 1-based id.
+    pub id: u32,
+    /// Display name.
+    pub name: &'static str,
+    /// Price in cents.
+    pub price_cents: u64,
+}
+
+/// The fixed catalog every node sells.
+pub const CATALOG: [Product; 12] = [
+    Product { id: 1, name: "Edge router", price_cents: 24_900 },
+    Product { id: 2, name: "PoE switch", price_cents: 12_900 },
+    Product { id: 3, name: "5G modem", price_cents: 31_900 },
+    Product { id: 4, name: "Fibre transceiver", price_cents: 4_900 },
+    Product { id: 5, name: "Rack PDU", price_cents: 18_900 },
+    Product { id: 6, name: "UPS battery", price_cents: 9_900 },
+    Product { id: 7, name: "Temperature sensor", price_cents: 2_900 },
+    Product { id: 8, name: "Patch cable (10 pack)", price_cents: 1_900 },
+    Product { id: 9, name: "Console server", price_cents: 54_900 },
+    Product { id: 10, name: "Edge compute module", price_cents: 89_900 },
+    Product { id: 11, name: "GPS time source", price_cents: 39_900 },
+    Product { id: 12, name: "Cooling fan tray", price_cents: 6_900 },
+];
+
+fn product(id: u32) -> Option<&'static Product> {
+    CATALOG.iter().find(|p| p.id == id)
+}
+
+async fn list_products(State(state): State<NodeState>) -> Result<Json<&'static [Product]>, ApiError> {
+    perform(&state, Step::Service(Service::Products), true).await?;
+    Ok(Json(&CATALOG))
+}
+
+async fn get_product(
+    State(state): State<NodeState>,
+    id: Result<Path<u32>, PathRejection>,
+) -> Result<Json<&'static Product>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    perform(&state, Step::Service(Service::Products), true).await?;
+    product(id).map(Json).ok_or_else(|| unknown_product(id))
+}
+
+fn unknown_product(id: u32) -> ApiError {
+    ApiError::NotFound(format!("no product {id}; products are 1-{}", CATALOG.len()))
+}
+
+// ---- orders ------------------------------------------------------------------------
+
+/// An accepted order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    /// Unique per node.
+    pub id: u64,
+    /// What was bought.
+    pub product_id: u32,
+    /// How many.
+    pub quantity: u32,
+    /// What was charged.
+    pub total_cents: u64,
+    /// The payment that settled it.
+    pub payment_id: u64,
+    /// Always `paid`: unpaid orders are refused.
+    pub status: &'static str,
+}
+
+/// The body of `POST /api/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrder {
+    product_id: u32,
+    quantity: u32,
+}
+
+/// The most orders one request may ask for.
+const MAX_QUANTITY: u32 = 100;
+
+/// Orders in memory, the oldest evicted beyond the capacity.
+#[derive(Debug)]
+pub struct OrderStore {
+    orders: HashMap<u64, Order>,
+    order: VecDeque<u64>,
+    capacity: usize,
+    next_order: u64,
+    next_payment: u64,
+}
+
+impl OrderStore {
+    /// An empty store holding at most `capacity` orders.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            orders: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+            next_order: 0,
+            next_payment: 0,
+        }
+    }
+
+    /// Orders held now.
+    pub fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+
+    fn payment_id(&mut self) -> u64 {
+        self.next_payment += 1;
+        self.next_payment
+    }
+
+    fn insert(&mut self, product_id: u32, quantity: u32, total_cents: u64, payment_id: u64) -> Order {
+        self.next_order += 1;
+        let order =
+            Order { id: self.next_order, product_id, quantity, total_cents, payment_id, status: "paid" };
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.orders.remove(&oldest);
+        }
+        self.order.push_back(order.id);
+        self.orders.insert(order.id, order.clone());
+        order
+    }
+
+    /// The id of the newest order (0 before the first).
+    pub fn last_id(&self) -> u64 {
+        self.next_order
+    }
+
+    /// An order, if still held.
+    pub fn get(&self, id: u64) -> Option<&Order> {
+        self.orders.get(&id)
+    }
+}
+
+async fn create_order(
+    State(state): State<NodeState>,
+    body: Result<Json<NewOrder>, JsonRejection>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let Json(new) = body.map_err(json_rejection)?;
+    let product = product(new.product_id).ok_or_else(|| {
+        ApiError::Unprocessable(format!("no product {}; products are 1-{}", new.product_id, CATALOG.len()))
+    })?;
+    if new.quantity == 0 || new.quantity > MAX_QUANTITY {
+        return Err(ApiError::Unprocessable(format!("quantity must be 1-{MAX_QUANTITY}, got {}", new.quantity)));
+    }
+    perform(&state, Step::Service(Service::Orders), true).await?;
+    let total = product.price_cents * u64::from(new.quantity);
+    let charged = charge(&state, false).await;
+    state.metrics.observe_upstream(UPSTREAM_PAYMENTS, charged.is_ok());
+    let payment_id = charged?;
+    let order = lock_store(&state)?.insert(product.id, new.quantity, total, payment_id);
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+async fn get_order(
+    State(state): State<NodeState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Result<Json<Order>, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    perform(&state, Step::Service(Service::Orders), true).await?;
+    let order = lock_store(&state)?.get(id).cloned();
+    order.map(Json).ok_or_else(|| ApiError::NotFound(format!("no order {id} (old orders are evicted)")))
+}
+
+fn lock_store(state: &NodeState) -> Result<std::sync::MutexGuard<'_, OrderStore>, ApiError> {
+    state.store.lock().map_err(|_| ApiError::Internal("order store lock poisoned".to_owned()))
+}
+
+// ---- payments ----------------------------------------------------------------------
+
+/// The body of `POST /api/payments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPayment {
+    amount_cents: u64,
+}
+
+/// A captured payment.
+#[derive(Debug, Serialize)]
+struct Payment {
+    id: u64,
+    amount_cents: u64,
+    status: &'static str,
+}
+
+/// The largest single payment: 100 000.00.
+const MAX_AMOUNT_CENTS: u64 = 10_000_000;
+
+async fn create_payment(
+    State(state): State<NodeState>,
+    body: Result<Json<NewPayment>, JsonRejection>,
+) -> Result<(StatusCode, Json<Payment>), ApiError> {
+    let Json(new) = body.map_err(json_rejection)?;
+    if new.amount_cents == 0 || new.amount_cents > MAX_AMOUNT_CENTS {
+        return Err(ApiError::Unprocessable(format!(
+            "amount_cents must be 1-{MAX_AMOUNT_CENTS}, got {}",
+            new.amount_cents
+        )));
+    }
+    let id = charge(&state, true).await?;
+    Ok((StatusCode::CREATED, Json(Payment { id, amount_cents: new.amount_cents, status: "captured" })))
+}
+
+/// The payments service's work: its own step, then the gateway. `entry` is false when
+/// orders charge through it internally.
+async fn charge(state: &NodeState, entry: bool) -> Result<u64, ApiError> {
+    perform(state, Step::Service(Service::Payments), entry).await?;
+    let gateway = perform(state, Step::Gateway, false).await;
+    state.metrics.observe_upstream(UPSTREAM_GATEWAY, gateway.is_ok());
+    gateway?;
+    Ok(lock_store(state)?.payment_id())
+}
+
+// ---- shared ------------------------------------------------------------------------
+
+/// Plans a step with the model, really waits for it, and fails it if planned so.
+async fn perform(state: &NodeState, step: Step, entry: bool) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let plan = {
+        let mut sim = state.sim();
+        let crate::state::Sim { model, rng } = &mut *sim;
+        model.plan(step, entry, now, rng)
+    };
+    tokio::time::sleep(plan.delay).await;
+    match plan.failure {
+        None => Ok(()),
+        Some(StepFailure::Injected(kind)) => Err(ApiError::Injected(kind.as_str())),
+        Some(StepFailure::Background) => Err(ApiError::Background),
+        Some(StepFailure::Upstream) => Err(ApiError::Upstream("payment gateway")),
+    }
+}
+
+/// Keeps axum's precise reason (syntax, missing field, content type) in our JSON shape.
+pub fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(text),
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(text),
+        _ => ApiError::BadRequest(text),
+    }
+}
