@@ -5,11 +5,11 @@
 //! `?mode=cpu_spike&duration=30`. Invalid input is refused with a 4xx that says what
 //! is valid, and nothing changes.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::Json;
 use edge_sim::{Fault, FaultKind, FaultSpec, Service};
 use serde::{Deserialize, Serialize};
 
@@ -123,7 +123,9 @@ pub async fn start(
             )));
         }
         (false, false) => {
-            return Err(ApiError::BadRequest("give the fault in the query or in the body, not both".to_owned()));
+            return Err(ApiError::BadRequest(
+                "give the fault in the query or in the body, not both".to_owned(),
+            ));
         }
     };
     let injected = state.inject(&spec)?;
@@ -139,7 +141,8 @@ fn spec_from_query(q: InjectQuery) -> Result<FaultSpec, ApiError> {
     let mode = q.mode.ok_or_else(|| {
         ApiError::BadRequest(format!("missing `mode`; failures: {}", FaultKind::valid_names()))
     })?;
-    let duration = q.duration.ok_or_else(|| ApiError::BadRequest("missing `duration` (seconds)".to_owned()))?;
+    let duration =
+        q.duration.ok_or_else(|| ApiError::BadRequest("missing `duration` (seconds)".to_owned()))?;
     to_spec(&mode, duration, q.intensity, q.service.as_deref())
 }
 
@@ -150,19 +153,25 @@ fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<FaultSpec, ApiErro
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(ApiError::UnsupportedMediaType("the body of /inject must be application/json".to_owned()));
+        return Err(ApiError::UnsupportedMediaType(
+            "the body of /inject must be application/json".to_owned(),
+        ));
     }
     let b: InjectBody =
         serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid fault JSON: {e}")))?;
     to_spec(&b.failure, b.duration_s, b.intensity, b.service.as_deref())
 }
 
-fn to_spec(mode: &str, duration_s: f64, intensity: Option<f64>, service: Option<&str>) -> Result<FaultSpec, ApiError> {
-    let kind: FaultKind = mode.parse().map_err(|e: edge_sim::catalog::UnknownFaultKind| ApiError::BadRequest(e.to_string()))?;
-    let service = service
-        .map(|s| s.parse::<Service>())
-        .transpose()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+fn to_spec(
+    mode: &str,
+    duration_s: f64,
+    intensity: Option<f64>,
+    service: Option<&str>,
+) -> Result<FaultSpec, ApiError> {
+    let kind: FaultKind =
+        mode.parse().map_err(|e: edge_sim::catalog::UnknownFaultKind| ApiError::BadRequest(e.to_string()))?;
+    let service =
+        service.map(|s| s.parse::<Service>()).transpose().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let spec = FaultSpec { kind, duration_s, intensity, service };
     spec.validate()?;
     Ok(spec)
@@ -185,7 +194,8 @@ pub async fn clear_one(
     State(state): State<NodeState>,
     id: Result<Path<u64>, PathRejection>,
 ) -> Result<Json<FaultList>, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(format!("fault ids are numbers: {}", e.body_text())))?;
+    let Path(id) =
+        id.map_err(|e| ApiError::BadRequest(format!("fault ids are numbers: {}", e.body_text())))?;
     let fault = state.clear(id)?;
     Ok(Json(FaultList { node: state.id(), faults: vec![FaultView::new(&state, fault)] }))
 }

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// A referenced thing does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The route exists but not with this method.
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
     /// Well-formed but refers to something invalid (an unknown product in an order).
     #[error("{0}")]
     Unprocessable(String),
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Outcome::Rejected),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Outcome::Rejected),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, Outcome::Rejected),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, Outcome::Rejected),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, Outcome::Rejected),
             ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Injected),
             ApiError::Background => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Background),

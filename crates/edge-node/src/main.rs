@@ -125,7 +125,9 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init(),
+        LogFormat::Json => {
+            builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init()
+        }
         LogFormat::Text => builder.compact().init(),
     }
 }
@@ -135,24 +137,28 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     let configs: Vec<(NodeConfig, u16)> = match cli.nodes {
         Some(n) => (1..=n)
             .map(|id| {
-                let port = u16::try_from(u32::from(cli.base_port) + id)
-                    .with_context(|| format!("node {id} would need port {} (over 65535)", u32::from(cli.base_port) + id))?;
+                let port = u16::try_from(u32::from(cli.base_port) + id).with_context(|| {
+                    format!("node {id} would need port {} (over 65535)", u32::from(cli.base_port) + id)
+                })?;
                 Ok((NodeConfig { rps: cli.rps, ..NodeConfig::new(id, seed) }, port))
             })
             .collect::<anyhow::Result<_>>()?,
         None => {
             let id = cli.node_id.unwrap_or(1);
             let region = cli.region.clone().unwrap_or_else(|| default_region(id).to_owned());
-            vec![(NodeConfig { rps: cli.rps, region, ..NodeConfig::new(id, seed) }, cli.port.unwrap_or(SINGLE_NODE_PORT))]
+            vec![(
+                NodeConfig { rps: cli.rps, region, ..NodeConfig::new(id, seed) },
+                cli.port.unwrap_or(SINGLE_NODE_PORT),
+            )]
         }
     };
 
     let mut nodes = Vec::with_capacity(configs.len());
     for (config, port) in configs {
         let addr = SocketAddr::new(cli.bind, port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("node {}: cannot listen on {addr} (is another fleet running?)", config.node_id))?;
+        let listener = TcpListener::bind(addr).await.with_context(|| {
+            format!("node {}: cannot listen on {addr} (is another fleet running?)", config.node_id)
+        })?;
         nodes.push((listener, NodeState::new(config)));
     }
     let first = nodes.first().map(|(l, _)| l.local_addr()).transpose()?;
@@ -209,7 +215,8 @@ mod tests {
 
     #[test]
     fn fleet_and_single_node_options_parse_and_conflict() {
-        let fleet = Cli::try_parse_from(["edge-node", "--nodes", "12", "--rps", "0", "--seed", "7"]).expect("fleet");
+        let fleet =
+            Cli::try_parse_from(["edge-node", "--nodes", "12", "--rps", "0", "--seed", "7"]).expect("fleet");
         assert_eq!((fleet.nodes, fleet.rps, fleet.seed), (Some(12), 0.0, Some(7)));
         assert!(Cli::try_parse_from(["edge-node", "--nodes", "3", "--port", "9000"]).is_err());
         assert!(Cli::try_parse_from(["edge-node", "--nodes", "0"]).is_err());

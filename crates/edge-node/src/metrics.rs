@@ -159,7 +159,12 @@ impl NodeMetrics {
             "Requests that may be in flight before the node answers 503",
             m.concurrency_limit.clone(),
         );
-        r.register_with_unit("edge_cpu_utilization", "CPU utilisation of the node (0-1)", ratio(), m.cpu.clone());
+        r.register_with_unit(
+            "edge_cpu_utilization",
+            "CPU utilisation of the node (0-1)",
+            ratio(),
+            m.cpu.clone(),
+        );
         r.register_with_unit(
             "edge_memory_utilization",
             "Memory utilisation of the node (0-1)",
@@ -168,9 +173,18 @@ impl NodeMetrics {
         );
         r.register_with_unit("edge_memory_used", "Memory in use", Unit::Bytes, m.memory_used.clone());
         r.register_with_unit("edge_memory_limit", "Memory of the node", Unit::Bytes, m.memory_limit.clone());
-        r.register_with_unit("edge_start_time", "Unix time the node started", Unit::Seconds, m.start_time.clone());
+        r.register_with_unit(
+            "edge_start_time",
+            "Unix time the node started",
+            Unit::Seconds,
+            m.start_time.clone(),
+        );
         r.register_with_unit("edge_uptime", "Time since the node started", Unit::Seconds, m.uptime.clone());
-        r.register("edge_fault_active", "1 while an injected fault of this mode is active", m.fault_active.clone());
+        r.register(
+            "edge_fault_active",
+            "1 while an injected fault of this mode is active",
+            m.fault_active.clone(),
+        );
         r.register("edge_fault_injections", "Faults injected", m.fault_injections.clone());
         r.register("edge_upstream_requests", "Calls to dependencies", m.upstream_requests.clone());
         r.register("edge_orders_stored", "Orders in the bounded in-memory store", m.orders_stored.clone());

@@ -35,12 +35,10 @@ pub fn app(state: NodeState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route(
-            "/inject",
-            get(control::list).post(control::start).delete(control::clear_all),
-        )
+        .route("/inject", get(control::list).post(control::start).delete(control::clear_all))
         .route("/inject/{id}", delete(control::clear_one))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_INJECT_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), red::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate::gate))
@@ -49,8 +47,13 @@ pub fn app(state: NodeState) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError::NotFound(
-        "no such endpoint; try /api/products, /api/orders, /api/payments, /inject, /metrics, /healthz".to_owned(),
+        "no such endpoint; try /api/products, /api/orders, /api/payments, /inject, /metrics, /healthz"
+            .to_owned(),
     )
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string().chars().take(16).collect())
 }
 
 /// Runs nodes on their listeners until `shutdown` is cancelled.
@@ -62,7 +65,9 @@ pub async fn run(nodes: Vec<(TcpListener, NodeState)>, shutdown: CancellationTok
         let router = app(state.clone());
         tracker.spawn(traffic::run(state.clone(), router.clone(), shutdown.clone()));
         let signal = shutdown.clone().cancelled_owned();
-        servers.push(tracker.spawn(async move { axum::serve(listener, router).with_graceful_shutdown(signal).await }));
+        servers.push(
+            tracker.spawn(async move { axum::serve(listener, router).with_graceful_shutdown(signal).await }),
+        );
     }
     tracker.spawn(tick(states.clone(), shutdown.clone()));
     tracker.close();
@@ -72,7 +77,10 @@ pub async fn run(nodes: Vec<(TcpListener, NodeState)>, shutdown: CancellationTok
         state.ready.store(false, Ordering::Relaxed);
     }
     if tokio::time::timeout(GRACE_PERIOD, tracker.wait()).await.is_err() {
-        tracing::warn!(grace_s = GRACE_PERIOD.as_secs(), "requests still in flight after the grace period; exiting");
+        tracing::warn!(
+            grace_s = GRACE_PERIOD.as_secs(),
+            "requests still in flight after the grace period; exiting"
+        );
         return Ok(());
     }
     for server in servers {

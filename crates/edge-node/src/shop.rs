@@ -216,7 +216,10 @@ async fn create_order(
         ApiError::Unprocessable(format!("no product {}; products are 1-{}", new.product_id, CATALOG.len()))
     })?;
     if new.quantity == 0 || new.quantity > MAX_QUANTITY {
-        return Err(ApiError::Unprocessable(format!("quantity must be 1-{MAX_QUANTITY}, got {}", new.quantity)));
+        return Err(ApiError::Unprocessable(format!(
+            "quantity must be 1-{MAX_QUANTITY}, got {}",
+            new.quantity
+        )));
     }
     perform(&state, Step::Service(Service::Orders), true).await?;
     let total = product.price_cents * u64::from(new.quantity);

@@ -67,7 +67,11 @@ pub fn pick_request(state: &NodeState, rng: &mut ChaCha8Rng) -> Request<Body> {
         (Method::GET, "/api/products".to_owned(), None)
     } else if roll < 0.65 {
         // 2 % of lookups ask for a product that does not exist.
-        let id = if rng.random_bool(0.02) { catalog + rng.random_range(1..=8) } else { rng.random_range(1..=catalog) };
+        let id = if rng.random_bool(0.02) {
+            catalog + rng.random_range(1..=8)
+        } else {
+            rng.random_range(1..=catalog)
+        };
         (Method::GET, format!("/api/products/{id}"), None)
     } else if roll < 0.80 {
         let body = format!(

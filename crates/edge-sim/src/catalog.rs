@@ -128,10 +128,7 @@ impl FromStr for FaultKind {
     type Err = UnknownFaultKind;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownFaultKind(truncate(s)))
+        FaultKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownFaultKind(truncate(s)))
     }
 }
 
@@ -182,10 +179,7 @@ impl FromStr for Service {
     type Err = UnknownService;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Service::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownService(truncate(s)))
+        Service::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownService(truncate(s)))
     }
 }
 

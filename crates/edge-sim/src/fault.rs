@@ -75,9 +75,7 @@ impl FaultSpec {
         }
         match (self.kind.intensity(), self.intensity) {
             (None, Some(_)) => return Err(FaultError::IntensityNotSupported(self.kind)),
-            (Some(range), Some(given))
-                if !given.is_finite() || given < range.min || given > range.max =>
-            {
+            (Some(range), Some(given)) if !given.is_finite() || given < range.min || given > range.max => {
                 return Err(FaultError::IntensityOutOfRange {
                     kind: self.kind,
                     meaning: range.meaning,
@@ -128,9 +126,7 @@ impl Fault {
 
     /// The intensity, or the middle of the default range for modes that have one.
     pub fn intensity_or_default(&self) -> f64 {
-        self.intensity
-            .or_else(|| self.kind.intensity().map(|i| i.default.0))
-            .unwrap_or(1.0)
+        self.intensity.or_else(|| self.kind.intensity().map(|i| i.default.0)).unwrap_or(1.0)
     }
 
     /// Whether a request step of `service` is affected by this fault.
@@ -321,7 +317,10 @@ mod tests {
             assert!(set.inject(s, secs(0), &mut rng).is_err(), "{s:?} must be refused");
         }
         assert_eq!(set.active(secs(0)).count(), 0);
-        assert_eq!(set.inject(&spec(FaultKind::CpuSpike, 1.0), secs(0), &mut rng).expect("valid").fault.id, 1);
+        assert_eq!(
+            set.inject(&spec(FaultKind::CpuSpike, 1.0), secs(0), &mut rng).expect("valid").fault.id,
+            1
+        );
     }
 
     #[test]

@@ -37,7 +37,12 @@ impl NodeSim {
     }
 
     /// Starts a fault; see [`FaultSet::inject`].
-    pub fn inject(&mut self, spec: &FaultSpec, now: Duration, rng: &mut impl Rng) -> Result<Injected, FaultError> {
+    pub fn inject(
+        &mut self,
+        spec: &FaultSpec,
+        now: Duration,
+        rng: &mut impl Rng,
+    ) -> Result<Injected, FaultError> {
         self.faults.inject(spec, now, rng)
     }
 

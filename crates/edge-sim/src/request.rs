@@ -121,10 +121,8 @@ pub fn plan_step(
 /// For `flaky_network`: how long packet loss holds this request or scrape before the
 /// node sees it (a retransmission timeout of 1-3 s), or `None` if it gets through.
 pub fn network_stall(faults: &FaultSet, now: Duration, rng: &mut impl Rng) -> Option<Duration> {
-    let loss = faults
-        .active_of(FaultKind::FlakyNetwork, now)
-        .map(|f| f.intensity_or_default())
-        .fold(0.0, f64::max);
+    let loss =
+        faults.active_of(FaultKind::FlakyNetwork, now).map(|f| f.intensity_or_default()).fold(0.0, f64::max);
     (loss > 0.0 && rng.random_bool(loss.min(1.0)))
         .then(|| Duration::from_secs_f64(rng.random_range(1.0..3.0)))
 }

@@ -107,7 +107,10 @@ fn cpu_spike_pins_cpu_at_95_to_100_percent_slows_requests_and_ends_on_time() {
         assert!((0.93..=1.0).contains(&cpu), "t={s} cpu={cpu}");
     }
     let median = |sim: &mut NodeSim, rng: &mut ChaCha8Rng, t| {
-        quantile((0..2000).map(|_| sim.plan_entry(Service::Products, secs(t), rng).delay.as_secs_f64()).collect(), 0.5)
+        quantile(
+            (0..2000).map(|_| sim.plan_entry(Service::Products, secs(t), rng).delay.as_secs_f64()).collect(),
+            0.5,
+        )
     };
     let slow = median(&mut sim, &mut rng, 110);
     let normal = median(&mut sim, &mut rng, 130);
@@ -136,7 +139,11 @@ fn memory_leak_climbs_at_its_rate_to_the_ceiling_and_is_released_when_it_ends() 
 #[test]
 fn latency_spike_multiplies_latency_by_ten_or_its_intensity_and_can_target_one_service() {
     let (mut sim, mut rng) = node(3);
-    let targeted = FaultSpec { service: Some(Service::Payments), intensity: Some(4.0), ..spec(FaultKind::LatencySpike, 60.0) };
+    let targeted = FaultSpec {
+        service: Some(Service::Payments),
+        intensity: Some(4.0),
+        ..spec(FaultKind::LatencySpike, 60.0)
+    };
     sim.inject(&spec(FaultKind::LatencySpike, 60.0), secs(0), &mut rng).expect("valid");
     let med = |sim: &mut NodeSim, rng: &mut ChaCha8Rng, step| {
         quantile((0..4000).map(|_| sim.plan(step, true, secs(10), rng).delay.as_secs_f64()).collect(), 0.5)
@@ -159,7 +166,8 @@ fn error_burst_fails_its_fraction_of_requests_once_per_request() {
     let s = FaultSpec { intensity: Some(0.3), ..spec(FaultKind::ErrorBurst, 60.0) };
     sim.inject(&s, secs(0), &mut rng).expect("valid");
     let n = 20_000;
-    let entry = (0..n).filter(|_| sim.plan_entry(Service::Orders, secs(5), &mut rng).failure.is_some()).count();
+    let entry =
+        (0..n).filter(|_| sim.plan_entry(Service::Orders, secs(5), &mut rng).failure.is_some()).count();
     let inner = (0..n)
         .filter(|_| sim.plan(Step::Service(Service::Payments), false, secs(5), &mut rng).failure.is_some())
         .count();
@@ -186,7 +194,8 @@ fn dependency_failure_fails_gateway_calls_only() {
         assert_eq!(sim.plan(Step::Gateway, false, secs(1), &mut rng).failure, Some(StepFailure::Upstream));
         assert_ne!(sim.plan_entry(Service::Products, secs(1), &mut rng).failure, Some(StepFailure::Upstream));
     }
-    let healthy = (0..10_000).filter(|_| sim.plan(Step::Gateway, false, secs(61), &mut rng).failure.is_some()).count();
+    let healthy =
+        (0..10_000).filter(|_| sim.plan(Step::Gateway, false, secs(61), &mut rng).failure.is_some()).count();
     assert!(healthy < 20, "{healthy}");
 }
 
