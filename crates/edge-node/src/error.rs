@@ -17,8 +17,8 @@ pub enum Outcome {
     Rejected,
     /// Failed by an injected fault.
     Injected,
-    /// The steady trickle of background errors.
-    Background,
+    /// A bug on our side.
+    Internal,
     /// A dependency failed.
     Upstream,
     /// Load shed or timed out.
@@ -32,7 +32,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Rejected => "rejected",
             Outcome::Injected => "injected_error",
-            Outcome::Background => "background_error",
+            Outcome::Internal => "internal_error",
             Outcome::Upstream => "upstream_error",
             Outcome::Overloaded => "overloaded",
         }
@@ -63,9 +63,6 @@ pub enum ApiError {
     /// Failed by an injected fault (a designed response).
     #[error("injected failure: {0}")]
     Injected(&'static str),
-    /// The background error rate struck.
-    #[error("internal error")]
-    Background,
     /// A dependency failed.
     #[error("{0} unavailable")]
     Upstream(&'static str),
@@ -93,12 +90,11 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, Outcome::Rejected),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, Outcome::Rejected),
             ApiError::Injected(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Injected),
-            ApiError::Background => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Background),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, Outcome::Upstream),
             ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Overloaded),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, Outcome::Overloaded),
             ApiError::Crashed => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Injected),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Background),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Internal),
         }
     }
 }

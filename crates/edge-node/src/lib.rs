@@ -9,12 +9,14 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod gate;
+pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod red;
 pub mod server;
 pub mod shop;
 pub mod state;
+pub mod targets;
 pub mod traffic;
 
 pub use config::NodeConfig;

@@ -7,10 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use edge_node::config::{DEFAULT_RPS, default_region};
-use edge_node::{NodeConfig, NodeState};
+use edge_node::{NodeConfig, NodeState, logging};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// A simulated edge node: shop API, RED metrics, failure injection.
 ///
@@ -73,6 +72,18 @@ enum Command {
         #[arg(long, default_value_t = 2.0)]
         timeout: f64,
     },
+    /// Print Prometheus file_sd targets for a fleet (node and region labels included).
+    Targets {
+        /// How many nodes.
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        nodes: u32,
+        /// Address of node {id}; `{port}` is base-port + id.
+        #[arg(long, default_value = "127.0.0.1:{port}")]
+        address: String,
+        /// See `{port}`.
+        #[arg(long, default_value_t = 8000)]
+        base_port: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -95,6 +106,10 @@ const SINGLE_NODE_PORT: u16 = 8080;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Targets { nodes, address, base_port }) = &cli.command {
+        print!("{}", edge_node::targets::file_sd(*nodes, address, *base_port));
+        return ExitCode::SUCCESS;
+    }
     if let Some(Command::Healthcheck { port, timeout }) = cli.command {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         return match edge_node::ops::healthcheck(addr, Duration::from_secs_f64(timeout.clamp(0.1, 60.0))) {
@@ -122,13 +137,12 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
-    match format {
-        LogFormat::Json => {
-            builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init()
-        }
-        LogFormat::Text => builder.compact().init(),
+    let installed = match format {
+        LogFormat::Json => tracing::subscriber::set_global_default(logging::json_subscriber(std::io::stdout)),
+        LogFormat::Text => tracing::subscriber::set_global_default(logging::text_subscriber(std::io::stdout)),
+    };
+    if let Err(e) = installed {
+        eprintln!("edge-node: logging not initialised: {e}");
     }
 }
 

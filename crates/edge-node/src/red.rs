@@ -54,7 +54,7 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     state.metrics.observe_request(&RequestLabels { service, route, method, status }, latency, &request_id);
     let outcome = response.extensions().get::<Outcome>().copied().unwrap_or(Outcome::Ok);
     tracing::info!(
-        target: "edge_node::access",
+        target: crate::logging::targets::ACCESS,
         node = state.id(),
         request_id = %request_id,
         service,

@@ -303,7 +303,6 @@ async fn perform(state: &NodeState, step: Step, entry: bool) -> Result<(), ApiEr
     match plan.failure {
         None => Ok(()),
         Some(StepFailure::Injected(kind)) => Err(ApiError::Injected(kind.as_str())),
-        Some(StepFailure::Background) => Err(ApiError::Background),
         Some(StepFailure::Upstream) => Err(ApiError::Upstream("payment gateway")),
     }
 }

@@ -175,7 +175,7 @@ impl NodeState {
         let f = &injected.fault;
         self.metrics.fault_injections.get_or_create(&fault_labels(f.kind)).inc();
         tracing::info!(
-            target: "edge_node::fault",
+            target: crate::logging::targets::FAULT,
             node = self.id(),
             event = "fault_started",
             fault_id = f.id,
@@ -276,7 +276,7 @@ impl NodeState {
     fn log_ended(&self, faults: &[Fault], reason: EndReason) {
         for f in faults {
             tracing::info!(
-                target: "edge_node::fault",
+                target: crate::logging::targets::FAULT,
                 node = self.id(),
                 event = "fault_ended",
                 fault_id = f.id,

@@ -13,11 +13,9 @@ use rand_distr::LogNormal;
 use crate::catalog::{FaultKind, Service};
 use crate::fault::FaultSet;
 
-/// Probability that a healthy entry request fails anyway (500): real services have a
-/// trickle of errors; 0.05 % uses 5 % of a 99 % availability budget.
-pub const BACKGROUND_ERROR_RATE: f64 = 0.0005;
-/// Probability that a healthy payment-gateway call fails (502).
-pub const BACKGROUND_GATEWAY_ERROR_RATE: f64 = 0.0005;
+// A healthy node serves no 5xx at all. A background trickle of errors looks realistic
+// but would force every error alert to wait for several errors before it may fire;
+// clean rest is what lets `HighErrorRate` fire on the first scrape of a burst.
 /// Spread of every latency distribution (log-normal sigma): p95 is 1.93x the median.
 const LATENCY_SIGMA: f64 = 0.4;
 /// No single step takes longer than this, whatever the multipliers: the request
@@ -48,8 +46,6 @@ pub enum Step {
 pub enum StepFailure {
     /// An injected `error_burst` (answered 500).
     Injected(FaultKind),
-    /// The steady trickle of errors every service has (answered 500).
-    Background,
     /// The payment gateway failed (answered 502 by payments and by orders).
     Upstream,
 }
@@ -69,7 +65,7 @@ pub fn cpu_slowdown(cpu: f64) -> f64 {
 }
 
 /// Plans one step at `now`. `entry` is true for the step that received the request
-/// (node-wide error bursts and background errors apply once per request, there).
+/// (a node-wide error burst applies once per request, there).
 pub fn plan_step(
     faults: &FaultSet,
     cpu: f64,
@@ -100,16 +96,14 @@ pub fn plan_step(
                 .fold(0.0, f64::max);
             if burst > 0.0 && rng.random_bool(burst.min(1.0)) {
                 failure = Some(StepFailure::Injected(FaultKind::ErrorBurst));
-            } else if entry && rng.random_bool(BACKGROUND_ERROR_RATE) {
-                failure = Some(StepFailure::Background);
             }
         }
         Step::Gateway => {
             let down = faults
                 .active_of(FaultKind::DependencyFailure, now)
                 .map(|f| f.intensity_or_default())
-                .fold(BACKGROUND_GATEWAY_ERROR_RATE, f64::max);
-            if rng.random_bool(down.min(1.0)) {
+                .fold(0.0, f64::max);
+            if down > 0.0 && rng.random_bool(down.min(1.0)) {
                 failure = Some(StepFailure::Upstream);
             }
         }

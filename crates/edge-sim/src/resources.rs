@@ -92,7 +92,7 @@ impl Resources {
             cpu_base,
             memory_base,
             cpu_noise: Noise::new(0.02),
-            memory_noise: Noise::new(0.005),
+            memory_noise: Noise::new(0.003),
             spike_noise: Noise::new(0.007),
             load_rps: 0.0,
         }

@@ -1,0 +1,100 @@
+//! The JSON log lines carry every field the dashboards' LogQL queries use.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use serde_json::Value;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+            .collect()
+    }
+}
+
+#[test]
+fn requests_and_faults_log_one_flat_json_line_each() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = edge_node::logging::json_subscriber(move || writer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
+    rt.block_on(async {
+        let (_, app) = quiet_node(4);
+        inject(&app, r#"{"failure":"error_burst","duration_s":5,"intensity":1.0}"#).await;
+        let req = Request::get("/api/products")
+            .header("x-request-id", "trace-me")
+            .body(Body::empty())
+            .expect("req");
+        send(&app, req).await;
+        tokio::time::advance(std::time::Duration::from_secs(6)).await;
+        get(&app, "/api/products/2").await;
+        delete(&app, "/inject").await;
+        inject(&app, r#"{"failure":"cpu_spike","duration_s":30}"#).await;
+        delete(&app, "/inject/2").await;
+    });
+    let lines = capture.lines();
+    let access: Vec<&Value> = lines.iter().filter(|l| l["target"] == "edge_node::access").collect();
+    assert_eq!(access.len(), 2, "one line per shop request: {lines:#?}");
+    let failed = access[0];
+    for field in [
+        "timestamp",
+        "level",
+        "node",
+        "request_id",
+        "service",
+        "route",
+        "method",
+        "status",
+        "latency_ms",
+        "outcome",
+        "fault",
+    ] {
+        assert!(!failed[field].is_null(), "access line lacks `{field}`: {failed}");
+    }
+    assert_eq!(failed["request_id"], "trace-me");
+    assert_eq!((failed["status"].as_u64(), failed["outcome"].as_str()), (Some(500), Some("injected_error")));
+    assert_eq!((failed["fault"].as_str(), failed["node"].as_u64()), (Some("error_burst"), Some(4)));
+    assert_eq!((access[1]["status"].as_u64(), access[1]["fault"].as_str()), (Some(200), Some("none")));
+    assert_eq!(access[1]["route"], "/api/products/{id}");
+
+    let faults: Vec<(String, String, String)> = lines
+        .iter()
+        .filter(|l| l["target"] == "edge_node::fault")
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap_or_default().to_owned();
+            (s("event"), s("failure"), s("reason"))
+        })
+        .collect();
+    let expected = [
+        ("fault_started", "error_burst", ""),
+        ("fault_ended", "error_burst", "expired"),
+        ("fault_started", "cpu_spike", ""),
+        ("fault_ended", "cpu_spike", "cleared"),
+    ];
+    let expected: Vec<(String, String, String)> =
+        expected.iter().map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned())).collect();
+    assert_eq!(faults, expected);
+}
