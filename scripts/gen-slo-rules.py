@@ -53,13 +53,44 @@ def sli_rules(windows):
     return lines
 
 
+def alert_rules(pairs):
+    lines = []
+    for alert, sli, slo, what in SLOS:
+        for long, short, burn, severity in pairs:
+            threshold = round(burn * BUDGET, 4)
+            lines.append(f"""      - alert: {alert}
+        expr: >-
+          node_service:edge_slo_{sli}:ratio_rate{long} > {threshold}
+          and node_service:edge_slo_{sli}:ratio_rate{short} > {threshold}
+        labels:
+          severity: {severity}
+          slo: {slo}
+          long: {long}
+          short: {short}
+        annotations:
+          summary: "{{{{ $labels.service }}}} on node {{{{ $labels.node }}}} burns its {slo} error budget {burn:g}x too fast"
+          description: >-
+            {{{{ $value | humanizePercentage }}}} of {{{{ $labels.service }}}} requests on node {{{{ $labels.node }}}}
+            were {what} over the last {long} (and still over the last {short}), against a
+            budget of 1 %: at this rate the {PERIOD_HOURS:g} h budget lasts {PERIOD_HOURS / burn:.3g} h.
+          runbook_url: http://localhost:9095/runbooks/{alert}""")
+    return lines
+
+
 def render():
+    pages = [p for p in PAIRS if p[3] == "critical"]
+    tickets = [p for p in PAIRS if p[3] == "warning"]
     out = [HEADER]
-    out += ["  - name: edge-slo-sli", "    rules:"]
+    out += ["  # Rules in a group run in order, so each alert sees the SLIs of the same evaluation.",
+            "  # One alert per window pair, labelled long/short; the short window makes it resolve",
+            "  # quickly once the burn stops, so no `for:` is needed (the recipe's own guard).",
+            "  - name: edge-slo-page", "    rules:"]
     out += sli_rules([w for w in WINDOWS if w not in LONG_WINDOWS])
+    out += alert_rules(pages)
     out += ["  # Long windows change slowly; evaluating them every 10 s keeps Prometheus light.",
-            "  - name: edge-slo-sli-long", "    interval: 10s", "    rules:"]
+            "  - name: edge-slo-ticket", "    interval: 10s", "    rules:"]
     out += sli_rules([w for w in WINDOWS if w in LONG_WINDOWS])
+    out += alert_rules(tickets)
     out.append(f"""  - name: edge-slo-budget
     interval: 30s
     rules:
@@ -76,28 +107,6 @@ def render():
             sum by (node, region) (increase(edge_http_requests_total{{job="edge-node", status=~"5.."}}[12h]))
             / sum by (node, region) (increase(edge_http_requests_total{{job="edge-node"}}[12h]))
           ) / {BUDGET}""")
-    out += ["  # One alert per window pair, labelled long/short; the short window makes it resolve",
-            "  # quickly once the burn stops, so no `for:` is needed (the recipe's own guard).",
-            "  - name: edge-slo-alerts", "    rules:"]
-    for alert, sli, slo, what in SLOS:
-        for long, short, burn, severity in PAIRS:
-            threshold = round(burn * BUDGET, 4)
-            out.append(f"""      - alert: {alert}
-        expr: >-
-          node_service:edge_slo_{sli}:ratio_rate{long} > {threshold}
-          and node_service:edge_slo_{sli}:ratio_rate{short} > {threshold}
-        labels:
-          severity: {severity}
-          slo: {slo}
-          long: {long}
-          short: {short}
-        annotations:
-          summary: "{{{{ $labels.service }}}} on node {{{{ $labels.node }}}} burns its {slo} error budget {burn:g}x too fast"
-          description: >-
-            {{{{ $value | humanizePercentage }}}} of {{{{ $labels.service }}}} requests on node {{{{ $labels.node }}}}
-            were {what} over the last {long} (and still over the last {short}), against a
-            budget of 1 %: at this rate the {PERIOD_HOURS:g} h budget lasts {PERIOD_HOURS / burn:.3g} h.
-          runbook_url: http://localhost:9095/runbooks/{alert}""")
     return "\n".join(out) + "\n"
 
 
