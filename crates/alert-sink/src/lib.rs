@@ -1,0 +1,121 @@
+//! The alert sink: the receiver every Alertmanager route of the stack points at.
+//!
+//! It takes Alertmanager's webhook (`POST /webhook`), logs each alert of each
+//! notification as a JSON line, counts them as Prometheus metrics, keeps the most recent
+//! ones in memory and shows them at `GET /notifications` (JSON) and `GET /` (a page that
+//! reads like an on-call channel). It also serves the runbooks the alerts link to.
+//! It must not depend on the edge-node crates: it is a plain webhook consumer.
+
+pub mod page;
+pub mod store;
+pub mod webhook;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+use crate::store::Store;
+
+/// Largest webhook body accepted (Alertmanager batches are small; this bounds memory).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Labels of the notification counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// The Alertmanager receiver (`pager`, `ticket-queue`, `heartbeat`).
+    pub receiver: String,
+    /// `firing` or `resolved`.
+    pub status: String,
+    /// The alert's name.
+    pub alertname: String,
+    /// The alert's severity.
+    pub severity: String,
+}
+
+/// Where links on the page point.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// Grafana's base URL, for the node dashboard links.
+    pub grafana: String,
+}
+
+/// Shared state.
+#[derive(Debug, Clone)]
+pub struct SinkState(Arc<Inner>);
+
+/// What the sink owns.
+#[derive(Debug)]
+pub struct Inner {
+    /// Recent notifications.
+    pub store: Mutex<Store>,
+    /// Alerts received, by receiver, status, name and severity.
+    pub notifications: Family<NotificationLabels, Counter>,
+    /// Webhook bodies refused as malformed.
+    pub rejected: Counter,
+    /// Where runbooks are read from.
+    pub runbooks: PathBuf,
+    /// Link targets.
+    pub links: Links,
+    registry: Registry,
+}
+
+impl std::ops::Deref for SinkState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl SinkState {
+    /// A sink keeping the last `capacity` alerts, reading runbooks from `runbooks`.
+    pub fn new(capacity: usize, runbooks: PathBuf, links: Links) -> Self {
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        let rejected = Counter::default();
+        let mut registry = Registry::default();
+        registry.register(
+            "alert_sink_notifications",
+            "Alerts received from Alertmanager webhooks",
+            notifications.clone(),
+        );
+        registry.register("alert_sink_rejected", "Webhook bodies refused as malformed", rejected.clone());
+        Self(Arc::new(Inner {
+            store: Mutex::new(Store::new(capacity)),
+            notifications,
+            rejected,
+            runbooks,
+            links,
+            registry,
+        }))
+    }
+
+    /// The store, recovering from a poisoned lock (it holds plain data).
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// OpenMetrics text of the sink's registry.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// The sink's HTTP surface.
+pub fn app(state: SinkState) -> Router {
+    Router::new()
+        .route("/", get(page::index))
+        .route("/webhook", post(webhook::receive))
+        .route("/notifications", get(webhook::list))
+        .route("/runbooks/{name}", get(page::runbook))
+        .route("/metrics", get(webhook::metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
