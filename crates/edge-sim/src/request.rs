@@ -80,15 +80,22 @@ pub fn plan_step(
     let mut factor = spread;
     let mut failure = None;
 
+    // A latency fault slows every step of the requests it covers, the gateway call
+    // included (it belongs to payments), so served latency really is `intensity` times
+    // longer; CPU saturation only slows the work done on this node.
+    let owner = match step {
+        Step::Service(service) => service,
+        Step::Gateway => Service::Payments,
+    };
+    factor *= faults
+        .active_of(FaultKind::LatencySpike, now)
+        .filter(|f| f.targets(owner))
+        .map(|f| f.intensity_or_default())
+        .fold(1.0, f64::max);
+
     match step {
         Step::Service(service) => {
             factor *= cpu_slowdown(cpu);
-            let latency = faults
-                .active_of(FaultKind::LatencySpike, now)
-                .filter(|f| f.targets(service))
-                .map(|f| f.intensity_or_default())
-                .fold(1.0, f64::max);
-            factor *= latency;
             let burst = faults
                 .active_of(FaultKind::ErrorBurst, now)
                 .filter(|f| if f.service.is_some() { f.targets(service) } else { entry })

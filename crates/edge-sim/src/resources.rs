@@ -20,13 +20,13 @@ use crate::rng::{self, Stream};
 /// short enough to see a whole cycle in a demo session.
 pub const DAY_LENGTH: Duration = Duration::from_secs(3600);
 /// Highest CPU utilisation without a fault, at any served load (at the default
-/// 10 req/s it stays below 0.50). `HighCPUUsage` must sit well above it.
+/// 20 req/s it stays below 0.55). `HighCPUUsage` must sit well above it.
 pub const STEADY_CPU_MAX: f64 = 0.70;
 /// Highest memory utilisation without a fault. `HighMemoryUsage` must sit well above it.
 pub const STEADY_MEMORY_MAX: f64 = 0.65;
 /// A leak stops here: the node is thrashing but still answers.
 pub const MEMORY_CEILING: f64 = 0.99;
-/// CPU cost of one request per second: 10 req/s add 4 points.
+/// CPU cost of one request per second: 20 req/s add 8 points.
 const CPU_PER_RPS: f64 = 0.004;
 /// Load beyond this adds no more CPU (the node sheds instead of melting).
 const CPU_LOAD_CAP: f64 = 0.20;

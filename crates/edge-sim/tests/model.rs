@@ -10,7 +10,7 @@ use edge_sim::{FaultKind, FaultSpec, NodeParams, NodeSim, Service, StepFailure};
 use rand_chacha::ChaCha8Rng;
 
 /// The generator's default rate: the steady-state figures below assume it.
-const DEFAULT_RPS: f64 = 10.0;
+const DEFAULT_RPS: f64 = 20.0;
 
 fn node(seed: u64) -> (NodeSim, ChaCha8Rng) {
     let seed = rng::node_seed(seed, 3);
@@ -40,7 +40,7 @@ fn twenty_four_simulated_hours_at_rest_stay_inside_the_steady_envelope() {
         let mut worst_error_ratio = 0.0_f64;
         let mut worst_p95 = 0.0_f64;
         for minute in 0..24 * 60 {
-            let mut latencies = Vec::with_capacity(600);
+            let mut latencies = Vec::with_capacity(1200);
             let mut errors_per_10s = [0u32; 6];
             for s in 0..60u64 {
                 let now = secs(minute * 60 + s);
@@ -58,7 +58,7 @@ fn twenty_four_simulated_hours_at_rest_stay_inside_the_steady_envelope() {
             let worst = errors_per_10s.iter().max().copied().unwrap_or(0);
             worst_error_ratio = worst_error_ratio.max(f64::from(worst) / (10.0 * DEFAULT_RPS));
         }
-        assert!(max_cpu <= 0.50, "seed {seed}: CPU at the default rate peaked at {max_cpu:.3}");
+        assert!(max_cpu <= 0.55, "seed {seed}: CPU at the default rate peaked at {max_cpu:.3}");
         assert!(min_cpu >= 0.05, "seed {seed}: CPU fell to {min_cpu:.3}, a dead-looking node");
         assert!(max_cpu < STEADY_CPU_MAX && max_mem < STEADY_MEMORY_MAX, "seed {seed}: {max_cpu} {max_mem}");
         assert!(worst_p95 < 0.1, "seed {seed}: products p95 reached {worst_p95:.3}s in a minute");
@@ -148,16 +148,20 @@ fn latency_spike_multiplies_latency_by_ten_or_its_intensity_and_can_target_one_s
     let med = |sim: &mut NodeSim, rng: &mut ChaCha8Rng, step| {
         quantile((0..4000).map(|_| sim.plan(step, true, secs(10), rng).delay.as_secs_f64()).collect(), 0.5)
     };
+    for step in [Step::Service(Service::Products), Step::Service(Service::Orders), Step::Gateway] {
+        let ratio = med(&mut sim, &mut rng, step) / median_latency(step).as_secs_f64();
+        assert!((9.0..11.0).contains(&ratio), "{step:?}: x{ratio:.2}, every step of a request is slowed");
+    }
     let base = median_latency(Step::Service(Service::Products)).as_secs_f64();
-    let ratio = med(&mut sim, &mut rng, Step::Service(Service::Products)) / base;
-    assert!((9.0..11.0).contains(&ratio), "x{ratio:.2}");
 
     let (mut sim, mut rng) = node(3);
     sim.inject(&targeted, secs(0), &mut rng).expect("valid");
     let products = med(&mut sim, &mut rng, Step::Service(Service::Products)) / base;
     let payments = med(&mut sim, &mut rng, Step::Service(Service::Payments))
         / median_latency(Step::Service(Service::Payments)).as_secs_f64();
+    let gateway = med(&mut sim, &mut rng, Step::Gateway) / median_latency(Step::Gateway).as_secs_f64();
     assert!((0.9..1.1).contains(&products) && (3.6..4.4).contains(&payments), "{products} {payments}");
+    assert!((3.6..4.4).contains(&gateway), "the gateway call belongs to payments: x{gateway:.2}");
 }
 
 #[test]

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The whole stack without Docker: the 12-node fleet, Prometheus and Alertmanager (any
+# installed ones; Debian's work) with this repo's rules and routing, and the alert sink,
+# all on 127.0.0.1. Prints the URLs; ctrl-c stops everything it started.
+#
+#   scripts/run-native.sh                  # nodes on 8001-8012, Prometheus 9090, Alertmanager 9093, sink 9095
+#   PROM_PORT=19090 AM_PORT=19093 SINK_PORT=19095 BASE_PORT=18000 NODES=12 scripts/run-native.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+NODES=${NODES:-12}
+BASE_PORT=${BASE_PORT:-8000}
+PROM_PORT=${PROM_PORT:-9090}
+AM_PORT=${AM_PORT:-9093}
+SINK_PORT=${SINK_PORT:-9095}
+RPS=${RPS:-10}
+SEED=${SEED:-}
+PROMETHEUS=${PROMETHEUS:-prometheus}
+ALERTMANAGER=${ALERTMANAGER:-$(command -v prometheus-alertmanager || command -v alertmanager || echo alertmanager)}
+STATE=${STATE:-$(mktemp -d -t edge-native-XXXXXX)}
+
+for tool in "$PROMETHEUS" "$ALERTMANAGER"; do
+  command -v "$tool" >/dev/null || { echo "run-native: $tool not found (Debian: apt-get install prometheus prometheus-alertmanager)" >&2; exit 1; }
+done
+
+cargo build --release -q -p edge-node -p alert-sink
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "run-native: stopped (logs and data in $STATE)"
+}
+trap stop INT TERM EXIT
+
+# One source of truth: the same generator that wrote prometheus/targets/edge-nodes.yml.
+target/release/edge-node targets --nodes "$NODES" --address '127.0.0.1:{port}' --base-port "$BASE_PORT" > "$STATE/edge-nodes.yml"
+# The shipped configs, with Compose host names swapped for loopback ports.
+sed -e "s|rules/\*.yml|$ROOT/prometheus/rules/*.yml|" \
+    -e "s|targets/edge-nodes.yml|$STATE/edge-nodes.yml|" \
+    -e "s|alertmanager:9093|127.0.0.1:$AM_PORT|" \
+    -e "s|alert-sink:9095|127.0.0.1:$SINK_PORT|" \
+    -e "s|localhost:9090|127.0.0.1:$PROM_PORT|" \
+    prometheus/prometheus.yml > "$STATE/prometheus.yml"
+sed -e "s|http://alert-sink:9095|http://127.0.0.1:$SINK_PORT|" alertmanager/alertmanager.yml > "$STATE/alertmanager.yml"
+
+target/release/alert-sink --port "$SINK_PORT" --runbooks "$ROOT/docs/runbooks" > "$STATE/alert-sink.log" 2>&1 &
+pids+=($!)
+"$ALERTMANAGER" --config.file="$STATE/alertmanager.yml" --storage.path="$STATE/alertmanager" \
+  --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= > "$STATE/alertmanager.log" 2>&1 &
+pids+=($!)
+target/release/edge-node --nodes "$NODES" --base-port "$BASE_PORT" --rps "$RPS" ${SEED:+--seed "$SEED"} > "$STATE/fleet.log" 2>&1 &
+pids+=($!)
+"$PROMETHEUS" --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" --enable-feature=exemplar-storage \
+  --rules.alert.resend-delay=1s > "$STATE/prometheus.log" 2>&1 &
+pids+=($!)
+
+cat <<INFO
+run-native: the stack is up (state, logs and data in $STATE)
+  edge nodes      http://127.0.0.1:$((BASE_PORT + 1)) .. http://127.0.0.1:$((BASE_PORT + NODES))
+  Prometheus      http://127.0.0.1:$PROM_PORT/alerts
+  Alertmanager    http://127.0.0.1:$AM_PORT
+  alert sink      http://127.0.0.1:$SINK_PORT   (the on-call channel)
+Try: curl -s -XPOST 127.0.0.1:$((BASE_PORT + 3))/inject -H 'content-type: application/json' -d '{"failure":"cpu_spike","duration_s":30}'
+ctrl-c stops everything.
+INFO
+# Exit (and clean up) as soon as any part dies.
+wait -n "${pids[@]}"
+echo "run-native: a process exited; see the logs in $STATE" >&2
+exit 1
