@@ -1,0 +1,226 @@
+//! Inject, status and clear: concurrent calls to the chosen nodes, one result per node.
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use crate::client::{Client, InjectBody, NodeError};
+
+/// Runs `f` against every node concurrently; results in node order.
+pub async fn each_node<T, F, Fut>(client: &Client, nodes: &[u32], f: F) -> Vec<(u32, Result<T, NodeError>)>
+where
+    T: Send + 'static,
+    F: Fn(Client, u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, NodeError>> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    for &n in nodes {
+        let fut = f(client.clone(), n);
+        set.spawn(async move { (n, fut.await) });
+    }
+    let mut out = Vec::with_capacity(nodes.len());
+    while let Some(joined) = set.join_next().await {
+        if let Ok(result) = joined {
+            out.push(result);
+        }
+    }
+    out.sort_by_key(|(n, _)| *n);
+    out
+}
+
+/// `inject --node ... --failure ...`: one line per node; false if any failed.
+pub async fn inject(
+    client: &Client,
+    nodes: &[u32],
+    body: &InjectBody,
+    json: bool,
+    out: &mut impl Write,
+) -> bool {
+    let results = each_node(client, nodes, |c, n| {
+        let body = body.clone();
+        async move { c.inject(n, &body).await }
+    })
+    .await;
+    report(&results, json, out, |n, v| {
+        let replaced = v["replaced"].as_u64().map_or(String::new(), |id| format!(", replacing #{id}"));
+        format!(
+            "node {n}: {} started as #{} for {} s{replaced}; expect {}",
+            v["failure"].as_str().unwrap_or("?"),
+            v["id"],
+            body.duration_s,
+            v["expected_alert"].as_str().unwrap_or("?")
+        )
+    })
+}
+
+/// `inject clear`.
+pub async fn clear(
+    client: &Client,
+    nodes: &[u32],
+    id: Option<u64>,
+    json: bool,
+    out: &mut impl Write,
+) -> bool {
+    let results = each_node(client, nodes, |c, n| async move { c.clear(n, id).await }).await;
+    report(&results, json, out, |n, v| {
+        let ended: Vec<String> = v["faults"]
+            .as_array()
+            .map(|fs| {
+                fs.iter().map(|f| format!("{} #{}", f["failure"].as_str().unwrap_or("?"), f["id"])).collect()
+            })
+            .unwrap_or_default();
+        if ended.is_empty() {
+            format!("node {n}: nothing to clear")
+        } else {
+            format!("node {n}: ended {}", ended.join(", "))
+        }
+    })
+}
+
+fn report(
+    results: &[(u32, Result<Value, NodeError>)],
+    json: bool,
+    out: &mut impl Write,
+    line: impl Fn(u32, &Value) -> String,
+) -> bool {
+    if json {
+        let items: Vec<Value> = results
+            .iter()
+            .map(|(n, r)| match r {
+                Ok(v) => json!({ "node": n, "ok": true, "result": v }),
+                Err(e) => json!({ "node": n, "ok": false, "error": e.to_string() }),
+            })
+            .collect();
+        let _ = writeln!(out, "{}", Value::Array(items));
+    } else {
+        for (n, r) in results {
+            let _ = match r {
+                Ok(v) => writeln!(out, "{}", line(*n, v)),
+                Err(e) => writeln!(out, "error: {e}"),
+            };
+        }
+    }
+    results.iter().all(|(_, r)| r.is_ok())
+}
+
+/// One node's row of `inject status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeStatus {
+    /// Node number.
+    pub node: u32,
+    /// `up`, `down` (answers an error, e.g. a crash) or `unreachable`.
+    pub state: String,
+    /// CPU utilisation 0-1.
+    pub cpu: Option<f64>,
+    /// Memory utilisation 0-1.
+    pub memory: Option<f64>,
+    /// Share of requests answered 5xx during the last second.
+    pub error_ratio: Option<f64>,
+    /// Active faults with time left.
+    pub faults: Vec<Value>,
+    /// Why it is not up.
+    pub error: Option<String>,
+}
+
+/// Sum of the samples of `name` (a counter) whose line contains every one of `labels`.
+pub fn sum_samples(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with(name) && l[name.len()..].starts_with('{') && labels.iter().all(|x| l.contains(x))
+        })
+        .filter_map(|l| {
+            l.split_once("} ").and_then(|(_, v)| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .sum()
+}
+
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `inject status`: two scrapes a second apart give a live 5xx ratio.
+pub async fn status(client: &Client, nodes: &[u32], json: bool, out: &mut impl Write) -> bool {
+    let rows = each_node(client, nodes, |c, n| async move {
+        let first = c.metrics(n).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (second, faults) = tokio::join!(c.metrics(n), c.faults(n));
+        Ok::<_, NodeError>(row(n, first, second, faults))
+    })
+    .await;
+    let rows: Vec<NodeStatus> = rows.into_iter().filter_map(|(_, r)| r.ok()).collect();
+    if json {
+        let _ = writeln!(out, "{}", serde_json::to_string(&rows).unwrap_or_default());
+    } else {
+        let _ = writeln!(out, "{:<5} {:<12} {:>5} {:>5} {:>6}  FAULTS", "NODE", "STATE", "CPU", "MEM", "5XX");
+        for r in &rows {
+            let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
+            let faults: Vec<String> = r
+                .faults
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} #{} ({:.0}s left)",
+                        f["failure"].as_str().unwrap_or("?"),
+                        f["id"],
+                        f["remaining_s"].as_f64().unwrap_or(0.0)
+                    )
+                })
+                .collect();
+            let faults = if faults.is_empty() {
+                r.error.clone().unwrap_or_else(|| "-".to_owned())
+            } else {
+                faults.join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "{:<5} {:<12} {:>5} {:>5} {:>6}  {faults}",
+                r.node,
+                r.state,
+                pct(r.cpu),
+                pct(r.memory),
+                pct(r.error_ratio)
+            );
+        }
+    }
+    rows.iter().all(|r| r.state == "up")
+}
+
+fn row(
+    node: u32,
+    first: Result<String, NodeError>,
+    second: Result<String, NodeError>,
+    faults: Result<Value, NodeError>,
+) -> NodeStatus {
+    let faults_list = faults.as_ref().ok().and_then(|v| v["faults"].as_array().cloned()).unwrap_or_default();
+    match (&first, &second) {
+        (Ok(a), Ok(b)) => {
+            let total = sum_samples(b, "edge_http_requests_total", &[])
+                - sum_samples(a, "edge_http_requests_total", &[]);
+            let errors = sum_samples(b, "edge_http_requests_total", &["status=\"5"])
+                - sum_samples(a, "edge_http_requests_total", &["status=\"5"]);
+            NodeStatus {
+                node,
+                state: "up".to_owned(),
+                cpu: gauge(b, "edge_cpu_utilization_ratio"),
+                memory: gauge(b, "edge_memory_utilization_ratio"),
+                error_ratio: (total > 0.0).then(|| errors / total),
+                faults: faults_list,
+                error: None,
+            }
+        }
+        (_, Err(e)) | (Err(e), _) => NodeStatus {
+            node,
+            state: match e {
+                NodeError::Refused { .. } => "down".to_owned(),
+                _ => "unreachable".to_owned(),
+            },
+            cpu: None,
+            memory: None,
+            error_ratio: None,
+            faults: faults_list,
+            error: Some(e.to_string()),
+        },
+    }
+}

@@ -1,0 +1,146 @@
+//! Which nodes a command talks to: node specs (`3`, `all`, `1,3,5`, `2-6`) and where each
+//! node lives (`http://{host}:{base-port + N}` by default, or an override file/env var).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// The fleet size `all` means.
+pub const FLEET_SIZE: u32 = 12;
+/// Largest node number accepted.
+pub const MAX_NODE: u32 = 1000;
+
+/// A set of node numbers, sorted and without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec(pub Vec<u32>);
+
+/// A node spec that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid node `{given}`: {reason}; use a number (3), `all`, a list (1,3,5) or a range (2-6), nodes 1-{MAX_NODE}"
+)]
+pub struct BadNodeSpec {
+    given: String,
+    reason: String,
+}
+
+impl FromStr for NodeSpec {
+    type Err = BadNodeSpec;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad =
+            |reason: &str| BadNodeSpec { given: s.chars().take(40).collect(), reason: reason.to_owned() };
+        let number = |t: &str| -> Result<u32, BadNodeSpec> {
+            let n: u32 =
+                t.trim().parse().map_err(|_| bad(&format!("`{}` is not a node number", t.trim())))?;
+            if n == 0 || n > MAX_NODE { Err(bad(&format!("node {n} is out of range"))) } else { Ok(n) }
+        };
+        if s.trim().eq_ignore_ascii_case("all") {
+            return Ok(NodeSpec((1..=FLEET_SIZE).collect()));
+        }
+        let mut nodes = Vec::new();
+        for part in s.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (number(a)?, number(b)?);
+                    if a > b {
+                        return Err(bad(&format!("range {a}-{b} runs backwards")));
+                    }
+                    nodes.extend(a..=b);
+                }
+                None => nodes.push(number(part)?),
+            }
+        }
+        nodes.sort_unstable();
+        nodes.dedup();
+        Ok(NodeSpec(nodes))
+    }
+}
+
+impl fmt::Display for NodeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// Where the nodes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets {
+    host: String,
+    base_port: u16,
+    overrides: BTreeMap<u32, String>,
+}
+
+impl Targets {
+    /// Node N at `http://{host}:{base_port + N}`, unless `overrides` names its URL.
+    pub fn new(host: &str, base_port: u16, overrides: BTreeMap<u32, String>) -> Self {
+        Self { host: host.to_owned(), base_port, overrides }
+    }
+
+    /// The base URL of node `n`.
+    pub fn url(&self, n: u32) -> String {
+        self.overrides
+            .get(&n)
+            .cloned()
+            .unwrap_or_else(|| format!("http://{}:{}", self.host, u32::from(self.base_port) + n))
+    }
+}
+
+/// Parses overrides: `N=URL` entries separated by commas or new lines (`#` starts a comment).
+pub fn parse_overrides(text: &str) -> Result<BTreeMap<u32, String>, String> {
+    let mut map = BTreeMap::new();
+    for entry in text.lines().map(|l| l.split('#').next().unwrap_or("")).flat_map(|l| l.split(',')) {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let (n, url) = entry.split_once('=').ok_or_else(|| format!("`{entry}` is not N=URL"))?;
+        let n: u32 = n.trim().parse().map_err(|_| format!("`{}` is not a node number", n.trim()))?;
+        let url = url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("node {n}: `{url}` is not an http(s) URL"));
+        }
+        map.insert(n, url.to_owned());
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(s: &str) -> Result<Vec<u32>, BadNodeSpec> {
+        s.parse::<NodeSpec>().map(|n| n.0)
+    }
+
+    #[test]
+    fn node_specs_parse_numbers_all_lists_and_ranges() {
+        assert_eq!(spec("3"), Ok(vec![3]));
+        assert_eq!(spec("all").map(|v| v.len()), Ok(12));
+        assert_eq!(spec("5,1,3,3"), Ok(vec![1, 3, 5]));
+        assert_eq!(spec("2-6"), Ok(vec![2, 3, 4, 5, 6]));
+        assert_eq!(spec("1,4-5, 9"), Ok(vec![1, 4, 5, 9]));
+    }
+
+    #[test]
+    fn bad_node_specs_say_what_is_valid() {
+        for bad in ["0", "-1", "x", "6-2", "1,,2", "", "1001", "3-"] {
+            let err = spec(bad).expect_err(bad).to_string();
+            assert!(err.contains("use a number (3), `all`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn targets_default_to_base_port_plus_n_and_honour_overrides() {
+        let overrides =
+            parse_overrides("# k8s port-forward\n3=http://127.0.0.1:18080/\n4=https://edge-4.example")
+                .expect("valid");
+        let t = Targets::new("127.0.0.1", 8000, overrides);
+        assert_eq!(t.url(1), "http://127.0.0.1:8001");
+        assert_eq!(t.url(3), "http://127.0.0.1:18080");
+        assert_eq!(t.url(4), "https://edge-4.example");
+        assert!(parse_overrides("3:http://x").is_err());
+        assert!(parse_overrides("3=ftp://x").is_err());
+    }
+}
