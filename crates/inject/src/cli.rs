@@ -27,6 +27,7 @@ const EXAMPLES: &str = "Examples:
   inject --node 3 --failure cpu_spike                 # 30 s on node 3
   inject --node 2-6 --failure latency_spike --duration 45 --intensity 5
   inject --node all --failure error_burst --service payments
+  inject --node 3 --failure cpu_spike --watch         # time HighCPUUsage end to end
   inject status
   inject clear --node all
   inject scenario scenarios/cascading-failure.toml --dry-run
@@ -74,6 +75,21 @@ pub struct InjectArgs {
     /// Aim latency_spike or error_burst at one service.
     #[arg(long, value_enum)]
     pub service: Option<Service>,
+    /// Measure detection of the mode's documented alert (see `--expect`).
+    #[arg(long)]
+    pub watch: bool,
+    /// Measure detection of this alert instead (repeatable); implies --watch.
+    #[arg(long)]
+    pub expect: Vec<String>,
+    /// Prometheus, for --watch.
+    #[arg(long, env = "INJECT_PROMETHEUS", default_value = "http://127.0.0.1:9090")]
+    pub prometheus: String,
+    /// Alertmanager, for --watch.
+    #[arg(long, env = "INJECT_ALERTMANAGER", default_value = "http://127.0.0.1:9093")]
+    pub alertmanager: String,
+    /// Seconds to wait for an alert to fire, and to resolve after the fault ends.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_duration)]
+    pub watch_timeout: f64,
 }
 
 /// The subcommands.

@@ -9,6 +9,7 @@ pub mod client;
 pub mod commands;
 pub mod scenario;
 pub mod targets;
+pub mod watch;
 
 use std::io::Write;
 use std::time::Duration;
@@ -75,7 +76,30 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             spec.validate().map_err(|e| e.to_string())?;
             let body =
                 InjectBody { failure, duration_s: a.duration, intensity: a.intensity, service: a.service };
-            Ok(commands::inject(&client, &nodes.0, &body, g.json, out).await)
+            let started = tokio::time::Instant::now();
+            let injected = commands::inject(&client, &nodes.0, &body, g.json, out).await;
+            if !(a.watch || !a.expect.is_empty()) {
+                return Ok(injected);
+            }
+            let alerts = if a.expect.is_empty() {
+                vec![failure.expected_alert().to_owned()]
+            } else {
+                a.expect.clone()
+            };
+            let expected: Vec<(String, u32)> =
+                nodes.0.iter().flat_map(|n| alerts.iter().map(move |alert| (alert.clone(), *n))).collect();
+            let cfg = watch::WatchConfig {
+                prometheus: a.prometheus.trim_end_matches('/').to_owned(),
+                alertmanager: a.alertmanager.trim_end_matches('/').to_owned(),
+                timeout: Duration::from_secs_f64(a.watch_timeout),
+            };
+            match watch::watch(&cfg, &expected, started, Duration::from_secs_f64(a.duration), out).await {
+                Ok((lines, unexpected)) => Ok(watch::report(&lines, &unexpected, g.json, out) && injected),
+                Err(e) => {
+                    let _ = writeln!(out, "error: cannot watch alerts: {e}");
+                    Ok(false)
+                }
+            }
         }
         Some(Command::Status { node }) => Ok(commands::status(&client, &node.0, g.json, out).await),
         Some(Command::Clear { node, id }) => {

@@ -1,0 +1,171 @@
+//! Detection measurement: after an injection, poll Prometheus' and Alertmanager's HTTP APIs
+//! and time each expected alert from injection to pending, to firing, to active in
+//! Alertmanager, and from the fault's end to resolved. Also reports alerts nobody expected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// How often the APIs are polled: a tenth of the 1 s scrape/evaluation interval.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Where to look and how long to wait.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// Prometheus base URL.
+    pub prometheus: String,
+    /// Alertmanager base URL.
+    pub alertmanager: String,
+    /// Longest wait for an alert to fire, and for it to resolve after the fault ends.
+    pub timeout: Duration,
+}
+
+/// What happened to one expected alert, in seconds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Timeline {
+    /// Alert name.
+    pub alert: String,
+    /// Node number.
+    pub node: u32,
+    /// From injection to pending in Prometheus.
+    pub pending_s: Option<f64>,
+    /// From injection to firing in Prometheus.
+    pub firing_s: Option<f64>,
+    /// From injection to active in Alertmanager.
+    pub alertmanager_s: Option<f64>,
+    /// From the fault's end to gone from both.
+    pub resolved_s: Option<f64>,
+}
+
+/// The alerts seen now: (name, node) -> Prometheus state, and the set active in Alertmanager.
+async fn snapshot(
+    http: &reqwest::Client,
+    cfg: &WatchConfig,
+) -> Result<(BTreeMap<(String, String), String>, BTreeSet<(String, String)>), String> {
+    let get = |url: String| async move {
+        let res = http.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+        res.json::<Value>().await.map_err(|e| format!("{url}: {e}"))
+    };
+    let key = |labels: &Value| {
+        (
+            labels["alertname"].as_str().unwrap_or("").to_owned(),
+            labels["node"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let prom = get(format!("{}/api/v1/alerts", cfg.prometheus)).await?;
+    let am =
+        get(format!("{}/api/v2/alerts?active=true&silenced=false&inhibited=false", cfg.alertmanager)).await?;
+    let states = prom["data"]["alerts"]
+        .as_array()
+        .map(|a| {
+            a.iter().map(|x| (key(&x["labels"]), x["state"].as_str().unwrap_or("").to_owned())).collect()
+        })
+        .unwrap_or_default();
+    let active = am.as_array().map(|a| a.iter().map(|x| key(&x["labels"])).collect()).unwrap_or_default();
+    Ok((states, active))
+}
+
+/// Watches `expected` (alert, node) pairs for faults that end after `fault_len`. Returns
+/// the timelines and the alerts nobody expected; `Err` if the APIs cannot be read.
+pub async fn watch(
+    cfg: &WatchConfig,
+    expected: &[(String, u32)],
+    started: Instant,
+    fault_len: Duration,
+    out: &mut impl Write,
+) -> Result<(Vec<Timeline>, Vec<String>), String> {
+    let http =
+        reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| e.to_string())?;
+    let before = snapshot(&http, cfg).await?.0;
+    let mut lines: Vec<Timeline> = expected
+        .iter()
+        .map(|(a, n)| Timeline { alert: a.clone(), node: *n, ..Timeline::default() })
+        .collect();
+    let mut unexpected = BTreeSet::new();
+    let ends = started + fault_len;
+    let _ = writeln!(out, "watching {} alert(s) at {} and {}", lines.len(), cfg.prometheus, cfg.alertmanager);
+    loop {
+        let now = Instant::now();
+        let t = (now - started).as_secs_f64();
+        let (states, active) = snapshot(&http, cfg).await?;
+        for line in &mut lines {
+            let k = (line.alert.clone(), line.node.to_string());
+            let state = states.get(&k).map(String::as_str);
+            if line.pending_s.is_none() && state.is_some() {
+                line.pending_s = Some(round(t));
+            }
+            if line.firing_s.is_none() && state == Some("firing") {
+                line.firing_s = Some(round(t));
+            }
+            if line.alertmanager_s.is_none() && active.contains(&k) {
+                line.alertmanager_s = Some(round(t));
+            }
+            if now >= ends
+                && line.firing_s.is_some()
+                && line.resolved_s.is_none()
+                && state.is_none()
+                && !active.contains(&k)
+            {
+                line.resolved_s = Some(round((now - ends).as_secs_f64()));
+            }
+        }
+        for ((alert, node), _) in &states {
+            let mine = lines.iter().any(|l| &l.alert == alert && l.node.to_string() == *node);
+            if !mine && alert != "Watchdog" && !before.contains_key(&(alert.clone(), node.clone())) {
+                unexpected.insert(if node.is_empty() {
+                    alert.clone()
+                } else {
+                    format!("{alert}{{node=\"{node}\"}}")
+                });
+            }
+        }
+        let fired = lines.iter().all(|l| l.alertmanager_s.is_some());
+        let resolved = lines.iter().all(|l| l.resolved_s.is_some());
+        let gave_up = (!fired && now > started + cfg.timeout) || (now > ends + cfg.timeout);
+        if (fired && resolved) || gave_up {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok((lines, unexpected.into_iter().collect()))
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Prints the report; true if every expected alert fired and resolved.
+pub fn report(lines: &[Timeline], unexpected: &[String], json: bool, out: &mut impl Write) -> bool {
+    let ok = lines.iter().all(|l| l.alertmanager_s.is_some() && l.resolved_s.is_some());
+    if json {
+        let v = serde_json::json!({ "expected": lines, "unexpected": unexpected, "ok": ok });
+        let _ = writeln!(out, "{v}");
+        return ok;
+    }
+    let s = |v: Option<f64>| v.map_or("never".to_owned(), |v| format!("{v:.2}s"));
+    let _ = writeln!(
+        out,
+        "{:<24} {:>4} {:>8} {:>8} {:>13} {:>9}",
+        "ALERT", "NODE", "PENDING", "FIRING", "ALERTMANAGER", "RESOLVED"
+    );
+    for l in lines {
+        let _ = writeln!(
+            out,
+            "{:<24} {:>4} {:>8} {:>8} {:>13} {:>9}",
+            l.alert,
+            l.node,
+            s(l.pending_s),
+            s(l.firing_s),
+            s(l.alertmanager_s),
+            s(l.resolved_s)
+        );
+    }
+    if !unexpected.is_empty() {
+        let _ = writeln!(out, "also fired, not expected: {}", unexpected.join(", "));
+    }
+    ok
+}
