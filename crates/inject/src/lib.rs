@@ -78,7 +78,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 InjectBody { failure, duration_s: a.duration, intensity: a.intensity, service: a.service };
             let started = tokio::time::Instant::now();
             let injected = commands::inject(&client, &nodes.0, &body, g.json, out).await;
-            if !(a.watch || !a.expect.is_empty()) {
+            if !a.watch && a.expect.is_empty() {
                 return Ok(injected);
             }
             let alerts = if a.expect.is_empty() {

@@ -113,7 +113,7 @@ pub async fn watch(
                 line.resolved_s = Some(round((now - ends).as_secs_f64()));
             }
         }
-        for ((alert, node), _) in &states {
+        for (alert, node) in states.keys() {
             let mine = lines.iter().any(|l| &l.alert == alert && l.node.to_string() == *node);
             if !mine && alert != "Watchdog" && !before.contains_key(&(alert.clone(), node.clone())) {
                 unexpected.insert(if node.is_empty() {
