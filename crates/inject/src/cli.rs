@@ -117,6 +117,10 @@ pub enum Command {
         /// Print the plan and stop.
         #[arg(long)]
         dry_run: bool,
+        /// Time each step's documented alert (Prometheus and Alertmanager URLs as for
+        /// injections: --prometheus, --alertmanager, --watch-timeout before the subcommand).
+        #[arg(long)]
+        watch: bool,
     },
     /// A seeded chaos schedule; the printed seed replays it.
     Random(RandomArgs),
@@ -149,6 +153,9 @@ pub struct RandomArgs {
     /// Print the schedule and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// Time each fault's documented alert.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 fn parse_duration(s: &str) -> Result<f64, String> {

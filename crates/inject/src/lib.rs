@@ -64,7 +64,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
     match cli.command {
         None => {
             let a = cli.inject;
-            let (Some(nodes), Some(failure)) = (a.node, a.failure) else {
+            let (Some(nodes), Some(failure)) = (a.node.clone(), a.failure) else {
                 return Err("give --node and --failure (e.g. `inject --node 3 --failure cpu_spike`), or a subcommand; see --help".to_owned());
             };
             let spec = edge_sim::FaultSpec {
@@ -77,28 +77,31 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             let body =
                 InjectBody { failure, duration_s: a.duration, intensity: a.intensity, service: a.service };
             let started = tokio::time::Instant::now();
-            let injected = commands::inject(&client, &nodes.0, &body, g.json, out).await;
-            if !a.watch && a.expect.is_empty() {
-                return Ok(injected);
-            }
-            let alerts = if a.expect.is_empty() {
-                vec![failure.expected_alert().to_owned()]
-            } else {
-                a.expect.clone()
-            };
-            let expected: Vec<(String, u32)> =
-                nodes.0.iter().flat_map(|n| alerts.iter().map(move |alert| (alert.clone(), *n))).collect();
-            let cfg = watch::WatchConfig {
-                prometheus: a.prometheus.trim_end_matches('/').to_owned(),
-                alertmanager: a.alertmanager.trim_end_matches('/').to_owned(),
-                timeout: Duration::from_secs_f64(a.watch_timeout),
-            };
-            match watch::watch(&cfg, &expected, started, Duration::from_secs_f64(a.duration), out).await {
-                Ok((lines, unexpected)) => Ok(watch::report(&lines, &unexpected, g.json, out) && injected),
-                Err(e) => {
-                    let _ = writeln!(out, "error: cannot watch alerts: {e}");
-                    Ok(false)
+            let watching = (a.watch || !a.expect.is_empty()).then(|| {
+                let alerts = if a.expect.is_empty() {
+                    vec![failure.expected_alert().to_owned()]
+                } else {
+                    a.expect.clone()
+                };
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                for n in &nodes.0 {
+                    for alert in &alerts {
+                        let end = started + Duration::from_secs_f64(a.duration);
+                        let _ = tx.send(watch::Expectation {
+                            alert: alert.clone(),
+                            node: *n,
+                            start: started,
+                            end,
+                        });
+                    }
                 }
+                drop(tx);
+                rx
+            });
+            let injected = commands::inject(&client, &nodes.0, &body, g.json, out).await;
+            match watching {
+                None => Ok(injected),
+                Some(rx) => Ok(watched(&a, rx, g.json, out).await && injected),
             }
         }
         Some(Command::Status { node }) => Ok(commands::status(&client, &node.0, g.json, out).await),
@@ -108,7 +111,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             }
             Ok(commands::clear(&client, &node.0, id, g.json, out).await)
         }
-        Some(Command::Scenario { file, dry_run }) => {
+        Some(Command::Scenario { file, dry_run, watch }) => {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let scenario = Scenario::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -116,7 +119,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 let _ = write!(out, "{}", scenario.plan());
                 return Ok(true);
             }
-            Ok(scenario::run(&client, &scenario, out).await)
+            run_scenario(&client, &scenario, watch.then_some(&cli.inject), g.json, out).await
         }
         Some(Command::Random(args)) => {
             if args.node.0.is_empty() {
@@ -129,7 +132,55 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 let _ = write!(out, "{}", scenario.plan());
                 return Ok(true);
             }
-            Ok(scenario::run(&client, &scenario, out).await)
+            run_scenario(&client, &scenario, args.watch.then_some(&cli.inject), g.json, out).await
+        }
+    }
+}
+
+/// Runs a scenario, watching each step's documented alert if `watch` carries the settings.
+async fn run_scenario(
+    client: &Client,
+    scenario: &Scenario,
+    watch: Option<&cli::InjectArgs>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<bool, String> {
+    let Some(settings) = watch else {
+        return Ok(scenario::run(client, scenario, None, out).await);
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let settings = settings.clone();
+    let watcher = tokio::spawn(async move {
+        let mut report = Vec::new();
+        let ok = watched(&settings, rx, json, &mut report).await;
+        (ok, report)
+    });
+    let ran = scenario::run(client, scenario, Some(tx), out).await;
+    let (ok, report) = watcher.await.map_err(|e| e.to_string())?;
+    let _ = out.write_all(&report);
+    Ok(ran && ok)
+}
+
+/// Watches the expectations on `rx` and prints the report.
+async fn watched(
+    a: &cli::InjectArgs,
+    rx: tokio::sync::mpsc::UnboundedReceiver<watch::Expectation>,
+    json: bool,
+    out: &mut impl Write,
+) -> bool {
+    let cfg = watch::WatchConfig {
+        prometheus: a.prometheus.trim_end_matches('/').to_owned(),
+        alertmanager: a.alertmanager.trim_end_matches('/').to_owned(),
+        timeout: Duration::from_secs_f64(a.watch_timeout),
+    };
+    if !json {
+        let _ = writeln!(out, "watching alerts at {} and {}", cfg.prometheus, cfg.alertmanager);
+    }
+    match watch::watch(&cfg, rx).await {
+        Ok((lines, unexpected)) => watch::report(&lines, &unexpected, json, out),
+        Err(e) => {
+            let _ = writeln!(out, "error: cannot watch alerts: {e}");
+            false
         }
     }
 }

@@ -152,7 +152,12 @@ impl Scenario {
 
 /// Runs the timeline; on ctrl-c ends every fault it started. Returns true if every
 /// injection succeeded and the run was not interrupted.
-pub async fn run(client: &Client, scenario: &Scenario, out: &mut impl Write) -> bool {
+pub async fn run(
+    client: &Client,
+    scenario: &Scenario,
+    watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
+    out: &mut impl Write,
+) -> bool {
     let start = tokio::time::Instant::now();
     let mut started: Vec<(u32, u64)> = Vec::new();
     let mut ok = true;
@@ -162,6 +167,7 @@ pub async fn run(client: &Client, scenario: &Scenario, out: &mut impl Write) -> 
             tokio::time::sleep_until(start + Duration::from_secs_f64(step.at)).await;
             let nodes = step.nodes().map(|n| n.0).unwrap_or_default();
             let body = step.body();
+            let injected_at = tokio::time::Instant::now();
             let results = each_node(client, &nodes, |c, n| {
                 let body = body.clone();
                 async move { c.inject(n, &body).await }
@@ -171,6 +177,14 @@ pub async fn run(client: &Client, scenario: &Scenario, out: &mut impl Write) -> 
                 let _ = match r {
                     Ok(v) => {
                         started.push((n, v["id"].as_u64().unwrap_or(0)));
+                        if let Some(tx) = &watch {
+                            let _ = tx.send(crate::watch::Expectation {
+                                alert: step.failure.expected_alert().to_owned(),
+                                node: n,
+                                start: injected_at,
+                                end: injected_at + Duration::from_secs_f64(step.duration),
+                            });
+                        }
                         writeln!(
                             out,
                             "[t+{:>5.0}s] node {n}: {} started as #{} for {} s",
@@ -200,6 +214,7 @@ pub async fn run(client: &Client, scenario: &Scenario, out: &mut impl Write) -> 
             tokio::time::sleep(left.min(Duration::from_secs(10))).await;
         }
     };
+    // Every step is injected: the watcher may finish once what it has settles.
     let finished = tokio::select! {
         () = interrupted => true,
         _ = tokio::signal::ctrl_c() => false,
@@ -312,6 +327,7 @@ mod tests {
             modes: vec![],
             node: "all".parse().expect("all"),
             dry_run: true,
+            watch: false,
         }
     }
 

@@ -69,52 +69,69 @@ async fn snapshot(
     Ok((states, active))
 }
 
-/// Watches `expected` (alert, node) pairs for faults that end after `fault_len`. Returns
-/// the timelines and the alerts nobody expected; `Err` if the APIs cannot be read.
+/// One alert expected on one node, for a fault that runs from `start` to `end`.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    /// Alert name.
+    pub alert: String,
+    /// Node number.
+    pub node: u32,
+    /// When the fault was injected.
+    pub start: Instant,
+    /// When it ends.
+    pub end: Instant,
+}
+
+/// Watches the expectations that arrive on `rx` until the sender is dropped and each has
+/// fired and resolved (or timed out). Returns the timelines and the alerts nobody
+/// expected; `Err` if the APIs cannot be read.
 pub async fn watch(
     cfg: &WatchConfig,
-    expected: &[(String, u32)],
-    started: Instant,
-    fault_len: Duration,
-    out: &mut impl Write,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Expectation>,
 ) -> Result<(Vec<Timeline>, Vec<String>), String> {
     let http =
         reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| e.to_string())?;
     let before = snapshot(&http, cfg).await?.0;
-    let mut lines: Vec<Timeline> = expected
-        .iter()
-        .map(|(a, n)| Timeline { alert: a.clone(), node: *n, ..Timeline::default() })
-        .collect();
+    let mut watched: Vec<(Expectation, Timeline)> = Vec::new();
     let mut unexpected = BTreeSet::new();
-    let ends = started + fault_len;
-    let _ = writeln!(out, "watching {} alert(s) at {} and {}", lines.len(), cfg.prometheus, cfg.alertmanager);
+    let mut open = true;
     loop {
+        while open {
+            match rx.try_recv() {
+                Ok(e) => {
+                    let line = Timeline { alert: e.alert.clone(), node: e.node, ..Timeline::default() };
+                    watched.push((e, line));
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => open = false,
+            }
+        }
         let now = Instant::now();
-        let t = (now - started).as_secs_f64();
         let (states, active) = snapshot(&http, cfg).await?;
-        for line in &mut lines {
+        for (e, line) in &mut watched {
+            let t = round(now.saturating_duration_since(e.start).as_secs_f64());
             let k = (line.alert.clone(), line.node.to_string());
             let state = states.get(&k).map(String::as_str);
             if line.pending_s.is_none() && state.is_some() {
-                line.pending_s = Some(round(t));
+                line.pending_s = Some(t);
             }
             if line.firing_s.is_none() && state == Some("firing") {
-                line.firing_s = Some(round(t));
+                line.firing_s = Some(t);
             }
             if line.alertmanager_s.is_none() && active.contains(&k) {
-                line.alertmanager_s = Some(round(t));
+                line.alertmanager_s = Some(t);
             }
-            if now >= ends
+            if now >= e.end
                 && line.firing_s.is_some()
                 && line.resolved_s.is_none()
                 && state.is_none()
                 && !active.contains(&k)
             {
-                line.resolved_s = Some(round((now - ends).as_secs_f64()));
+                line.resolved_s = Some(round((now - e.end).as_secs_f64()));
             }
         }
         for (alert, node) in states.keys() {
-            let mine = lines.iter().any(|l| &l.alert == alert && l.node.to_string() == *node);
+            let mine = watched.iter().any(|(e, _)| &e.alert == alert && e.node.to_string() == *node);
             if !mine && alert != "Watchdog" && !before.contains_key(&(alert.clone(), node.clone())) {
                 unexpected.insert(if node.is_empty() {
                     alert.clone()
@@ -123,15 +140,18 @@ pub async fn watch(
                 });
             }
         }
-        let fired = lines.iter().all(|l| l.alertmanager_s.is_some());
-        let resolved = lines.iter().all(|l| l.resolved_s.is_some());
-        let gave_up = (!fired && now > started + cfg.timeout) || (now > ends + cfg.timeout);
-        if (fired && resolved) || gave_up {
+        let settled = watched.iter().all(|(e, l)| {
+            let done = l.alertmanager_s.is_some() && l.resolved_s.is_some();
+            let gave_up =
+                (l.alertmanager_s.is_none() && now > e.start + cfg.timeout) || now > e.end + cfg.timeout;
+            done || gave_up
+        });
+        if !open && settled {
             break;
         }
         tokio::time::sleep(POLL).await;
     }
-    Ok((lines, unexpected.into_iter().collect()))
+    Ok((watched.into_iter().map(|(_, l)| l).collect(), unexpected.into_iter().collect()))
 }
 
 fn round(x: f64) -> f64 {
