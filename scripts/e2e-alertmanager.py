@@ -6,48 +6,19 @@ Starts the alert sink and Debian's Alertmanager (with the repo's alertmanager.ym
 pointed at the sink on loopback) on free 127.0.0.1 ports with a temp data dir, posts alerts to
 Alertmanager's API, and checks what the sink received. Stops both by PID, also on failure.
 """
-import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
+
+from e2elib import free_port, http, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SINK = ROOT / "target/debug/alert-sink"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, body=None, timeout=5):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as res:
-        text = res.read().decode()
-        return json.loads(text) if text.strip().startswith(("[", "{")) else text
-
-
-def wait_until(what, check, timeout=20):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last seen: {last!r}")
 
 
 def iso(t):
@@ -83,8 +54,8 @@ def main():
             ["prometheus-alertmanager", f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am'}",
              f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
             stdout=log, stderr=log))
-        wait_until("the alert sink", lambda: http("GET", f"{sink_url}/healthz") == "ok")
-        wait_until("Alertmanager", lambda: http("GET", f"{am_url}/-/ready") is not None)
+        wait_until("the alert sink", lambda: http("GET", f"{sink_url}/healthz") == "ok", timeout=20)
+        wait_until("Alertmanager", lambda: http("GET", f"{am_url}/-/ready") is not None, timeout=20)
 
         def received(**filters):
             query = "&".join(f"{k}={v}" for k, v in filters.items())

@@ -16,7 +16,6 @@ import os
 import pathlib
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import urllib.parse
 import urllib.request
 
 import yaml
+
+from e2elib import free_port, get, port_free, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INJECT = ROOT / "target/debug/inject"
@@ -38,42 +39,8 @@ RESOLVE_LIMIT = {"flaky_network": 30}  # others: 15 s
 MODES = list(FIRE_LIMIT)
 
 
-def port_free(p):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", p))
-            return True
-        except OSError:
-            return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
 def promql(prom, expr):
     return get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"]
-
-
-def wait_until(what, check, timeout):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError) as e:
-            last = repr(e)
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last seen: {last!r}")
 
 
 def main():
