@@ -101,6 +101,6 @@ pub fn pick_request(state: &NodeState, rng: &mut ChaCha8Rng) -> Request<Body> {
         Some(json) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(json)),
         None => builder.body(Body::empty()),
     };
-    // The parts above are all valid, so building cannot fail; fall back to a catalog read.
+    // The parts above are all valid, so building cannot fail; an empty request would get a 404.
     request.unwrap_or_else(|_| Request::new(Body::empty()))
 }
