@@ -1,7 +1,14 @@
 """Helpers shared by the end-to-end scripts: loopback ports, JSON over HTTP, polling."""
 import json
+import os
+import pathlib
+import random
+import signal
 import socket
+import subprocess
+import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 
@@ -49,3 +56,65 @@ def wait_until(what, check, timeout=20, every=0.2):
             last = repr(e)
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last seen: {last!r}")
+
+
+class NativeStack:
+    """scripts/run-native.sh on free loopback ports with a fresh state dir, as a context
+    manager that stops every process it started (by process group) on the way out."""
+
+    def __init__(self, root, seed="42", rps=None):
+        self.root = pathlib.Path(root)
+        self.base = next(b for b in random.sample(range(20000, 40000, 20), 200)
+                         if all(port_free(b + i) for i in range(1, 13)))
+        self.prom_port, self.am_port, self.sink_port = free_port(), free_port(), free_port()
+        self.prom, self.am, self.sink = (f"http://127.0.0.1:{p}" for p in (self.prom_port, self.am_port, self.sink_port))
+        self.state = pathlib.Path(tempfile.mkdtemp(prefix="edge-native-"))
+        self.env = dict(os.environ, BASE_PORT=str(self.base), PROM_PORT=str(self.prom_port), AM_PORT=str(self.am_port),
+                        SINK_PORT=str(self.sink_port), STATE=str(self.state), SEED=seed)
+        if rps is not None:
+            self.env["RPS"] = str(rps)
+        self.proc = None
+
+    def node_url(self, node):
+        return f"http://127.0.0.1:{self.base + node}"
+
+    def __enter__(self):
+        log = open(self.state / "run-native.out", "w")
+        self.proc = subprocess.Popen([str(self.root / "scripts/run-native.sh")], env=self.env, stdout=log,
+                                     stderr=log, start_new_session=True)
+        return self
+
+    def pids(self):
+        """{name: pid} of the stack's long-running processes (the run-native.sh process group)."""
+        found = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry)) != self.proc.pid:
+                    continue
+                with open(f"/proc/{entry}/comm") as f:
+                    name = f.read().strip()
+                # comm is cut at 15 characters
+                found["alertmanager" if name.startswith("prometheus-ale") else name] = int(entry)
+            except (OSError, ProcessLookupError):
+                continue
+        return found
+
+    def __exit__(self, *exc):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return False
+
+
+def promql(prom, expr, at=None):
+    """The result vector of an instant query."""
+    params = {"query": expr}
+    if at is not None:
+        params["time"] = at
+    return get(f"{prom}/api/v1/query?" + urllib.parse.urlencode(params))["data"]["result"]

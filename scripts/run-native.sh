@@ -14,7 +14,7 @@ BASE_PORT=${BASE_PORT:-8000}
 PROM_PORT=${PROM_PORT:-9090}
 AM_PORT=${AM_PORT:-9093}
 SINK_PORT=${SINK_PORT:-9095}
-RPS=${RPS:-10}
+RPS=${RPS:-}   # empty: the node's default (20 req/s)
 SEED=${SEED:-}
 PROMETHEUS=${PROMETHEUS:-prometheus}
 ALERTMANAGER=${ALERTMANAGER:-$(command -v prometheus-alertmanager || command -v alertmanager || echo alertmanager)}
@@ -51,7 +51,7 @@ pids+=($!)
 "$ALERTMANAGER" --config.file="$STATE/alertmanager.yml" --storage.path="$STATE/alertmanager" \
   --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= > "$STATE/alertmanager.log" 2>&1 &
 pids+=($!)
-target/release/edge-node --nodes "$NODES" --base-port "$BASE_PORT" --rps "$RPS" ${SEED:+--seed "$SEED"} > "$STATE/fleet.log" 2>&1 &
+target/release/edge-node --nodes "$NODES" --base-port "$BASE_PORT" ${RPS:+--rps "$RPS"} ${SEED:+--seed "$SEED"} > "$STATE/fleet.log" 2>&1 &
 pids+=($!)
 "$PROMETHEUS" --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
   --web.listen-address="127.0.0.1:$PROM_PORT" --enable-feature=exemplar-storage \
