@@ -30,7 +30,7 @@ from e2elib import NativeStack, get, http, promql, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INJECT = ROOT / "target/debug/inject"
-REST_S = int(os.environ.get("E2E_REST_S", "60"))
+REST_S = int(os.environ.get("E2E_REST_S", "180"))
 # Seconds from injection to active in Alertmanager: the README's targets plus a margin for
 # a loaded CI machine (the exact figures belong to the benchmark).
 FIRE_LIMIT = {"cpu_spike": 6, "node_crash": 6, "error_burst": 6, "latency_spike": 8, "dependency_failure": 8,

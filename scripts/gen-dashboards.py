@@ -152,9 +152,11 @@ def bargauge(title, desc, targets, unit, thresholds, w=12, h=8, lo=0, hi=1):
     return panel("bargauge", title, desc, targets, w, h, fc, options)
 
 
-def table(title, desc, targets, w=12, h=8, hide=(), rename=None, links=None):
+def table(title, desc, targets, w=12, h=8, hide=(), rename=None, links=None, unit=None):
     fc = {"defaults": {"custom": {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False}},
           "overrides": []}
+    if unit:
+        fc["defaults"]["unit"] = unit
     if links:
         fc["overrides"].append({"matcher": {"id": "byName", "options": "node"},
                                 "properties": [{"id": "links", "value": links}]})
@@ -482,7 +484,7 @@ def slos():
               "budget lasts (12 h x budget left / burn rate); empty while nothing burns.",
               [prom(f"node_service:edge_slo_error_budget_remaining:ratio12h{{{svc}}} * 43200\n"
                     f"/ (node_service:edge_slo_errors:ratio_rate1m{{{svc}}} / {SLO_BUDGET} > 0)", instant=True,
-                    fmt="table")], w=12, h=7, hide=("region", "service"), rename={"Value": "seconds left"}),
+                    fmt="table")], w=12, h=7, hide=("region", "service"), rename={"Value": "budget lasts"}, unit="s"),
         timeseries("Error budget left per node ($service)", "The chosen service's budget on each node.",
                    [prom(f"node_service:edge_slo_error_budget_remaining:ratio12h{{{svc}}}", "node {{node}}")],
                    "percentunit", w=24, h=7, hi=1, thresholds=budget, line=True, fill=0),

@@ -98,3 +98,50 @@ fn requests_and_faults_log_one_flat_json_line_each() {
         expected.iter().map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned())).collect();
     assert_eq!(faults, expected);
 }
+
+/// The JSON fields the dashboards' LogQL queries read: every `name="field"` of a `| json` stage.
+fn logql_json_fields() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../grafana/dashboards");
+    let mut fields = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("grafana/dashboards") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("dashboard");
+        let dashboard: Value = serde_json::from_str(&text).expect("dashboard JSON");
+        for panel in dashboard["panels"].as_array().into_iter().flatten() {
+            if panel["datasource"]["uid"] != "loki" {
+                continue;
+            }
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().unwrap_or_default();
+                for stage in expr.split('|').map(str::trim).filter(|s| s.starts_with("json ")) {
+                    for param in stage["json ".len()..].split(',') {
+                        let field = param.split_once('=').map_or(param, |(_, f)| f).trim().trim_matches('"');
+                        fields.push((format!("{}: {}", path.display(), panel["title"]), field.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    fields
+}
+
+#[test]
+fn log_lines_carry_every_field_the_dashboards_logql_reads() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let _guard = tracing::subscriber::set_default(edge_node::logging::json_subscriber(move || writer.clone()));
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
+    rt.block_on(async {
+        let (_, app) = quiet_node(2);
+        inject(&app, r#"{"failure":"error_burst","duration_s":5,"intensity":1.0}"#).await;
+        get(&app, "/api/orders").await;
+        delete(&app, "/inject").await;
+    });
+    let lines = capture.lines();
+    let fields = logql_json_fields();
+    assert!(fields.len() >= 5, "the node and services dashboards query logs by field: {fields:?}");
+    for (panel, field) in fields {
+        assert!(lines.iter().any(|l| !l[field.as_str()].is_null()), "{panel} reads `{field}`, which no line has");
+    }
+}
