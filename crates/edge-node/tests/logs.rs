@@ -129,7 +129,8 @@ fn logql_json_fields() -> Vec<(String, String)> {
 fn log_lines_carry_every_field_the_dashboards_logql_reads() {
     let capture = Capture::default();
     let writer = capture.clone();
-    let _guard = tracing::subscriber::set_default(edge_node::logging::json_subscriber(move || writer.clone()));
+    let _guard =
+        tracing::subscriber::set_default(edge_node::logging::json_subscriber(move || writer.clone()));
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
     rt.block_on(async {
@@ -142,6 +143,9 @@ fn log_lines_carry_every_field_the_dashboards_logql_reads() {
     let fields = logql_json_fields();
     assert!(fields.len() >= 5, "the node and services dashboards query logs by field: {fields:?}");
     for (panel, field) in fields {
-        assert!(lines.iter().any(|l| !l[field.as_str()].is_null()), "{panel} reads `{field}`, which no line has");
+        assert!(
+            lines.iter().any(|l| !l[field.as_str()].is_null()),
+            "{panel} reads `{field}`, which no line has"
+        );
     }
 }
