@@ -4,10 +4,12 @@
     scripts/gen-dashboards.py           # write the files
     scripts/gen-dashboards.py --check   # fail if the files differ from what this writes
 
-One place for the dashboards' shared parts (datasource uids, fault annotations, units,
-thresholds quoted from prometheus/rules/alerts.yml, the grid layout), so the four boards stay
-consistent. Edit this file, not the JSON.
+One place for the dashboards' shared parts (datasource uids, fault annotations, units, the
+grid layout), so the four boards stay consistent; thresholds and burn factors are read from the
+alert rules in prometheus/rules/, so a graph's red line is always its alert's. Edit this file,
+not the JSON.
 """
+import functools
 import json
 import pathlib
 import re
@@ -26,7 +28,7 @@ NODE_LINK = "/d/edge-node-detail/edge-node?var-node=${__field.labels.node}&${__u
 SERVICES = ["orders", "products", "payments"]
 
 
-
+@functools.cache
 def alert_rules():
     return [r for f in sorted((ROOT / "prometheus/rules").glob("*.yml"))
             for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r]
@@ -37,7 +39,7 @@ def threshold(rule):
     return float(re.search(r"[<>]=?\s*\(?([0-9.]+)\)?\s*$", rule["expr"].splitlines()[0].strip()).group(1))
 
 
-def line(alert, severity=None):
+def alert_line(alert, severity=None):
     """An alert's threshold, read from the rules files: the one place it is written."""
     return next(threshold(r) for r in alert_rules()
                 if r["alert"] == alert and (severity is None or r["labels"]["severity"] == severity))
@@ -50,10 +52,11 @@ def burn_windows(alert):
 
 
 SLO_BUDGET = 0.01  # 99 % availability / 99 % within 0.25 s, as in scripts/gen-slo-rules.py
-CPU_LINE = line("HighCPUUsage")
-MEMORY_WARN, MEMORY_CRIT = line("HighMemoryUsage", "warning"), line("HighMemoryUsage", "critical")
-P95_LINE, ERROR_LINE = line("HighLatency"), line("HighErrorRate")
-UPSTREAM_LINE, RELIABILITY_LINE, BUDGET_LINE = line("UpstreamFailing"), line("LowReliabilityScore"), line("ErrorBudgetBurn")
+CPU_LINE = alert_line("HighCPUUsage")
+MEMORY_WARN, MEMORY_CRIT = alert_line("HighMemoryUsage", "warning"), alert_line("HighMemoryUsage", "critical")
+P95_LINE, ERROR_LINE = alert_line("HighLatency"), alert_line("HighErrorRate")
+UPSTREAM_LINE, RELIABILITY_LINE = alert_line("UpstreamFailing"), alert_line("LowReliabilityScore")
+BUDGET_LINE = alert_line("ErrorBudgetBurn")
 
 
 # --- thresholds, mappings, field config --------------------------------------------------
