@@ -70,21 +70,15 @@ def datasource_uids(dash):
 
 
 def overlaps(dash):
-    cells = {}
-    found = []
+    found, owner = [], {}
     for p in dash["panels"]:
         g = p["gridPos"]
         if g["x"] < 0 or g["x"] + g["w"] > 24:
             found.append(f"panel {p['title']!r} leaves the 24-column grid")
-        for x in range(g["x"], g["x"] + g["w"]):
-            for y in range(g["y"], g["y"] + g["h"]):
-                if (x, y) in cells and cells[(x, y)] != p["title"]:
-                    found.append(f"panels {cells[(x, y)]!r} and {p['title']!r} overlap at x={x} y={y}")
-                    break
-                cells[(x, y)] = p["title"]
-            else:
-                continue
-            break
+        cells = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        for other in sorted({owner[c] for c in cells if c in owner}):
+            found.append(f"panels {other!r} and {p['title']!r} overlap")
+        owner.update(dict.fromkeys(cells, p["title"]))
     return found
 
 

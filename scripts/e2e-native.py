@@ -147,8 +147,8 @@ def check_dashboards(stack, failures):
             stack.prom, 'ALERTS{alertstate="firing", node="3", alertname=~"HighErrorRate|HighLatency"}')) == 2,
             timeout=30)
         time.sleep(5)
-        now, empty, logql = time.time(), [], []
-        for board, where, ds, expr in queries():
+        now, empty, logql, all_queries = time.time(), [], [], queries()
+        for board, where, ds, expr in all_queries:
             query = substitute(expr, values)
             if ds == "loki":
                 logql.append((board, where, query))
@@ -179,7 +179,7 @@ def check_dashboards(stack, failures):
     if empty:
         failures.append("dashboard queries that returned no data:\n    " + "\n    ".join(empty))
     else:
-        print(f"[4] all {len(queries())} dashboard queries return data ({len(logql)} LogQL over the fleet's log)",
+        print(f"[4] all {len(all_queries)} dashboard queries return data ({len(logql)} LogQL over the fleet's log)",
               flush=True)
 
 
