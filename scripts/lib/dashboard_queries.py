@@ -4,10 +4,10 @@ substituted, and a small LogQL evaluator for the subset the dashboards use, so t
 queries can be run over a real node's log lines (Loki itself cannot run here).
 """
 import json
-import pathlib
 import re
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lib import ROOT
+
 # What Grafana would put in: $__rate_interval is max(4 x the 1 s scrape interval, step + scrape).
 GRAFANA_VARS = {"__rate_interval": "4s", "__interval": "1s", "__range": "15m"}
 

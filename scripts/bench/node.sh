@@ -3,10 +3,10 @@
 # at the default traffic rate, and /metrics latency over HTTP (keep-alive, sequential).
 # Prints a Markdown section for docs/BENCHMARKS.md. Loopback only; stops what it starts.
 #
-#   scripts/bench-node.sh            # 20 s warm-up, 30 s sample, 2000 scrapes
-#   WARMUP=5 SAMPLE=10 SCRAPES=500 BASE_PORT=18000 scripts/bench-node.sh
+#   scripts/bench/node.sh            # 20 s warm-up, 30 s sample, 2000 scrapes
+#   WARMUP=5 SAMPLE=10 SCRAPES=500 BASE_PORT=18000 scripts/bench/node.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 WARMUP=${WARMUP:-20}
 SAMPLE=${SAMPLE:-30}
@@ -29,10 +29,7 @@ rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 wait_up() {
   for _ in $(seq 1 100); do
-    if python3 - "$1" <<'PY' 2>/dev/null; then return 0; fi
-import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=0.5)
-PY
+    if curl -fsS -o /dev/null --max-time 0.5 "http://127.0.0.1:$1/healthz" 2>/dev/null; then return 0; fi
     sleep 0.1
   done
   echo "node on port $1 did not come up" >&2; exit 1
@@ -58,29 +55,7 @@ measure() {
   LAST_PID=$pid
 }
 
-scrape_latency() {
-  python3 - "$1" "$SCRAPES" "$PACE_MS" <<'PY'
-import http.client, sys, time
-port, n, pace = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-times, size, samples = [], 0, 0
-for i in range(n + 50):
-    if pace:
-        time.sleep(pace)  # Prometheus scrapes each node once a second, not back to back
-    t0 = time.perf_counter()
-    conn.request("GET", "/metrics")
-    r = conn.getresponse()
-    body = r.read()
-    dt = time.perf_counter() - t0
-    if i >= 50:  # warm-up
-        times.append(dt)
-    size = len(body)
-    samples = sum(1 for l in body.decode().splitlines() if l and not l.startswith("#"))
-times.sort()
-q = lambda p: times[min(len(times) - 1, int(p * len(times)))] * 1000
-print(f"| {samples} | {size / 1024:.1f} KiB | {q(0.5):.3f} ms | {q(0.99):.3f} ms | {times[-1] * 1000:.3f} ms |")
-PY
-}
+scrape_latency() { scripts/py -m bench.scrape_latency "$1" "$SCRAPES" "$PACE_MS"; }
 
 echo "### Whole process (warm-up ${WARMUP} s, sampled over ${SAMPLE} s, default 20 req/s per node)"
 echo

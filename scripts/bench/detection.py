@@ -1,12 +1,11 @@
-#!/usr/bin/env python3
 """The detection benchmark: starts the no-Docker stack (scripts/run-native.sh) on free loopback
 ports, soaks it at rest, then injects every failure mode several times (rotating nodes) and
 times each expected alert: injection -> firing in Prometheus -> notification at the alert sink,
 and fault end -> resolved notification. Samples the processes' CPU and memory throughout and
 writes the results into docs/BENCHMARKS.md (between the bench-detection markers).
 
-    scripts/bench-detection                      # 8 runs per mode, a 10-minute soak
-    scripts/bench-detection --runs 3 --soak-min 2 --no-write
+    scripts/py -m bench.detection                      # 8 runs per mode, a 10-minute soak
+    scripts/py -m bench.detection --runs 3 --soak-min 2 --no-write
 
 Figures are measurements, not assertions: the script fails only if the stack cannot start.
 """
@@ -14,7 +13,6 @@ import argparse
 import datetime
 import json
 import os
-import pathlib
 import platform
 import re
 import statistics
@@ -23,9 +21,10 @@ import sys
 import threading
 import time
 
-from e2elib import NativeStack, get, http, promql, wait_until
+from lib.stack import NativeStack, get, http, promql, wait_until
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lib import ROOT
+
 MODES = ["cpu_spike", "memory_leak", "latency_spike", "error_burst", "node_crash", "dependency_failure", "flaky_network"]
 # The Python ancestor, measured on the same Prometheus 2.42 / Alertmanager 0.25 (issue 6):
 # median seconds from injection to the first notification.
@@ -125,7 +124,7 @@ def soak(stack, minutes):
                                f'alertname!="Watchdog"}}[{int(time.time() - start)}s]))')
     peaks = {q: float(promql(stack.prom, f"max(max_over_time({q}[{int(minutes * 60)}s]))")[0]["value"][1])
              for q in ("node:edge_cpu_utilization:ratio", "node:edge_memory_utilization:ratio",
-                       "node:edge_http_request_duration_seconds:p95_rate3s", "node:edge_http_error_ratio:rate2s")}
+                       "node:edge_http_request_duration_seconds:p95_rate3s", "node:edge_http_error_ratio:rate3s")}
     return {"minutes": minutes, "notifications": len(notes), "false_notifications": len(false),
             "false_series": [f["metric"] for f in fired], "peaks": peaks}
 
@@ -159,7 +158,7 @@ def versions():
 
 
 def report(args, results, rest, usage, info):
-    lines = [BEGIN, "", f"## Detection (`scripts/bench-detection`, {datetime.date.today()})", "",
+    lines = [BEGIN, "", f"## Detection (`scripts/py -m bench.detection`, {datetime.date.today()})", "",
              f"Machine: {info['machine']}. {info['prometheus']}; {info['alertmanager']}; {info['rust']}.",
              f"The stack of `scripts/run-native.sh`: 12 nodes at the default 20 req/s, seed 42, 1 s scrapes and "
              f"evaluations. {args.runs} injections per mode of {args.duration:g} s each, nodes rotated; times in "
@@ -194,7 +193,7 @@ def report(args, results, rest, usage, info):
               f"{rest['peaks']['node:edge_cpu_utilization:ratio']:.2f} (line 0.90), memory "
               f"{rest['peaks']['node:edge_memory_utilization:ratio']:.2f} (0.85), 3 s p95 "
               f"{rest['peaks']['node:edge_http_request_duration_seconds:p95_rate3s']:.3f} s (0.4 s), 2 s error "
-              f"ratio {rest['peaks']['node:edge_http_error_ratio:rate2s']:.3f} (0.05).",
+              f"ratio {rest['peaks']['node:edge_http_error_ratio:rate3s']:.3f} (0.05).",
               "The Python ancestor at rest: `LowReliabilityScore` on 12/12 nodes 93 % of the time, "
               "`ErrorBudgetBurn` on 12/12 nodes 77 % of the time, 126 notifications in 10 minutes.", "",
               "### The stack's cost while it ran", "",

@@ -1,8 +1,5 @@
-#!/usr/bin/env python3
-"""Writes the Grafana dashboards (grafana/dashboards/*.json) from the short descriptions below.
-
-    scripts/gen-dashboards.py           # write the files
-    scripts/gen-dashboards.py --check   # fail if the files differ from what this writes
+"""The Grafana dashboards (grafana/dashboards/*.json) from the short descriptions below.
+`scripts/py -m gen dashboards`.
 
 One place for the dashboards' shared parts (datasource uids, fault annotations, units, the
 grid layout), so the four boards stay consistent; thresholds and burn factors are read from the
@@ -11,13 +8,14 @@ not the JSON.
 """
 import functools
 import json
-import pathlib
 import re
-import sys
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from gen.slo_rules import BUDGET as SLO_BUDGET
+
+from lib import ROOT, fleet
+
 OUT = ROOT / "grafana/dashboards"
 
 PROM = {"type": "prometheus", "uid": "prometheus"}
@@ -28,10 +26,8 @@ NODE_LINK = "/d/edge-node-detail/edge-node?var-node=${__field.labels.node}&${__u
 SERVICES = ["orders", "products", "payments"]
 
 
-@functools.cache
 def alert_rules():
-    return [r for f in sorted((ROOT / "prometheus/rules").glob("*.yml"))
-            for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r]
+    return fleet.rules("alert")
 
 
 def threshold(rule):
@@ -51,7 +47,6 @@ def burn_windows(alert):
             for r in alert_rules() if r["alert"] == alert]
 
 
-SLO_BUDGET = 0.01  # 99 % availability / 99 % within 0.25 s, as in scripts/gen-slo-rules.py
 CPU_LINE = alert_line("HighCPUUsage")
 MEMORY_WARN, MEMORY_CRIT = alert_line("HighMemoryUsage", "warning"), alert_line("HighMemoryUsage", "critical")
 P95_LINE, ERROR_LINE = alert_line("HighLatency"), alert_line("HighErrorRate")
@@ -285,9 +280,9 @@ def fleet_overview():
                 mappings=text_map([(-10, 0, "DOWN", "red"), (1, 1, "ALERTING", "orange"), (2, 2, "OK", "green")]),
                 links=[{"title": "Node ${__field.labels.node}", "url": NODE_LINK}])
     overview = [
-        stat("Nodes up", "Edge nodes whose last scrape succeeded (of 12).",
+        stat("Nodes up", f"Edge nodes whose last scrape succeeded (of {fleet.size()}).",
              [prom(f"sum(up{{{EDGE}}})", "up", instant=True)], "none", graph=False,
-             thresholds=steps(("red", None), ("orange", 11), ("green", 12))),
+             thresholds=steps(("red", None), ("orange", fleet.size() - 1), ("green", fleet.size()))),
         stat("Reliability", "The ancestor's reliability score from real requests: the share of the last minute's "
              "requests that were both successful and within 0.25 s, the worst node.",
              [prom("min(node:edge_reliability_score:ratio1m)", "worst node")], "percentunit", thresholds=PCT,
@@ -519,23 +514,6 @@ DASHBOARDS = {"fleet-overview.json": fleet_overview, "node-detail.json": node_de
               "services.json": services, "slos.json": slos}
 
 
-def main():
-    check = "--check" in sys.argv[1:]
-    stale = []
-    for name, build in DASHBOARDS.items():
-        text = json.dumps(build(), indent=2) + "\n"
-        path = OUT / name
-        if check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(path.relative_to(ROOT)))
-        else:
-            OUT.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    if stale:
-        print(f"out of date (run scripts/gen-dashboards.py): {', '.join(stale)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def outputs():
+    """{path: text} this generator writes."""
+    return {OUT / name: json.dumps(build(), indent=2) + "\n" for name, build in DASHBOARDS.items()}

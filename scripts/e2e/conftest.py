@@ -1,0 +1,27 @@
+"""Fixtures of the end-to-end suite: the binaries it drives and the whole no-Docker stack
+(scripts/run-native.sh on free loopback ports), started once for the session and stopped by
+process group at the end, also on failure. Tests run in file order: the stack's history
+(rest first, then faults) is part of what they check."""
+import subprocess
+
+import pytest
+
+from lib import ROOT, fleet
+from lib.stack import NativeStack, promql, wait_until
+
+
+@pytest.fixture(scope="session")
+def binaries():
+    """The debug builds of the CLI and the alert sink (the stack builds its own release ones)."""
+    subprocess.run(["cargo", "build", "-q", "-p", "inject", "-p", "alert-sink"], cwd=ROOT, check=True)
+    return {"inject": ROOT / "target/debug/inject", "alert-sink": ROOT / "target/debug/alert-sink"}
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The running stack, with every target up."""
+    with NativeStack(ROOT) as running:
+        wait_until(f"{fleet.size()} edge-node targets up",
+                   lambda: len(promql(running.prom, 'up{job="edge-node"} == 1')) == fleet.size(), timeout=300)
+        yield running
+        print(f"\n(stack logs in {running.state})")

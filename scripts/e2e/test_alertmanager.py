@@ -1,0 +1,120 @@
+"""The real Alertmanager (0.33) and the alert sink: routing, inhibition, delivery, and the
+sink's page in headless Chromium. Alerts are posted to Alertmanager's API; the tests check
+what the sink received. They run in order: each builds on the alerts the one before sent."""
+import shutil
+import subprocess
+import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lib import ROOT
+from lib.stack import free_port, http, wait_until
+
+
+def iso(t):
+    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def alert(name, severity, node=None, ends_in=300, **labels):
+    now = datetime.now(timezone.utc)
+    all_labels = {"alertname": name, "severity": severity, **labels}
+    if node:
+        all_labels["node"] = node
+    return {
+        "labels": all_labels,
+        "annotations": {"summary": f"{name} on node {node}", "runbook_url": f"http://localhost:9095/runbooks/{name}"},
+        "startsAt": iso(now - timedelta(seconds=1)),
+        "endsAt": iso(now + timedelta(seconds=ends_in)),
+    }
+
+
+@pytest.fixture(scope="module")
+def alerting(binaries, tmp_path_factory):
+    """The alert sink and Alertmanager (the repo's alertmanager.yml, webhooks pointed at the
+    sink on loopback) on free ports; both stopped by PID at the end."""
+    tmp = tmp_path_factory.mktemp("alertmanager")
+    sink_port, am_port = free_port(), free_port()
+    sink_url, am_url = f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{am_port}"
+    config = (ROOT / "alertmanager/alertmanager.yml").read_text().replace("http://alert-sink:9095", sink_url)
+    (tmp / "alertmanager.yml").write_text(config)
+    procs = []
+    with open(tmp / "processes.log", "w") as log:
+        try:
+            procs.append(subprocess.Popen(
+                [str(binaries["alert-sink"]), "--port", str(sink_port), "--runbooks", str(ROOT / "docs/runbooks")],
+                stdout=log, stderr=log))
+            procs.append(subprocess.Popen(
+                ["prometheus-alertmanager", f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am'}",
+                 f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
+                stdout=log, stderr=log))
+            wait_until("the alert sink", lambda: http("GET", f"{sink_url}/healthz") == "ok", timeout=20)
+            wait_until("Alertmanager", lambda: http("GET", f"{am_url}/-/ready") is not None, timeout=20)
+            yield {"sink": sink_url, "am": am_url, "tmp": tmp}
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def received(alerting, **filters):
+    return http("GET", f"{alerting['sink']}/notifications?" + urllib.parse.urlencode(filters))
+
+
+def post(alerting, *alerts):
+    http("POST", f"{alerting['am']}/api/v2/alerts", list(alerts))
+
+
+def test_a_critical_alert_pages(alerting):
+    # The inhibitor must be active before its targets arrive (next test).
+    post(alerting, alert("NodeDown", "critical", "3"))
+    wait_until("NodeDown at the pager", lambda: received(alerting, receiver="pager", alertname="NodeDown"))
+
+
+def test_warnings_go_to_tickets_and_inhibited_alerts_nowhere(alerting):
+    post(alerting,
+         alert("HighCPUUsage", "warning", "4"),
+         alert("HighCPUUsage", "warning", "3"),  # inhibited: node 3 is down
+         alert("HighMemoryUsage", "critical", "7"),
+         alert("HighMemoryUsage", "warning", "7"),  # inhibited: its critical twin fires
+         alert("Watchdog", "none"))
+    wait_until("HighCPUUsage on node 4 in the ticket queue",
+               lambda: received(alerting, receiver="ticket-queue", alertname="HighCPUUsage", node="4"))
+    wait_until("the critical HighMemoryUsage at the pager",
+               lambda: received(alerting, receiver="pager", alertname="HighMemoryUsage", node="7"))
+    wait_until("the Watchdog at the heartbeat", lambda: received(alerting, receiver="heartbeat", alertname="Watchdog"))
+    time.sleep(2)  # give an inhibited alert every chance to (wrongly) arrive
+    assert received(alerting, alertname="HighCPUUsage", node="3") == [], "NodeDown must inhibit node 3's other alerts"
+    memory = received(alerting, alertname="HighMemoryUsage", node="7")
+    assert [n["severity"] for n in memory] == ["critical"], f"the warning twin must be inhibited, got {memory}"
+    inhibited = [a for a in http("GET", f"{alerting['am']}/api/v2/alerts") if a["status"]["inhibitedBy"]]
+    names = sorted((a["labels"]["alertname"], a["labels"].get("node"), a["labels"]["severity"]) for a in inhibited)
+    assert names == [("HighCPUUsage", "3", "warning"), ("HighMemoryUsage", "7", "warning")], names
+    assert received(alerting, receiver="pager", alertname="HighCPUUsage") == [], "warnings never page"
+
+
+def test_a_resolved_alert_is_reported_within_seconds(alerting):
+    # group_interval is 1 s.
+    post(alerting, alert("NodeDown", "critical", "3", ends_in=0))
+    wait_until("NodeDown resolved at the pager",
+               lambda: received(alerting, receiver="pager", alertname="NodeDown", status="resolved"), timeout=10)
+
+
+def test_the_oncall_page_in_chromium_shows_what_arrived(alerting):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is not installed"
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={alerting['tmp'] / 'chrome'}", "--dump-dom", f"{alerting['sink']}/"],
+        capture_output=True, text=True, timeout=60).stdout
+    for needle in ['<li class="resolved" data-alertname="NodeDown">', '<li class="firing" data-alertname="HighCPUUsage">',
+                   'href="http://localhost:9095/runbooks/NodeDown"', "#oncall"]:
+        assert needle in dom, f"the page in Chromium lacks {needle!r}; it rendered:\n{dom[:2000]}"
+    first = dom.index('data-alertname="NodeDown"')
+    assert dom.index('data-alertname="Watchdog"') > first, "newest first: the resolved NodeDown leads"
