@@ -75,6 +75,21 @@ def alert_rules(pairs):
     return lines
 
 
+def budget_rule(record, by, selector):
+    """The error budget left of one SLO period, by `by` (see the comment in the output)."""
+    match = f'job="edge-node"{", " + selector if selector else ""}'
+    requests = f"sum by ({by}) (increase(edge_http_requests_total{{{match}}}[12h]))"
+    at_current_rate = f"sum by ({by}) (rate(edge_http_requests_total{{{match}}}[1m])) * {PERIOD_HOURS * 3600:g}"
+    return f"""      - record: {record}
+        expr: >-
+          1 - sum by ({by}) (increase(edge_http_requests_total{{{match}, status=~"5.."}}[12h]))
+          / (
+            {requests} > {at_current_rate}
+            or {at_current_rate}
+          )
+          / {BUDGET}"""
+
+
 def render():
     pages = [p for p in PAIRS if p[3] == "critical"]
     tickets = [p for p in PAIRS if p[3] == "warning"]
@@ -93,18 +108,11 @@ def render():
     interval: 30s
     rules:
       # Error budget left over the (compressed) {PERIOD_HOURS:g} h SLO period: 1 = untouched, 0 = spent.
-      - record: node_service:edge_slo_error_budget_remaining:ratio12h
-        expr: >-
-          1 - (
-            sum by (node, region, service) (increase(edge_http_requests_total{{job="edge-node", service!="none", status=~"5.."}}[12h]))
-            / sum by (node, region, service) (increase(edge_http_requests_total{{job="edge-node", service!="none"}}[12h]))
-          ) / {BUDGET}
-      - record: node:edge_error_budget_remaining:ratio12h
-        expr: >-
-          1 - (
-            sum by (node, region) (increase(edge_http_requests_total{{job="edge-node", status=~"5.."}}[12h]))
-            / sum by (node, region) (increase(edge_http_requests_total{{job="edge-node"}}[12h]))
-          ) / {BUDGET}""")
+      # The budget is {BUDGET:g} of the whole period's requests. While Prometheus holds less than a
+      # period (a young stack), the period's requests are estimated from the last minute's
+      # rate, so a short burst spends its share of a whole period, not of the little seen so far.
+{budget_rule("node_service:edge_slo_error_budget_remaining:ratio12h", "node, region, service", 'service!="none"')}
+{budget_rule("node:edge_error_budget_remaining:ratio12h", "node, region", "")}""")
     return "\n".join(out) + "\n"
 
 
