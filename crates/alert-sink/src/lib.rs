@@ -6,12 +6,16 @@
 //! reads like an on-call channel). It also serves the runbooks the alerts link to.
 //! It must not depend on the edge-node crates: it is a plain webhook consumer.
 
+pub mod logging;
 pub mod page;
+pub mod shutdown;
 pub mod store;
 pub mod webhook;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,6 +23,7 @@ use axum::routing::{get, post};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
 
 use crate::store::Store;
 
@@ -38,11 +43,32 @@ pub struct NotificationLabels {
     pub severity: String,
 }
 
+/// Longest wait for requests in flight once shutdown begins. Every handler answers from
+/// memory or one small file, so a request still running after this is stuck.
+pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
+
 /// Where links on the page point.
 #[derive(Debug, Clone)]
 pub struct Links {
-    /// Grafana's base URL, for the node dashboard links.
+    /// Grafana's base URL (http or https, no trailing slash), for the node dashboard links.
     pub grafana: String,
+}
+
+/// A link base that is not an http(s) URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an http:// or https:// URL")]
+pub struct NotHttp(String);
+
+impl Links {
+    /// Links to Grafana at `grafana`, which must be an http(s) URL.
+    pub fn new(grafana: &str) -> Result<Self, NotHttp> {
+        let grafana = grafana.trim_end_matches('/');
+        if page::is_http_url(grafana) {
+            Ok(Self { grafana: grafana.to_owned() })
+        } else {
+            Err(NotHttp(grafana.chars().take(80).collect()))
+        }
+    }
 }
 
 /// Shared state.
@@ -118,4 +144,35 @@ pub fn app(state: SinkState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// Serves the sink on `listener` until `shutdown` resolves, then stops accepting and
+/// waits at most [`GRACE_PERIOD`] for requests in flight.
+pub async fn run(
+    listener: TcpListener,
+    state: SinkState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (begun, grace) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = begun.send(());
+    });
+    let deadline = async {
+        // The sender is dropped without sending only if the server ended on its own;
+        // then the server branch below is ready and wins.
+        if grace.await.is_ok() {
+            tokio::time::sleep(GRACE_PERIOD).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        biased;
+        served = server.into_future() => served,
+        () = deadline => {
+            tracing::warn!(grace_s = GRACE_PERIOD.as_secs(), "requests still in flight after the grace period; exiting");
+            Ok(())
+        }
+    }
 }

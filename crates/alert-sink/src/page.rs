@@ -24,6 +24,20 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// Whether `s` may become an `href`: an absolute http(s) URL with no whitespace or control
+/// characters (browsers drop those inside a scheme, so `java\tscript:` would run).
+pub fn is_http_url(s: &str) -> bool {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &s[8..]
+    } else if lower.starts_with("http://") {
+        &s[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// `GET /`.
 pub async fn index(State(state): State<SinkState>) -> Html<String> {
     let items = state.store().query(&Filter { limit: Some(PAGE_SIZE), ..Filter::default() });

@@ -11,7 +11,7 @@ fn sink(capacity: usize) -> Router {
     alert_sink::app(alert_sink::SinkState::new(
         capacity,
         runbooks,
-        alert_sink::Links { grafana: "http://grafana.test".to_owned() },
+        alert_sink::Links::new("http://grafana.test").expect("http"),
     ))
 }
 
