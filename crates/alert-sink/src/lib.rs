@@ -5,7 +5,12 @@
 //! ones in memory and shows them at `GET /notifications` (JSON) and `GET /` (a page that
 //! reads like an on-call channel). It also serves the runbooks the alerts link to.
 //! It must not depend on the edge-node crates: it is a plain webhook consumer.
+//!
+//! Webhook bodies are untrusted input: the page escapes every value (an askama template),
+//! links only http(s) URLs, and metric labels come from bounded sets ([`bounds`]). A
+//! malformed body gets a 4xx with a JSON error body.
 
+pub mod bounds;
 pub mod logging;
 pub mod page;
 pub mod shutdown;
@@ -25,12 +30,14 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
+use crate::bounds::Bounds;
 use crate::store::Store;
 
 /// Largest webhook body accepted (Alertmanager batches are small; this bounds memory).
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Labels of the notification counter.
+/// Labels of the notification counter. Built only by [`Bounds::labels`], so every value
+/// comes from a bounded set.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
 pub struct NotificationLabels {
     /// The Alertmanager receiver (`pager`, `ticket-queue`, `heartbeat`).
@@ -80,6 +87,8 @@ pub struct SinkState(Arc<Inner>);
 pub struct Inner {
     /// Recent notifications.
     pub store: Mutex<Store>,
+    /// The label values admitted so far (see [`bounds`]).
+    pub bounds: Mutex<Bounds>,
     /// Alerts received, by receiver, status, name and severity.
     pub notifications: Family<NotificationLabels, Counter>,
     /// Webhook bodies refused as malformed.
@@ -112,6 +121,7 @@ impl SinkState {
         registry.register("alert_sink_rejected", "Webhook bodies refused as malformed", rejected.clone());
         Self(Arc::new(Inner {
             store: Mutex::new(Store::new(capacity)),
+            bounds: Mutex::new(Bounds::default()),
             notifications,
             rejected,
             runbooks,
@@ -123,6 +133,11 @@ impl SinkState {
     /// The store, recovering from a poisoned lock (it holds plain data).
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The label bounds, recovering from a poisoned lock (they hold plain data).
+    pub fn bounds(&self) -> std::sync::MutexGuard<'_, Bounds> {
+        self.bounds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// OpenMetrics text of the sink's registry.
