@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::exposition::Metrics;
 use crate::targets::Targets;
 
 /// How to start a fleet, for "connection refused" errors.
@@ -41,6 +42,17 @@ pub enum NodeError {
         status: u16,
         /// The node's error message.
         message: String,
+    },
+    /// The node answered, but not with what the API promises (a missing field, a page
+    /// that is not metrics).
+    #[error("node {node} ({url}): unexpected answer: {cause}")]
+    BadAnswer {
+        /// Node number.
+        node: u32,
+        /// Its URL.
+        url: String,
+        /// What was wrong.
+        cause: String,
     },
     /// Anything else on the way.
     #[error("node {node} ({url}): {cause}")]
@@ -136,10 +148,19 @@ impl Client {
         self.json(node, self.http.delete(url)).await
     }
 
-    /// `GET /metrics` as text.
-    pub async fn metrics(&self, node: u32) -> Result<String, NodeError> {
+    /// `GET /metrics`, read.
+    pub async fn metrics(&self, node: u32) -> Result<Metrics, NodeError> {
         let res = self.call(node, self.http.get(format!("{}/metrics", self.url(node)))).await?;
-        res.text().await.map_err(|e| NodeError::Other { node, url: self.url(node), cause: error_chain(&e) })
+        let text = res.text().await.map_err(|e| NodeError::Other {
+            node,
+            url: self.url(node),
+            cause: error_chain(&e),
+        })?;
+        Metrics::parse(&text).map_err(|e| NodeError::BadAnswer {
+            node,
+            url: self.url(node),
+            cause: e.to_string(),
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::client::{Client, InjectBody, NodeError};
+use crate::exposition::Metrics;
 
 /// Runs `f` against every node concurrently; results in node order.
 pub async fn each_node<T, F, Fut>(client: &Client, nodes: &[u32], f: F) -> Vec<(u32, Result<T, NodeError>)>
@@ -124,20 +125,11 @@ pub struct NodeStatus {
     pub error: Option<String>,
 }
 
-/// Sum of the samples of `name` (a counter) whose line contains every one of `labels`.
-pub fn sum_samples(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| {
-            l.starts_with(name) && l[name.len()..].starts_with('{') && labels.iter().all(|x| l.contains(x))
-        })
-        .filter_map(|l| {
-            l.split_once("} ").and_then(|(_, v)| v.split_whitespace().next()?.parse::<f64>().ok())
-        })
-        .sum()
-}
-
-fn gauge(text: &str, name: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+/// Requests answered so far, and those answered 5xx.
+fn requests(m: &Metrics) -> (f64, f64) {
+    let name = "edge_http_requests_total";
+    let errors = m.sum(name, |s| s.label("status").is_some_and(|c| c.starts_with('5')));
+    (m.sum(name, |_| true), errors)
 }
 
 /// `inject status`: two scrapes a second apart give a live 5xx ratio.
@@ -189,22 +181,20 @@ pub async fn status(client: &Client, nodes: &[u32], json: bool, out: &mut impl W
 
 fn row(
     node: u32,
-    first: Result<String, NodeError>,
-    second: Result<String, NodeError>,
+    first: Result<Metrics, NodeError>,
+    second: Result<Metrics, NodeError>,
     faults: Result<Value, NodeError>,
 ) -> NodeStatus {
     let faults_list = faults.as_ref().ok().and_then(|v| v["faults"].as_array().cloned()).unwrap_or_default();
     match (&first, &second) {
         (Ok(a), Ok(b)) => {
-            let total = sum_samples(b, "edge_http_requests_total", &[])
-                - sum_samples(a, "edge_http_requests_total", &[]);
-            let errors = sum_samples(b, "edge_http_requests_total", &["status=\"5"])
-                - sum_samples(a, "edge_http_requests_total", &["status=\"5"]);
+            let ((total_a, errors_a), (total_b, errors_b)) = (requests(a), requests(b));
+            let (total, errors) = (total_b - total_a, errors_b - errors_a);
             NodeStatus {
                 node,
                 state: "up".to_owned(),
-                cpu: gauge(b, "edge_cpu_utilization_ratio"),
-                memory: gauge(b, "edge_memory_utilization_ratio"),
+                cpu: b.get("edge_cpu_utilization_ratio", &[]),
+                memory: b.get("edge_memory_utilization_ratio", &[]),
                 error_ratio: (total > 0.0).then(|| errors / total),
                 faults: faults_list,
                 error: None,

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod exposition;
 pub mod scenario;
 pub mod targets;
 pub mod watch;
