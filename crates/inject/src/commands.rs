@@ -111,7 +111,8 @@ fn report(
 pub struct NodeStatus {
     /// Node number.
     pub node: u32,
-    /// `up`, `down` (answers an error, e.g. a crash) or `unreachable`.
+    /// `up`, `down` (answers an error, e.g. a crash), `unreachable`, or `error` (answers
+    /// something that is not metrics).
     pub state: String,
     /// CPU utilisation 0-1.
     pub cpu: Option<f64>,
@@ -145,38 +146,44 @@ pub async fn status(client: &Client, nodes: &[u32], json: bool, out: &mut impl W
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string(&rows).unwrap_or_default());
     } else {
-        let _ = writeln!(out, "{:<5} {:<12} {:>5} {:>5} {:>6}  FAULTS", "NODE", "STATE", "CPU", "MEM", "5XX");
-        for r in &rows {
-            let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
-            let faults: Vec<String> = r
-                .faults
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{} #{} ({:.0}s left)",
-                        f["failure"].as_str().unwrap_or("?"),
-                        f["id"],
-                        f["remaining_s"].as_f64().unwrap_or(0.0)
-                    )
-                })
-                .collect();
-            let faults = if faults.is_empty() {
-                r.error.clone().unwrap_or_else(|| "-".to_owned())
-            } else {
-                faults.join(", ")
-            };
-            let _ = writeln!(
-                out,
-                "{:<5} {:<12} {:>5} {:>5} {:>6}  {faults}",
-                r.node,
-                r.state,
-                pct(r.cpu),
-                pct(r.memory),
-                pct(r.error_ratio)
-            );
-        }
+        let _ = writeln!(out, "{}", status_table(&rows));
     }
     rows.iter().all(|r| r.state == "up")
+}
+
+/// The status rows as a table for people.
+pub fn status_table(rows: &[NodeStatus]) -> comfy_table::Table {
+    let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
+    let mut table = crate::table::new(&["NODE", "STATE", "CPU", "MEM", "5XX", "FAULTS"], &[0, 2, 3, 4]);
+    for r in rows {
+        let faults: Vec<String> = r
+            .faults
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} #{} ({:.0}s left)",
+                    f["failure"].as_str().unwrap_or("?"),
+                    f["id"],
+                    f["remaining_s"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        // A node that is not up shows why where its faults would be.
+        let faults = if faults.is_empty() {
+            r.error.clone().unwrap_or_else(|| "-".to_owned())
+        } else {
+            faults.join(", ")
+        };
+        table.add_row(vec![
+            r.node.to_string(),
+            r.state.clone(),
+            pct(r.cpu),
+            pct(r.memory),
+            pct(r.error_ratio),
+            faults,
+        ]);
+    }
+    table
 }
 
 fn row(
@@ -204,7 +211,8 @@ fn row(
             node,
             state: match e {
                 NodeError::Refused { .. } => "down".to_owned(),
-                _ => "unreachable".to_owned(),
+                NodeError::Unreachable { .. } | NodeError::Timeout { .. } => "unreachable".to_owned(),
+                _ => "error".to_owned(),
             },
             cpu: None,
             memory: None,

@@ -9,6 +9,7 @@ pub mod client;
 pub mod commands;
 pub mod exposition;
 pub mod scenario;
+pub mod table;
 pub mod targets;
 pub mod watch;
 

@@ -167,25 +167,55 @@ pub fn report(lines: &[Timeline], unexpected: &[String], json: bool, out: &mut i
         return ok;
     }
     let s = |v: Option<f64>| v.map_or("never".to_owned(), |v| format!("{v:.2}s"));
-    let _ = writeln!(
-        out,
-        "{:<24} {:>4} {:>8} {:>8} {:>13} {:>9}",
-        "ALERT", "NODE", "PENDING", "FIRING", "ALERTMANAGER", "RESOLVED"
+    let mut table = crate::table::new(
+        &["ALERT", "NODE", "PENDING", "FIRING", "ALERTMANAGER", "RESOLVED"],
+        &[1, 2, 3, 4, 5],
     );
     for l in lines {
-        let _ = writeln!(
-            out,
-            "{:<24} {:>4} {:>8} {:>8} {:>13} {:>9}",
-            l.alert,
-            l.node,
+        table.add_row(vec![
+            l.alert.clone(),
+            l.node.to_string(),
             s(l.pending_s),
             s(l.firing_s),
             s(l.alertmanager_s),
-            s(l.resolved_s)
-        );
+            s(l.resolved_s),
+        ]);
     }
+    let _ = writeln!(out, "{table}");
     if !unexpected.is_empty() {
         let _ = writeln!(out, "also fired, not expected: {}", unexpected.join(", "));
     }
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_is_a_table_and_fails_on_an_alert_that_never_fired() {
+        let fired = Timeline {
+            alert: "HighCPUUsage".to_owned(),
+            node: 3,
+            pending_s: Some(2.0),
+            firing_s: Some(12.5),
+            alertmanager_s: Some(13.0),
+            resolved_s: Some(4.25),
+        };
+        let mut out = Vec::new();
+        assert!(report(std::slice::from_ref(&fired), &[], false, &mut out));
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.starts_with("| ALERT        | NODE | PENDING |"), "{text}");
+        assert!(
+            text.contains("| HighCPUUsage |    3 |   2.00s | 12.50s |       13.00s |    4.25s |"),
+            "{text}"
+        );
+
+        let never = Timeline { alert: "NodeDown".to_owned(), node: 4, ..Timeline::default() };
+        let mut out = Vec::new();
+        assert!(!report(&[fired, never], &["HighLatency{node=\"5\"}".to_owned()], false, &mut out));
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.contains("| NodeDown     |    4 |   never |"), "{text}");
+        assert!(text.contains("also fired, not expected: HighLatency{node=\"5\"}"), "{text}");
+    }
 }

@@ -56,7 +56,7 @@ async fn inject_status_and_clear_work_against_real_nodes() {
 
     let (code, out, _) = inject(&fleet, &["status", "--node", "1-4"]).await;
     assert_eq!(code, 0, "{out}");
-    let row2 = out.lines().find(|l| l.starts_with("2 ")).expect("row for node 2");
+    let row2 = out.lines().find(|l| l.split('|').nth(1).map(str::trim) == Some("2")).expect("row for node 2");
     assert!(row2.contains("up") && row2.contains("cpu_spike #1"), "{out}");
     let (_, json, _) = inject(&fleet, &["status", "--node", "2", "--json"]).await;
     let rows: serde_json::Value = serde_json::from_str(&json).expect("json");
