@@ -31,7 +31,7 @@ pub enum NodeError {
         /// Its URL.
         url: String,
         /// The timeout.
-        secs: u64,
+        secs: f64,
     },
     /// The node answered with an error.
     #[error("node {node}: {status}: {message}")]
@@ -52,6 +52,15 @@ pub enum NodeError {
         /// Its URL.
         url: String,
         /// What was wrong.
+        cause: String,
+    },
+    /// The request's task ended without an outcome (it panicked or was cancelled): whether
+    /// the node acted is unknown.
+    #[error("node {node}: outcome unknown: {cause}")]
+    Lost {
+        /// Node number.
+        node: u32,
+        /// Why.
         cause: String,
     },
     /// Anything else on the way.
@@ -107,7 +116,7 @@ impl Client {
             if e.is_connect() {
                 NodeError::Unreachable { node, url: url.clone() }
             } else if e.is_timeout() {
-                NodeError::Timeout { node, url: url.clone(), secs: self.timeout.as_secs() }
+                NodeError::Timeout { node, url: url.clone(), secs: self.timeout.as_secs_f64() }
             } else {
                 NodeError::Other { node, url: url.clone(), cause: error_chain(&e) }
             }

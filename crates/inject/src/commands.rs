@@ -1,5 +1,6 @@
 //! Inject, status and clear: concurrent calls to the chosen nodes, one result per node.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
@@ -9,26 +10,62 @@ use tokio::task::JoinSet;
 use crate::client::{Client, InjectBody, NodeError};
 use crate::exposition::Metrics;
 
-/// Runs `f` against every node concurrently; results in node order.
+/// Runs `f` against every node concurrently; one result per node, in node order. A node
+/// whose task panicked or was cancelled gets [`NodeError::Lost`]: its outcome is unknown,
+/// which is a failure, never a silent gap in the report.
 pub async fn each_node<T, F, Fut>(client: &Client, nodes: &[u32], f: F) -> Vec<(u32, Result<T, NodeError>)>
 where
     T: Send + 'static,
     F: Fn(Client, u32) -> Fut,
     Fut: std::future::Future<Output = Result<T, NodeError>> + Send + 'static,
 {
+    let mut nodes = nodes.to_vec();
+    nodes.sort_unstable();
+    nodes.dedup();
     let mut set = JoinSet::new();
-    for &n in nodes {
+    let mut task_node = HashMap::new();
+    for &n in &nodes {
         let fut = f(client.clone(), n);
-        set.spawn(async move { (n, fut.await) });
+        let task = set.spawn(async move { (n, fut.await) });
+        task_node.insert(task.id(), n);
     }
-    let mut out = Vec::with_capacity(nodes.len());
-    while let Some(joined) = set.join_next().await {
-        if let Ok(result) = joined {
-            out.push(result);
+    let mut out: BTreeMap<u32, Result<T, NodeError>> = BTreeMap::new();
+    while let Some(joined) = set.join_next_with_id().await {
+        match joined {
+            Ok((_, (n, result))) => {
+                out.insert(n, result);
+            }
+            Err(e) => {
+                let task = e.id();
+                let cause = if e.is_panic() {
+                    format!("the request task panicked: {}", panic_message(e.into_panic()))
+                } else {
+                    "the request task was cancelled".to_owned()
+                };
+                if let Some(&n) = task_node.get(&task) {
+                    out.insert(n, Err(NodeError::Lost { node: n, cause }));
+                }
+            }
         }
     }
-    out.sort_by_key(|(n, _)| *n);
-    out
+    nodes
+        .into_iter()
+        .map(|n| {
+            let result = out.remove(&n).unwrap_or_else(|| {
+                Err(NodeError::Lost { node: n, cause: "no outcome was recorded".to_owned() })
+            });
+            (n, result)
+        })
+        .collect()
+}
+
+/// A panic's message on one line (reports are one line per node).
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map_or("(no message)".to_owned(), |s| (*s).to_owned()),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `inject --node ... --failure ...`: one line per node; false if any failed.
@@ -142,7 +179,8 @@ pub async fn status(client: &Client, nodes: &[u32], json: bool, out: &mut impl W
         Ok::<_, NodeError>(row(n, first, second, faults))
     })
     .await;
-    let rows: Vec<NodeStatus> = rows.into_iter().filter_map(|(_, r)| r.ok()).collect();
+    let rows: Vec<NodeStatus> =
+        rows.into_iter().map(|(n, r)| r.unwrap_or_else(|e| failed_row(n, &e, Vec::new()))).collect();
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string(&rows).unwrap_or_default());
     } else {
@@ -207,18 +245,65 @@ fn row(
                 error: None,
             }
         }
-        (_, Err(e)) | (Err(e), _) => NodeStatus {
-            node,
-            state: match e {
-                NodeError::Refused { .. } => "down".to_owned(),
-                NodeError::Unreachable { .. } | NodeError::Timeout { .. } => "unreachable".to_owned(),
-                _ => "error".to_owned(),
-            },
-            cpu: None,
-            memory: None,
-            error_ratio: None,
-            faults: faults_list,
-            error: Some(e.to_string()),
+        (_, Err(e)) | (Err(e), _) => failed_row(node, e, faults_list),
+    }
+}
+
+/// The row of a node that did not answer with metrics.
+fn failed_row(node: u32, e: &NodeError, faults: Vec<Value>) -> NodeStatus {
+    NodeStatus {
+        node,
+        state: match e {
+            NodeError::Refused { .. } => "down".to_owned(),
+            NodeError::Unreachable { .. } | NodeError::Timeout { .. } => "unreachable".to_owned(),
+            _ => "error".to_owned(),
         },
+        cpu: None,
+        memory: None,
+        error_ratio: None,
+        faults,
+        error: Some(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::targets::Targets;
+
+    fn client() -> Client {
+        Client::new(Targets::new("127.0.0.1", 0, BTreeMap::new()), Duration::from_secs(1)).expect("client")
+    }
+
+    #[tokio::test]
+    async fn a_node_whose_task_panics_is_reported_as_a_failure() {
+        let results = each_node(&client(), &[3, 1, 2, 3], |_, n| async move {
+            if n == 2 {
+                panic!("a bug while talking to node 2\n(second line)");
+            }
+            Ok::<_, NodeError>(n * 10)
+        })
+        .await;
+        let nodes: Vec<u32> = results.iter().map(|(n, _)| *n).collect();
+        assert_eq!(nodes, vec![1, 2, 3], "every node once, in order");
+        assert!(matches!(results[0].1, Ok(10)) && matches!(results[2].1, Ok(30)));
+        let Err(lost) = &results[1].1 else { panic!("node 2 has no result") };
+        assert_eq!(
+            lost.to_string(),
+            "node 2: outcome unknown: the request task panicked: a bug while talking to node 2 (second line)"
+        );
+
+        let as_json: Vec<(u32, Result<Value, NodeError>)> =
+            results.into_iter().map(|(n, r)| (n, r.map(|v| json!(v)))).collect();
+        let mut out = Vec::new();
+        assert!(
+            !report(&as_json, false, &mut out, |n, _| format!("node {n}: ok")),
+            "a lost node fails the run"
+        );
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.contains("error: node 2: outcome unknown"), "{text}");
     }
 }

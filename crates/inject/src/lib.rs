@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod exposition;
+pub mod numbers;
 pub mod scenario;
 pub mod table;
 pub mod targets;
@@ -55,7 +56,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
         overrides.extend(parse_overrides(list).map_err(|e| format!("--targets: {e}"))?);
     }
     let client =
-        Client::new(Targets::new(&g.host, g.base_port, overrides), Duration::from_secs(g.timeout.max(1)))
+        Client::new(Targets::new(&g.host, g.base_port, overrides), Duration::from_secs_f64(g.timeout))
             .map_err(|e| format!("{e:#}"))?;
     if cli.command.is_some() && (cli.inject.node.is_some() || cli.inject.failure.is_some()) {
         return Err(
@@ -174,12 +175,13 @@ async fn watched(
         prometheus: a.prometheus.trim_end_matches('/').to_owned(),
         alertmanager: a.alertmanager.trim_end_matches('/').to_owned(),
         timeout: Duration::from_secs_f64(a.watch_timeout),
+        request_timeout: watch::REQUEST_TIMEOUT,
     };
     if !json {
         let _ = writeln!(out, "watching alerts at {} and {}", cfg.prometheus, cfg.alertmanager);
     }
     match watch::watch(&cfg, rx).await {
-        Ok((lines, unexpected)) => watch::report(&lines, &unexpected, json, out),
+        Ok(report) => watch::report(&report, json, out),
         Err(e) => {
             let _ = writeln!(out, "error: cannot watch alerts: {e}");
             false
