@@ -1,11 +1,11 @@
 //! The one error type of the HTTP layer: every refusal and failure becomes a status
-//! code and a JSON body `{"error": "...", "status": N}` through a single match.
+//! code and a JSON body [`ErrorBody`] (`{"error": "...", "status": N}`) through a single match.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use edge_sim::FaultError;
-use serde_json::json;
+use edge_sim::api::ErrorBody;
 
 /// How a request ended, attached to the response so the access log can tell a designed
 /// (injected) failure from a real one.
@@ -114,7 +114,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(detail = %detail, "internal error");
         }
-        let body = json!({ "error": self.to_string(), "status": status.as_u16() });
+        let body = ErrorBody { error: self.to_string(), status: status.as_u16() };
         let mut response = (status, Json(body)).into_response();
         response.extensions_mut().insert(outcome);
         response

@@ -261,7 +261,7 @@ impl NodeState {
         m.memory.set(signals.memory);
         m.memory_used.set((signals.memory * SIMULATED_MEMORY_BYTES as f64) as i64);
         m.uptime.set(now.as_secs_f64());
-        for kind in FaultKind::ALL {
+        for &kind in FaultKind::ALL {
             m.fault_active.get_or_create(&fault_labels(kind)).set(i64::from(active.contains(&kind)));
         }
         m.in_flight.set((self.config.concurrency_limit - self.in_flight.available_permits()) as i64);
