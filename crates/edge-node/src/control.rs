@@ -40,7 +40,8 @@ impl InjectQuery {
 }
 
 fn view(state: &NodeState, fault: &Fault) -> FaultView {
-    FaultView::new(fault, state.clock.now(), state.clock.unix(std::time::Duration::ZERO))
+    let clock = state.clock();
+    FaultView::new(fault, clock.now(), clock.unix(std::time::Duration::ZERO))
 }
 
 /// `POST /inject`.

@@ -4,7 +4,6 @@
 //! listener, router, model and registry. Shutdown stops accepting, cancels the traffic
 //! generators and the ticker, and waits at most [`GRACE_PERIOD`] for requests in flight.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -74,7 +73,7 @@ pub async fn run(nodes: Vec<(TcpListener, NodeState)>, shutdown: CancellationTok
 
     shutdown.cancelled().await;
     for state in &states {
-        state.ready.store(false, Ordering::Relaxed);
+        state.begin_drain();
     }
     if tokio::time::timeout(GRACE_PERIOD, tracker.wait()).await.is_err() {
         tracing::warn!(
