@@ -93,12 +93,7 @@ fn spec_from_query(q: InjectQuery) -> Result<FaultSpec, ApiError> {
 }
 
 fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<FaultSpec, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !headers.get(header::CONTENT_TYPE).is_some_and(crate::guard::is_json) {
         return Err(ApiError::UnsupportedMediaType(
             "the body of /inject must be application/json".to_owned(),
         ));

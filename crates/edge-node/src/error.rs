@@ -45,6 +45,9 @@ pub enum ApiError {
     /// Malformed or invalid input.
     #[error("{0}")]
     BadRequest(String),
+    /// Refused because a browser may be sending it on behalf of another site.
+    #[error("{0}")]
+    Forbidden(String),
     /// Body is not JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -84,6 +87,7 @@ impl ApiError {
     fn status_and_outcome(&self) -> (StatusCode, Outcome) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, Outcome::Rejected),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, Outcome::Rejected),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Outcome::Rejected),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Outcome::Rejected),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, Outcome::Rejected),

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::control::{self, MAX_INJECT_BODY};
 use crate::error::ApiError;
 use crate::state::NodeState;
-use crate::{gate, ops, red, shop, traffic};
+use crate::{gate, guard, ops, red, shop, traffic};
 
 /// Longest wait for requests in flight after shutdown begins. Requests time out after
 /// 5 s and injected stalls last at most 3 s, so nothing legitimate needs longer.
@@ -41,6 +41,8 @@ pub fn app(state: NodeState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_INJECT_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), red::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate::gate))
+        // Outermost: a cross-site request is refused before anything, even a crash, sees it.
+        .layer(axum::middleware::from_fn(guard::same_origin_only))
         .with_state(state)
 }
 
