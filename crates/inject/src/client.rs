@@ -1,10 +1,11 @@
 //! Talking to nodes: one HTTP call per operation, each error one line naming the node
-//! and the cause.
+//! and the cause. Requests and answers are the node's own wire types (`edge_sim::api`):
+//! an answer missing a field is an error, never a default.
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::Value;
+use edge_sim::api::{ErrorBody, FaultList, InjectRequest, Started};
+use serde::de::DeserializeOwned;
 
 use crate::exposition::Metrics;
 use crate::targets::Targets;
@@ -75,21 +76,6 @@ pub enum NodeError {
     },
 }
 
-/// What `POST /inject` takes.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct InjectBody {
-    /// The failure mode.
-    pub failure: edge_sim::FaultKind,
-    /// Seconds.
-    pub duration_s: f64,
-    /// Optional strength.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub intensity: Option<f64>,
-    /// Optional target service.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<edge_sim::Service>,
-}
-
 /// A client for the fleet.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -126,35 +112,60 @@ impl Client {
             return Ok(res);
         }
         let text = res.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.chars().take(200).collect());
+        // The node's own one-line message if it sent its error body, else the start of
+        // whatever answered (a proxy's page); control characters never reach the terminal.
+        let message = serde_json::from_str::<ErrorBody>(&text).map_or(text, |b| b.error);
+        let message = message.chars().filter(|c| !c.is_control()).take(200).collect();
         Err(NodeError::Refused { node, status: status.as_u16(), message })
     }
 
-    async fn json(&self, node: u32, req: reqwest::RequestBuilder) -> Result<Value, NodeError> {
+    /// Reads an answer as `T`; a missing or mistyped field is an error naming the node.
+    async fn read<T: DeserializeOwned + Answer>(
+        &self,
+        node: u32,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, NodeError> {
+        let url = self.url(node);
         let res = self.call(node, req).await?;
-        res.json().await.map_err(|e| NodeError::Other { node, url: self.url(node), cause: error_chain(&e) })
+        let bytes = res.bytes().await.map_err(|e| NodeError::Other {
+            node,
+            url: url.clone(),
+            cause: error_chain(&e),
+        })?;
+        let answer: T = serde_json::from_slice(&bytes).map_err(|e| NodeError::BadAnswer {
+            node,
+            url: url.clone(),
+            cause: e.to_string(),
+        })?;
+        // A targets file that points node 3 at node 5 would otherwise act on the wrong node
+        // and report success.
+        if answer.node() != node {
+            return Err(NodeError::BadAnswer {
+                node,
+                url,
+                cause: format!("it answered as node {}; check --targets", answer.node()),
+            });
+        }
+        Ok(answer)
     }
 
     /// `POST /inject`.
-    pub async fn inject(&self, node: u32, body: &InjectBody) -> Result<Value, NodeError> {
-        self.json(node, self.http.post(format!("{}/inject", self.url(node))).json(body)).await
+    pub async fn inject(&self, node: u32, body: &InjectRequest) -> Result<Started, NodeError> {
+        self.read(node, self.http.post(format!("{}/inject", self.url(node))).json(body)).await
     }
 
-    /// `GET /inject`.
-    pub async fn faults(&self, node: u32) -> Result<Value, NodeError> {
-        self.json(node, self.http.get(format!("{}/inject", self.url(node)))).await
+    /// `GET /inject`: the faults active now.
+    pub async fn faults(&self, node: u32) -> Result<FaultList, NodeError> {
+        self.read(node, self.http.get(format!("{}/inject", self.url(node)))).await
     }
 
-    /// `DELETE /inject` or `DELETE /inject/{id}`.
-    pub async fn clear(&self, node: u32, id: Option<u64>) -> Result<Value, NodeError> {
+    /// `DELETE /inject` or `DELETE /inject/{id}`: the faults it ended.
+    pub async fn clear(&self, node: u32, id: Option<u64>) -> Result<FaultList, NodeError> {
         let url = match id {
             Some(id) => format!("{}/inject/{id}", self.url(node)),
             None => format!("{}/inject", self.url(node)),
         };
-        self.json(node, self.http.delete(url)).await
+        self.read(node, self.http.delete(url)).await
     }
 
     /// `GET /metrics`, read.
@@ -170,6 +181,23 @@ impl Client {
             url: self.url(node),
             cause: e.to_string(),
         })
+    }
+}
+
+/// An answer that says which node sent it.
+trait Answer {
+    fn node(&self) -> u32;
+}
+
+impl Answer for Started {
+    fn node(&self) -> u32 {
+        self.node
+    }
+}
+
+impl Answer for FaultList {
+    fn node(&self) -> u32 {
+        self.node
     }
 }
 

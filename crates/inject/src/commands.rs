@@ -7,7 +7,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::client::{Client, InjectBody, NodeError};
+use edge_sim::api::{FaultList, FaultView, InjectRequest, Started};
+use serde::Serialize;
+
+use crate::client::{Client, NodeError};
 use crate::exposition::Metrics;
 
 /// Runs `f` against every node concurrently; one result per node, in node order. A node
@@ -72,7 +75,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 pub async fn inject(
     client: &Client,
     nodes: &[u32],
-    body: &InjectBody,
+    body: &InjectRequest,
     json: bool,
     out: &mut impl Write,
 ) -> bool {
@@ -81,14 +84,11 @@ pub async fn inject(
         async move { c.inject(n, &body).await }
     })
     .await;
-    report(&results, json, out, |n, v| {
-        let replaced = v["replaced"].as_u64().map_or(String::new(), |id| format!(", replacing #{id}"));
+    report(&results, json, out, |n, s: &Started| {
+        let replaced = s.replaced.map_or(String::new(), |id| format!(", replacing #{id}"));
         format!(
             "node {n}: {} started as #{} for {} s{replaced}; expect {}",
-            v["failure"].as_str().unwrap_or("?"),
-            v["id"],
-            body.duration_s,
-            v["expected_alert"].as_str().unwrap_or("?")
+            s.fault.failure, s.fault.id, body.duration_s, s.fault.expected_alert
         )
     })
 }
@@ -102,13 +102,8 @@ pub async fn clear(
     out: &mut impl Write,
 ) -> bool {
     let results = each_node(client, nodes, |c, n| async move { c.clear(n, id).await }).await;
-    report(&results, json, out, |n, v| {
-        let ended: Vec<String> = v["faults"]
-            .as_array()
-            .map(|fs| {
-                fs.iter().map(|f| format!("{} #{}", f["failure"].as_str().unwrap_or("?"), f["id"])).collect()
-            })
-            .unwrap_or_default();
+    report(&results, json, out, |n, list: &FaultList| {
+        let ended: Vec<String> = list.faults.iter().map(|f| format!("{} #{}", f.failure, f.id)).collect();
         if ended.is_empty() {
             format!("node {n}: nothing to clear")
         } else {
@@ -117,11 +112,12 @@ pub async fn clear(
     })
 }
 
-fn report(
-    results: &[(u32, Result<Value, NodeError>)],
+/// Prints one line (or one JSON item) per node; true if every node succeeded.
+fn report<T: Serialize>(
+    results: &[(u32, Result<T, NodeError>)],
     json: bool,
     out: &mut impl Write,
-    line: impl Fn(u32, &Value) -> String,
+    line: impl Fn(u32, &T) -> String,
 ) -> bool {
     if json {
         let items: Vec<Value> = results
@@ -158,8 +154,8 @@ pub struct NodeStatus {
     /// Share of requests answered 5xx during the last second.
     pub error_ratio: Option<f64>,
     /// Active faults with time left.
-    pub faults: Vec<Value>,
-    /// Why it is not up.
+    pub faults: Vec<FaultView>,
+    /// Why it is not up, or why its faults could not be listed.
     pub error: Option<String>,
 }
 
@@ -186,7 +182,7 @@ pub async fn status(client: &Client, nodes: &[u32], json: bool, out: &mut impl W
     } else {
         let _ = writeln!(out, "{}", status_table(&rows));
     }
-    rows.iter().all(|r| r.state == "up")
+    rows.iter().all(|r| r.state == "up" && r.error.is_none())
 }
 
 /// The status rows as a table for people.
@@ -197,14 +193,7 @@ pub fn status_table(rows: &[NodeStatus]) -> comfy_table::Table {
         let faults: Vec<String> = r
             .faults
             .iter()
-            .map(|f| {
-                format!(
-                    "{} #{} ({:.0}s left)",
-                    f["failure"].as_str().unwrap_or("?"),
-                    f["id"],
-                    f["remaining_s"].as_f64().unwrap_or(0.0)
-                )
-            })
+            .map(|f| format!("{} #{} ({:.0}s left)", f.failure, f.id, f.remaining_s))
             .collect();
         // A node that is not up shows why where its faults would be.
         let faults = if faults.is_empty() {
@@ -228,9 +217,12 @@ fn row(
     node: u32,
     first: Result<Metrics, NodeError>,
     second: Result<Metrics, NodeError>,
-    faults: Result<Value, NodeError>,
+    faults: Result<FaultList, NodeError>,
 ) -> NodeStatus {
-    let faults_list = faults.as_ref().ok().and_then(|v| v["faults"].as_array().cloned()).unwrap_or_default();
+    let (faults_list, faults_error) = match faults {
+        Ok(list) => (list.faults, None),
+        Err(e) => (Vec::new(), Some(format!("cannot list faults: {e}"))),
+    };
     match (&first, &second) {
         (Ok(a), Ok(b)) => {
             let ((total_a, errors_a), (total_b, errors_b)) = (requests(a), requests(b));
@@ -242,7 +234,7 @@ fn row(
                 memory: b.get("edge_memory_utilization_ratio", &[]),
                 error_ratio: (total > 0.0).then(|| errors / total),
                 faults: faults_list,
-                error: None,
+                error: faults_error,
             }
         }
         (_, Err(e)) | (Err(e), _) => failed_row(node, e, faults_list),
@@ -250,7 +242,7 @@ fn row(
 }
 
 /// The row of a node that did not answer with metrics.
-fn failed_row(node: u32, e: &NodeError, faults: Vec<Value>) -> NodeStatus {
+fn failed_row(node: u32, e: &NodeError, faults: Vec<FaultView>) -> NodeStatus {
     NodeStatus {
         node,
         state: match e {
@@ -295,11 +287,9 @@ mod tests {
             "node 2: outcome unknown: the request task panicked: a bug while talking to node 2 (second line)"
         );
 
-        let as_json: Vec<(u32, Result<Value, NodeError>)> =
-            results.into_iter().map(|(n, r)| (n, r.map(|v| json!(v)))).collect();
         let mut out = Vec::new();
         assert!(
-            !report(&as_json, false, &mut out, |n, _| format!("node {n}: ok")),
+            !report(&results, false, &mut out, |n, _| format!("node {n}: ok")),
             "a lost node fails the run"
         );
         let text = String::from_utf8_lossy(&out).into_owned();

@@ -18,7 +18,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use cli::{Cli, Command};
-use client::{Client, InjectBody};
+use client::Client;
+use edge_sim::api::InjectRequest;
 use scenario::Scenario;
 use targets::{Targets, parse_overrides};
 
@@ -77,8 +78,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 service: a.service,
             };
             spec.validate().map_err(|e| e.to_string())?;
-            let body =
-                InjectBody { failure, duration_s: a.duration, intensity: a.intensity, service: a.service };
+            let body = InjectRequest::from(&spec);
             let started = tokio::time::Instant::now();
             let watching = (a.watch || !a.expect.is_empty()).then(|| {
                 let alerts = if a.expect.is_empty() {

@@ -149,3 +149,74 @@ async fn a_short_scenario_runs_its_timeline() {
     assert!(first < second && out.contains("scenario finished: 2 faults injected"), "{out}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A node that answers 2xx with bodies that break the API's promises.
+async fn broken_node() -> String {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::{delete, get, post};
+    use serde_json::json;
+    let app = axum::Router::new()
+        .route(
+            "/inject",
+            post(|| async { (StatusCode::CREATED, Json(json!({ "node": 1, "failure": "cpu_spike" }))) })
+                .get(|| async { Json(json!({ "node": 1 })) })
+                .delete(|| async { Json(json!({ "node": 2, "faults": [] })) }),
+        )
+        .route("/inject/{id}", delete(|| async { Json(json!({ "node": 1, "faults": [{ "id": 3 }] })) }))
+        .route("/metrics", get(|| async { "edge_cpu_utilization_ratio 0.5\n" }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn run_against(url: &str, args: &[&str]) -> (u8, String) {
+    let targets = format!("1={url}");
+    let mut argv = vec!["inject", "--targets", &targets];
+    argv.extend_from_slice(args);
+    let cli = inject::cli::Cli::try_parse_from(argv).expect("parses");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = inject::run(cli, &mut out, &mut err).await;
+    (code, String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_missing_a_field_is_an_error_naming_the_node_not_a_default() {
+    let url = broken_node().await;
+    let (code, out) = run_against(&url, &["--node", "1", "--failure", "cpu_spike"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with(&format!("error: node 1 ({url}): unexpected answer: missing field `id`")),
+        "{out}"
+    );
+
+    let (code, out) = run_against(&url, &["clear", "--node", "1", "--id", "3"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error: node 1 (") && out.contains("unexpected answer: missing field"), "{out}");
+    let (code, out) = run_against(&url, &["clear", "--node", "1"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unexpected answer: it answered as node 2; check --targets"), "{out}");
+
+    let (code, out) = run_against(&url, &["status", "--node", "1"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot list faults: node 1") && out.contains("missing field `faults`"), "{out}");
+
+    // A scenario remembers only faults a node confirmed with an id, so an interrupted run
+    // can never try to clear a made-up fault #0.
+    let dir = std::env::temp_dir().join(format!("inject-broken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("one.toml");
+    std::fs::write(
+        &file,
+        "name = \"one\"\n[[step]]\nat = 0\nnode = \"1\"\nfailure = \"cpu_spike\"\nduration = 1\n",
+    )
+    .expect("write");
+    let (code, out) = run_against(&url, &["scenario", &file.to_string_lossy()]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("missing field `id`") && out.contains("scenario finished: 0 faults injected"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
