@@ -3,84 +3,101 @@
 //! The page is rendered on the server, newest first, and refreshes itself every 3 s, so
 //! it works without JavaScript.
 
-use std::fmt::Write;
-
+use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::SinkState;
 use crate::store::{Filter, Notification};
+use crate::{SinkState, bounds};
 
 /// How many notifications the page shows.
 const PAGE_SIZE: usize = 200;
 
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// Labels shown on their own in a row, so not repeated in its label list.
+const SHOWN: [&str; 3] = ["alertname", "node", "severity"];
+
+/// The page. Askama escapes every value it renders (HTML templates escape by default), so
+/// no webhook value can become markup.
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    count: usize,
+    rows: Vec<Row<'a>>,
+}
+
+/// One notification as the page shows it.
+struct Row<'a> {
+    status: &'static str,
+    alertname: &'a str,
+    summary: &'a str,
+    receiver: &'a str,
+    severity: &'a str,
+    starts_at: &'a str,
+    description: &'a str,
+    node: Option<&'a str>,
+    dashboard: Option<String>,
+    runbook: Option<&'a str>,
+    source: Option<&'a str>,
+    labels: String,
+}
+
+impl<'a> Row<'a> {
+    fn new(n: &'a Notification, grafana: &str) -> Self {
+        let node_number = n.node.as_deref().and_then(bounds::node);
+        Row {
+            status: bounds::status(&n.status),
+            alertname: &n.alertname,
+            summary: n.summary.as_deref().unwrap_or(""),
+            receiver: &n.receiver,
+            severity: n.severity.as_deref().unwrap_or("no severity"),
+            starts_at: &n.starts_at,
+            description: n.description.as_deref().unwrap_or(""),
+            node: n.node.as_deref(),
+            // Only a real node number goes into a URL: nothing from the webhook is pasted
+            // into a link except links that pass `is_http_url`.
+            dashboard: node_number.map(|k| format!("{grafana}/d/edge-node-detail/edge-node?var-node={k}")),
+            runbook: n.runbook_url.as_deref().filter(|u| is_http_url(u)),
+            source: n.generator_url.as_deref().filter(|u| is_http_url(u)),
+            labels: n
+                .labels
+                .iter()
+                .filter(|(k, _)| !SHOWN.contains(&k.as_str()))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// Whether `s` may become an `href`: an absolute http(s) URL with no whitespace or control
+/// characters (browsers drop those inside a scheme, so `java\tscript:` would run).
+pub fn is_http_url(s: &str) -> bool {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &s[8..]
+    } else if lower.starts_with("http://") {
+        &s[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// `GET /`.
-pub async fn index(State(state): State<SinkState>) -> Html<String> {
-    let items = state.store().query(&Filter { limit: Some(PAGE_SIZE), ..Filter::default() });
-    let mut rows = String::new();
-    for n in &items {
-        render(&mut rows, n, &state.links.grafana);
+pub async fn index(State(state): State<SinkState>) -> Response {
+    let (items, count) = {
+        let store = state.store();
+        (store.query(&Filter { limit: Some(PAGE_SIZE), ..Filter::default() }), store.len())
+    };
+    let page = IndexPage { count, rows: items.iter().map(|n| Row::new(n, &state.links.grafana)).collect() };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "rendering the page failed\n").into_response()
+        }
     }
-    if items.is_empty() {
-        rows.push_str(
-            r#"<li class="empty">No notifications yet. Inject a fault and watch this channel.</li>"#,
-        );
-    }
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
-<title>#oncall - edge fleet alerts</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 0; background: #1a1d21; color: #d1d2d3; }}
-header {{ padding: 12px 20px; background: #350d36; color: #fff; font-weight: 600; }}
-ul {{ list-style: none; margin: 0; padding: 8px 20px; }}
-li {{ padding: 10px 12px; margin: 6px 0; border-left: 4px solid #888; background: #222529; }}
-li.firing {{ border-color: #e01e5a; }} li.resolved {{ border-color: #2eb67d; }}
-.status {{ font-weight: 700; text-transform: uppercase; font-size: 12px; }}
-.firing .status {{ color: #e01e5a; }} .resolved .status {{ color: #2eb67d; }}
-.meta {{ color: #9a9b9e; font-size: 12px; }} a {{ color: #1d9bd1; }}
-</style></head>
-<body><header>#oncall &middot; edge fleet &middot; {count} notifications (newest first)</header>
-<ul id="notifications">{rows}</ul></body></html>"#,
-        count = state.store().len(),
-    ))
-}
-
-fn render(out: &mut String, n: &Notification, grafana: &str) {
-    let node = n.node.as_deref().map_or(String::new(), |node| {
-        format!(
-            r#" &middot; <a href="{grafana}/d/edge-node-detail/edge-node?var-node={n}">node {n} dashboard</a>"#,
-            grafana = esc(grafana),
-            n = esc(node)
-        )
-    });
-    let runbook = n
-        .runbook_url
-        .as_deref()
-        .map_or(String::new(), |url| format!(r#" &middot; <a href="{}">runbook</a>"#, esc(url)));
-    let _ = write!(
-        out,
-        r#"<li class="{status}" data-alertname="{name}"><span class="status">{status}</span> <b>{name}</b> {summary}
-<div class="meta">{receiver} &middot; {severity} &middot; since {starts}{node}{runbook}</div>
-<div>{description}</div></li>"#,
-        status = esc(&n.status),
-        name = esc(&n.alertname),
-        summary = esc(n.summary.as_deref().unwrap_or("")),
-        receiver = esc(&n.receiver),
-        severity = esc(n.severity.as_deref().unwrap_or("no severity")),
-        starts = esc(&n.starts_at),
-        description = esc(n.description.as_deref().unwrap_or("")),
-    );
 }
 
 /// `GET /runbooks/{name}`: the Markdown runbook as plain text. Names are alert names

@@ -27,6 +27,8 @@ pub struct Notification {
     pub description: Option<String>,
     /// The `runbook_url` annotation.
     pub runbook_url: Option<String>,
+    /// The alert's `generatorURL` (the rule's expression in Prometheus).
+    pub generator_url: Option<String>,
     /// When the alert started firing (RFC 3339, as Alertmanager sent it).
     pub starts_at: String,
     /// When it ended, for resolved alerts.

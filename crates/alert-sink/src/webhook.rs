@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::SinkState;
 use crate::store::{Filter, Notification};
-use crate::{NotificationLabels, SinkState};
 
 /// The parts of Alertmanager's webhook payload the sink uses.
 #[derive(Debug, Deserialize)]
@@ -41,6 +41,9 @@ pub struct Alert {
     /// End time (RFC 3339; Alertmanager sends a zero time for firing alerts).
     #[serde(default)]
     pub ends_at: String,
+    /// The rule's page in Prometheus.
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: Option<String>,
 }
 
 /// A refusal, as JSON.
@@ -77,19 +80,14 @@ pub async fn receive(State(state): State<SinkState>, body: Result<Json<Payload>,
             summary: annotation("summary"),
             description: annotation("description"),
             runbook_url: annotation("runbook_url"),
+            generator_url: alert.generator_url.clone().filter(|u| !u.is_empty()),
             starts_at: alert.starts_at.clone(),
             ends_at: (alert.status == "resolved").then(|| alert.ends_at.clone()),
             labels: alert.labels.clone(),
         };
-        state
-            .notifications
-            .get_or_create(&NotificationLabels {
-                receiver: n.receiver.clone(),
-                status: n.status.clone(),
-                alertname: n.alertname.clone(),
-                severity: n.severity.clone().unwrap_or_default(),
-            })
-            .inc();
+        // Counted under bounded labels; the store and the log keep the values as sent.
+        let labels = state.bounds().labels(&n.receiver, &n.status, &n.alertname, n.severity.as_deref());
+        state.notifications.get_or_create(&labels).inc();
         tracing::info!(
             target: "alert_sink::notification",
             receiver = %n.receiver,

@@ -11,7 +11,7 @@ fn sink(capacity: usize) -> Router {
     alert_sink::app(alert_sink::SinkState::new(
         capacity,
         runbooks,
-        alert_sink::Links { grafana: "http://grafana.test".to_owned() },
+        alert_sink::Links::new("http://grafana.test").expect("http"),
     ))
 }
 
@@ -142,4 +142,92 @@ async fn runbooks_are_served_by_alert_name_only() {
     assert!(text.starts_with("# NodeDown"), "{text}");
     assert_eq!(get(&app, "/runbooks/Nope").await.0, StatusCode::NOT_FOUND);
     assert_eq!(get(&app, "/runbooks/..%2F..%2FCargo.toml").await.0, StatusCode::BAD_REQUEST);
+}
+
+/// A webhook body of one alert per `(labels, annotations)`, with `generatorURL` `source`.
+fn custom(alerts: &[(serde_json::Value, serde_json::Value)], source: &str) -> String {
+    let alerts: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|(labels, annotations)| {
+            serde_json::json!({
+                "status": "firing", "labels": labels, "annotations": annotations,
+                "startsAt": "2026-11-21T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": source
+            })
+        })
+        .collect();
+    serde_json::json!({ "version": "4", "status": "firing", "receiver": "pager", "alerts": alerts })
+        .to_string()
+}
+
+#[tokio::test]
+async fn only_http_links_are_rendered() {
+    let app = sink(10);
+    for url in ["javascript:alert(1)", "JavaScript:alert(2)", " javascript:alert(3)", "java\tscript:alert(4)"]
+    {
+        let labels = serde_json::json!({ "alertname": "NodeDown", "node": "javascript:alert(5)" });
+        let annotations = serde_json::json!({ "runbook_url": url, "summary": "s" });
+        assert_eq!(post(&app, &custom(&[(labels, annotations)], url)).await.0, StatusCode::OK);
+    }
+    let (_, html) = get(&app, "/").await;
+    assert_eq!(html.matches("<li class=\"firing\"").count(), 4, "{html}");
+    assert!(!html.to_ascii_lowercase().contains("href=\"javascript"), "{html}");
+    assert!(!html.contains("href=\" javascript") && !html.contains("script:alert(4)\""), "{html}");
+    assert!(!html.contains(">runbook<") && !html.contains(">source<") && !html.contains(">dashboard<"));
+
+    let labels = serde_json::json!({ "alertname": "NodeDown", "node": "7" });
+    let annotations = serde_json::json!({ "runbook_url": "https://runbooks.example/NodeDown" });
+    post(&app, &custom(&[(labels, annotations)], "http://prometheus:9090/graph?g0.expr=up")).await;
+    let (_, html) = get(&app, "/").await;
+    assert!(html.contains(r#"<a href="https://runbooks.example/NodeDown">runbook</a>"#), "{html}");
+    assert!(html.contains(r#"<a href="http://prometheus:9090/graph?g0.expr=up">source</a>"#), "{html}");
+    assert!(html.contains(r#"<a href="http://grafana.test/d/edge-node-detail/edge-node?var-node=7">"#));
+}
+
+#[tokio::test]
+async fn every_value_is_escaped_labels_included() {
+    let app = sink(10);
+    let labels = serde_json::json!({
+        "alertname": "<script>alert(1)</script>", "node": "<b>3</b>",
+        "severity": "\"><script>", "region": "<script>alert(2)</script>"
+    });
+    let annotations =
+        serde_json::json!({ "summary": "<img src=x onerror=alert(3)>", "description": "&<>'\"" });
+    assert_eq!(post(&app, &custom(&[(labels, annotations)], "")).await.0, StatusCode::OK);
+    let (_, html) = get(&app, "/").await;
+    assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<b>3"), "{html}");
+    // Askama escapes with numeric character references.
+    assert!(html.contains("data-alertname=\"&#60;script&#62;alert(1)&#60;/script&#62;\""), "{html}");
+    assert!(html.contains("region=&#60;script&#62;alert(2)&#60;/script&#62;"), "{html}");
+    assert!(html.contains("<div>&#38;&#60;&#62;&#39;&#34;</div>"), "{html}");
+}
+
+#[tokio::test]
+async fn ten_thousand_alert_names_do_not_make_ten_thousand_series() {
+    let app = sink(100);
+    for batch in 0..10 {
+        let alerts: Vec<_> = (0..1000)
+            .map(|i| {
+                (serde_json::json!({ "alertname": format!("Invented{batch}x{i}") }), serde_json::json!({}))
+            })
+            .collect();
+        assert_eq!(post(&app, &custom(&alerts, "")).await.0, StatusCode::OK);
+    }
+    let (_, metrics) = get(&app, "/metrics").await;
+    let series: Vec<&str> =
+        metrics.lines().filter(|l| l.starts_with("alert_sink_notifications_total{")).collect();
+    assert_eq!(series.len(), alert_sink::bounds::MAX_ALERTNAMES + 1, "the first names and `other`");
+    assert!(
+        series.iter().any(|l| l.contains("alertname=\"other\"") && l.ends_with(" 9800")),
+        "everything past the cap is counted as other: {:?}",
+        series.last()
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_json() {
+    let app = sink(10);
+    let (status, text) = post(&app, &"x".repeat(alert_sink::MAX_BODY + 1)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(serde_json::from_str::<serde_json::Value>(&text).expect("json")["error"].is_string(), "{text}");
 }

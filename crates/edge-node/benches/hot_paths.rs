@@ -26,7 +26,7 @@ fn busy_node() -> NodeState {
                 status,
             };
             for i in 0..100 {
-                state.metrics.observe_request(&labels, 0.001 * f64::from(i), "0123456789abcdef");
+                state.metrics().observe_request(&labels, 0.001 * f64::from(i), "0123456789abcdef");
             }
         }
     }
@@ -36,11 +36,11 @@ fn busy_node() -> NodeState {
 fn metrics_encoding(c: &mut Criterion) {
     let state = busy_node();
     let series =
-        state.metrics.encode().map(|t| t.lines().filter(|l| !l.starts_with('#')).count()).unwrap_or(0);
+        state.metrics().encode().map(|t| t.lines().filter(|l| !l.starts_with('#')).count()).unwrap_or(0);
     c.bench_function(&format!("metrics_encode_{series}_samples"), |b| {
         b.iter(|| {
             state.refresh_gauges();
-            black_box(state.metrics.encode().map(|t| t.len()))
+            black_box(state.metrics().encode().map(|t| t.len()))
         });
     });
 }

@@ -10,8 +10,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use edge_sim::api::{FaultList, FaultView, InjectRequest, Started};
 use edge_sim::{Fault, FaultKind, FaultSpec, Service};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::state::NodeState;
@@ -19,19 +20,8 @@ use crate::state::NodeState;
 /// Largest `/inject` body accepted: a fault spec is a few dozen bytes.
 pub const MAX_INJECT_BODY: usize = 4096;
 
-/// The JSON body of `POST /inject`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InjectBody {
-    #[serde(alias = "mode")]
-    failure: String,
-    #[serde(alias = "duration")]
-    duration_s: f64,
-    intensity: Option<f64>,
-    service: Option<String>,
-}
-
 /// The seed's query form of `POST /inject` (fields are private: parse it through the handler).
+/// The JSON body is [`InjectRequest`], shared with the CLI.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InjectQuery {
@@ -49,53 +39,9 @@ impl InjectQuery {
     }
 }
 
-/// A fault as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct FaultView {
-    #[serde(flatten)]
-    fault: Fault,
-    /// Unix time it started.
-    started_at: f64,
-    /// Unix time it ends on its own.
-    expires_at: f64,
-    /// Seconds left.
-    remaining_s: f64,
-    /// The alert that should catch it.
-    expected_alert: &'static str,
-}
-
-impl FaultView {
-    fn new(state: &NodeState, fault: Fault) -> Self {
-        let now = state.clock.now();
-        Self {
-            started_at: round_ms(state.clock.unix(fault.started_at)),
-            expires_at: round_ms(state.clock.unix(fault.expires_at)),
-            remaining_s: round_ms(fault.remaining(now).as_secs_f64()),
-            expected_alert: fault.kind.expected_alert(),
-            fault,
-        }
-    }
-}
-
-fn round_ms(x: f64) -> f64 {
-    (x * 1e3).round() / 1e3
-}
-
-/// The answer to `POST /inject`.
-#[derive(Debug, Serialize)]
-pub struct Started {
-    node: u32,
-    #[serde(flatten)]
-    fault: FaultView,
-    /// The id of the fault of the same mode this one replaced.
-    replaced: Option<u64>,
-}
-
-/// The answer to `GET /inject` and the `DELETE`s.
-#[derive(Debug, Serialize)]
-pub struct FaultList {
-    node: u32,
-    faults: Vec<FaultView>,
+fn view(state: &NodeState, fault: &Fault) -> FaultView {
+    let clock = state.clock();
+    FaultView::new(fault, clock.now(), clock.unix(std::time::Duration::ZERO))
 }
 
 /// `POST /inject`.
@@ -132,7 +78,7 @@ pub async fn start(
     let started = Started {
         node: state.id(),
         replaced: injected.replaced.map(|f| f.id),
-        fault: FaultView::new(&state, injected.fault),
+        fault: view(&state, &injected.fault),
     };
     Ok((StatusCode::CREATED, Json(started)))
 }
@@ -147,19 +93,16 @@ fn spec_from_query(q: InjectQuery) -> Result<FaultSpec, ApiError> {
 }
 
 fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<FaultSpec, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !headers.get(header::CONTENT_TYPE).is_some_and(crate::guard::is_json) {
         return Err(ApiError::UnsupportedMediaType(
             "the body of /inject must be application/json".to_owned(),
         ));
     }
-    let b: InjectBody =
+    let request: InjectRequest =
         serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid fault JSON: {e}")))?;
-    to_spec(&b.failure, b.duration_s, b.intensity, b.service.as_deref())
+    let spec = FaultSpec::from(&request);
+    spec.validate()?;
+    Ok(spec)
 }
 
 fn to_spec(
@@ -179,13 +122,13 @@ fn to_spec(
 
 /// `GET /inject`.
 pub async fn list(State(state): State<NodeState>) -> Json<FaultList> {
-    let faults = state.active_faults().into_iter().map(|f| FaultView::new(&state, f)).collect();
+    let faults = state.active_faults().iter().map(|f| view(&state, f)).collect();
     Json(FaultList { node: state.id(), faults })
 }
 
 /// `DELETE /inject`.
 pub async fn clear_all(State(state): State<NodeState>) -> Json<FaultList> {
-    let faults = state.clear_all().into_iter().map(|f| FaultView::new(&state, f)).collect();
+    let faults = state.clear_all().iter().map(|f| view(&state, f)).collect();
     Json(FaultList { node: state.id(), faults })
 }
 
@@ -197,5 +140,5 @@ pub async fn clear_one(
     let Path(id) =
         id.map_err(|e| ApiError::BadRequest(format!("fault ids are numbers: {}", e.body_text())))?;
     let fault = state.clear(id)?;
-    Ok(Json(FaultList { node: state.id(), faults: vec![FaultView::new(&state, fault)] }))
+    Ok(Json(FaultList { node: state.id(), faults: vec![view(&state, &fault)] }))
 }

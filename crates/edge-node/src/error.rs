@@ -1,11 +1,11 @@
 //! The one error type of the HTTP layer: every refusal and failure becomes a status
-//! code and a JSON body `{"error": "...", "status": N}` through a single match.
+//! code and a JSON body [`ErrorBody`] (`{"error": "...", "status": N}`) through a single match.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use edge_sim::FaultError;
-use serde_json::json;
+use edge_sim::api::ErrorBody;
 
 /// How a request ended, attached to the response so the access log can tell a designed
 /// (injected) failure from a real one.
@@ -45,6 +45,9 @@ pub enum ApiError {
     /// Malformed or invalid input.
     #[error("{0}")]
     BadRequest(String),
+    /// Refused because a browser may be sending it on behalf of another site.
+    #[error("{0}")]
+    Forbidden(String),
     /// Body is not JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -84,6 +87,7 @@ impl ApiError {
     fn status_and_outcome(&self) -> (StatusCode, Outcome) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, Outcome::Rejected),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, Outcome::Rejected),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Outcome::Rejected),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Outcome::Rejected),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, Outcome::Rejected),
@@ -114,7 +118,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(detail = %detail, "internal error");
         }
-        let body = json!({ "error": self.to_string(), "status": status.as_u16() });
+        let body = ErrorBody { error: self.to_string(), status: status.as_u16() };
         let mut response = (status, Json(body)).into_response();
         response.extensions_mut().insert(outcome);
         response

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::state::{NodeState, Sim};
+use crate::state::NodeState;
 
 /// Path prefix of the control endpoints that always answer.
 pub const CONTROL_PREFIX: &str = "/inject";
@@ -18,16 +18,11 @@ pub async fn gate(State(state): State<NodeState>, request: Request, next: Next) 
     if request.uri().path().starts_with(CONTROL_PREFIX) {
         return next.run(request).await;
     }
-    let now = state.clock.now();
-    let (crashed, stall) = {
-        let mut sim = state.sim();
-        let Sim { model, rng } = &mut *sim;
-        (model.is_crashed(now), model.network_stall(now, rng))
-    };
-    if crashed {
+    let admission = state.admission();
+    if admission.crashed {
         return ApiError::Crashed.into_response();
     }
-    if let Some(stall) = stall {
+    if let Some(stall) = admission.stall {
         tokio::time::sleep(stall).await;
     }
     next.run(request).await

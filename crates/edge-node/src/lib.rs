@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod gate;
+pub mod guard;
 pub mod logging;
 pub mod metrics;
 pub mod ops;

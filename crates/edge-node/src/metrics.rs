@@ -198,7 +198,7 @@ impl NodeMetrics {
             ]),
         );
         // Pre-create every mode so "no fault" is an honest 0, not a missing series.
-        for kind in FaultKind::ALL {
+        for &kind in FaultKind::ALL {
             m.fault_active.get_or_create(&fault_labels(kind)).set(0);
             let _ = m.fault_injections.get_or_create(&fault_labels(kind));
         }

@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
@@ -19,7 +18,7 @@ use crate::state::NodeState;
 /// `GET /metrics`: gauges refreshed from the model at this instant, then encoded.
 pub async fn metrics(State(state): State<NodeState>) -> Result<Response, ApiError> {
     state.refresh_gauges();
-    let text = state.metrics.encode().map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+    let text = state.metrics().encode().map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
 
@@ -30,7 +29,7 @@ pub async fn healthz(State(state): State<NodeState>) -> Json<serde_json::Value> 
 
 /// `GET /readyz`: ready for traffic until shutdown begins.
 pub async fn readyz(State(state): State<NodeState>) -> (StatusCode, Json<serde_json::Value>) {
-    if state.ready.load(Ordering::Relaxed) {
+    if state.is_ready() {
         (StatusCode::OK, Json(json!({ "status": "ready", "node": state.id() })))
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "shutting down", "node": state.id() })))

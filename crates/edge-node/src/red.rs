@@ -37,10 +37,10 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     let request_id = request_id(&request);
     let started = Instant::now();
 
-    let mut response = match state.in_flight.try_acquire() {
-        Err(_) => ApiError::Overloaded(state.config.concurrency_limit).into_response(),
-        Ok(_permit) => {
-            let timeout = state.config.request_timeout;
+    let mut response = match state.try_admit() {
+        None => ApiError::Overloaded(state.config().concurrency_limit).into_response(),
+        Some(_permit) => {
+            let timeout = state.config().request_timeout;
             match tokio::time::timeout(timeout, next.run(request)).await {
                 Ok(response) => response,
                 Err(_) => ApiError::Timeout(timeout.as_secs()).into_response(),
@@ -51,8 +51,10 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     let latency = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.count_served();
-    state.metrics.observe_request(&RequestLabels { service, route, method, status }, latency, &request_id);
+    state.metrics().observe_request(&RequestLabels { service, route, method, status }, latency, &request_id);
     let outcome = response.extensions().get::<Outcome>().copied().unwrap_or(Outcome::Ok);
+    // Computed before the log call: nothing is locked while a line is written.
+    let fault = state.active_fault_names();
     tracing::info!(
         target: crate::logging::targets::ACCESS,
         node = state.id(),
@@ -63,7 +65,7 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
         status,
         latency_ms = (latency * 1e6).round() / 1e3,
         outcome = outcome.as_str(),
-        fault = %state.active_fault_names(),
+        fault = %fault,
         "request"
     );
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -4,7 +4,6 @@
 //! listener, router, model and registry. Shutdown stops accepting, cancels the traffic
 //! generators and the ticker, and waits at most [`GRACE_PERIOD`] for requests in flight.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -17,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::control::{self, MAX_INJECT_BODY};
 use crate::error::ApiError;
 use crate::state::NodeState;
-use crate::{gate, ops, red, shop, traffic};
+use crate::{gate, guard, ops, red, shop, traffic};
 
 /// Longest wait for requests in flight after shutdown begins. Requests time out after
 /// 5 s and injected stalls last at most 3 s, so nothing legitimate needs longer.
@@ -42,6 +41,8 @@ pub fn app(state: NodeState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_INJECT_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), red::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate::gate))
+        // Outermost: a cross-site request is refused before anything, even a crash, sees it.
+        .layer(axum::middleware::from_fn(guard::same_origin_only))
         .with_state(state)
 }
 
@@ -74,7 +75,7 @@ pub async fn run(nodes: Vec<(TcpListener, NodeState)>, shutdown: CancellationTok
 
     shutdown.cancelled().await;
     for state in &states {
-        state.ready.store(false, Ordering::Relaxed);
+        state.begin_drain();
     }
     if tokio::time::timeout(GRACE_PERIOD, tracker.wait()).await.is_err() {
         tracing::warn!(

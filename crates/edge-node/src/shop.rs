@@ -177,12 +177,14 @@ impl OrderStore {
         self.orders.is_empty()
     }
 
-    fn payment_id(&mut self) -> u64 {
+    /// A fresh payment id.
+    pub fn payment_id(&mut self) -> u64 {
         self.next_payment += 1;
         self.next_payment
     }
 
-    fn insert(&mut self, product_id: u32, quantity: u32, total_cents: u64, payment_id: u64) -> Order {
+    /// Stores a paid order, evicting the oldest beyond capacity.
+    pub fn insert(&mut self, product_id: u32, quantity: u32, total_cents: u64, payment_id: u64) -> Order {
         self.next_order += 1;
         let order =
             Order { id: self.next_order, product_id, quantity, total_cents, payment_id, status: "paid" };
@@ -224,9 +226,9 @@ async fn create_order(
     perform(&state, Step::Service(Service::Orders), true).await?;
     let total = product.price_cents * u64::from(new.quantity);
     let charged = charge(&state, false).await;
-    state.metrics.observe_upstream(UPSTREAM_PAYMENTS, charged.is_ok());
+    state.metrics().observe_upstream(UPSTREAM_PAYMENTS, charged.is_ok());
     let payment_id = charged?;
-    let order = lock_store(&state)?.insert(product.id, new.quantity, total, payment_id);
+    let order = state.store_order(product.id, new.quantity, total, payment_id);
     Ok((StatusCode::CREATED, Json(order)))
 }
 
@@ -236,12 +238,10 @@ async fn get_order(
 ) -> Result<Json<Order>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     perform(&state, Step::Service(Service::Orders), true).await?;
-    let order = lock_store(&state)?.get(id).cloned();
-    order.map(Json).ok_or_else(|| ApiError::NotFound(format!("no order {id} (old orders are evicted)")))
-}
-
-fn lock_store(state: &NodeState) -> Result<std::sync::MutexGuard<'_, OrderStore>, ApiError> {
-    state.store.lock().map_err(|_| ApiError::Internal("order store lock poisoned".to_owned()))
+    state
+        .order(id)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no order {id} (old orders are evicted)")))
 }
 
 // ---- payments ----------------------------------------------------------------------
@@ -284,21 +284,16 @@ async fn create_payment(
 async fn charge(state: &NodeState, entry: bool) -> Result<u64, ApiError> {
     perform(state, Step::Service(Service::Payments), entry).await?;
     let gateway = perform(state, Step::Gateway, false).await;
-    state.metrics.observe_upstream(UPSTREAM_GATEWAY, gateway.is_ok());
+    state.metrics().observe_upstream(UPSTREAM_GATEWAY, gateway.is_ok());
     gateway?;
-    Ok(lock_store(state)?.payment_id())
+    Ok(state.next_payment_id())
 }
 
 // ---- shared ------------------------------------------------------------------------
 
 /// Plans a step with the model, really waits for it, and fails it if planned so.
 async fn perform(state: &NodeState, step: Step, entry: bool) -> Result<(), ApiError> {
-    let now = state.clock.now();
-    let plan = {
-        let mut sim = state.sim();
-        let crate::state::Sim { model, rng } = &mut *sim;
-        model.plan(step, entry, now, rng)
-    };
+    let plan = state.plan(step, entry);
     tokio::time::sleep(plan.delay).await;
     match plan.failure {
         None => Ok(()),

@@ -1,21 +1,40 @@
-//! The shared state of one node: its model, metrics, shop data and clock.
+//! The shared state of one node, and what each part of the service may do with it.
 //!
-//! `NodeState` is a cheap `Clone` over an `Arc`. The model sits behind a std `Mutex`
-//! that is only ever held to compute a decision, never across an `.await`.
+//! `NodeState` is a cheap `Clone` over an `Arc`; its fields are private, and its methods
+//! are grouped by who calls them: the request path (gate, RED middleware, shop), the
+//! control endpoints, the traffic generator, the metrics endpoint and ticker, and the
+//! server's lifecycle. Read-only parts (configuration, clock, metrics, which are atomics
+//! registered once) are handed out by reference.
+//!
+//! # Locks
+//!
+//! Two std `Mutex`es: the model (with its request-plan RNG) and the order store. Each is
+//! held only to compute a decision, never across an `.await`, never together, and never
+//! while logging: a critical section computes, the lock is released, then the caller
+//! logs. A stalled log writer therefore can never hold up another request's lock.
+//!
+//! One policy for a poisoned lock: recover the guard ([`PoisonError::into_inner`]) and
+//! carry on. That is sound because every critical section is one call into the model or
+//! the store made of safe std-collection updates: a panic half-way leaves the data
+//! memory-safe and at worst one operation short (a fault not started, an order not
+//! stored, an evicted id already gone), and every later operation tolerates that. The
+//! alternatives are worse: answering 500 forever, or reading a poisoned value as 0,
+//! would turn one bug into a dead or lying node.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use edge_sim::request::Step;
 use edge_sim::rng::{self, Stream};
-use edge_sim::{Fault, FaultError, FaultKind, FaultSpec, Injected, NodeParams, NodeSim, Signals};
+use edge_sim::{Fault, FaultError, FaultKind, FaultSpec, Injected, NodeParams, NodeSim, Signals, StepPlan};
 use rand_chacha::ChaCha8Rng;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use crate::config::NodeConfig;
 use crate::metrics::{BuildInfo, NodeMetrics, SIMULATED_MEMORY_BYTES, fault_labels};
-use crate::shop::OrderStore;
+use crate::shop::{Order, OrderStore};
 
 /// The node's clock: time since start (tokio's, so tests can pause and advance it)
 /// anchored to wall time for the API and the start-time metric.
@@ -45,11 +64,9 @@ impl Clock {
 
 /// The model and the RNG its request plans draw from, locked together.
 #[derive(Debug)]
-pub struct Sim {
-    /// The node model.
-    pub model: NodeSim,
-    /// The request-plan stream.
-    pub rng: ChaCha8Rng,
+struct Sim {
+    model: NodeSim,
+    rng: ChaCha8Rng,
 }
 
 /// How a fault ended, for the log.
@@ -74,21 +91,25 @@ impl EndReason {
     }
 }
 
+/// What the gate lets through: see [`NodeState::admission`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The node is down (`node_crash`): answer 503.
+    pub crashed: bool,
+    /// The network holds the request this long first (`flaky_network`).
+    pub stall: Option<Duration>,
+}
+
 /// Everything one node owns.
 #[derive(Debug)]
-pub struct Inner {
-    /// Start-up configuration.
-    pub config: NodeConfig,
-    /// Time since start.
-    pub clock: Clock,
-    /// Metrics and registry.
-    pub metrics: NodeMetrics,
-    /// Orders, bounded.
-    pub store: Mutex<OrderStore>,
-    /// Permits for requests in flight.
-    pub in_flight: Semaphore,
+struct Inner {
+    config: NodeConfig,
+    clock: Clock,
+    metrics: NodeMetrics,
+    store: Mutex<OrderStore>,
+    in_flight: Semaphore,
     /// False once shutdown began: `/readyz` answers 503.
-    pub ready: AtomicBool,
+    ready: AtomicBool,
     sim: Mutex<Sim>,
     served: AtomicU64,
     node_seed: u64,
@@ -98,12 +119,12 @@ pub struct Inner {
 #[derive(Debug, Clone)]
 pub struct NodeState(Arc<Inner>);
 
-impl std::ops::Deref for NodeState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
+/// Locks `mutex`, recovering it if poisoned (the module doc says why that is sound).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+// ---- construction and read-only parts ---------------------------------------------
 
 impl NodeState {
     /// A fresh, healthy node.
@@ -134,46 +155,117 @@ impl NodeState {
 
     /// The node number.
     pub fn id(&self) -> u32 {
-        self.config.node_id
+        self.0.config.node_id
+    }
+
+    /// The start-up configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.0.config
+    }
+
+    /// The node's clock.
+    pub fn clock(&self) -> Clock {
+        self.0.clock
+    }
+
+    /// The node's metrics (atomics: recording needs no lock).
+    pub fn metrics(&self) -> &NodeMetrics {
+        &self.0.metrics
     }
 
     /// The node's own seed, for streams such as the traffic generator's.
     pub fn node_seed(&self) -> u64 {
-        self.node_seed
+        self.0.node_seed
     }
 
-    /// Locks the model. A poisoned lock is recovered: the model holds no invariant a
-    /// panic half-way could break that is worth taking the node down for.
-    pub fn sim(&self) -> MutexGuard<'_, Sim> {
-        self.sim.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn sim(&self) -> MutexGuard<'_, Sim> {
+        lock(&self.0.sim)
+    }
+
+    fn store(&self) -> MutexGuard<'_, OrderStore> {
+        lock(&self.0.store)
+    }
+}
+
+// ---- the request path: gate, RED middleware, shop ----------------------------------
+
+impl NodeState {
+    /// Whether the node serves a request arriving now, and after what network stall.
+    pub fn admission(&self) -> Admission {
+        let now = self.0.clock.now();
+        let mut sim = self.sim();
+        let Sim { model, rng } = &mut *sim;
+        Admission { crashed: model.is_crashed(now), stall: model.network_stall(now, rng) }
+    }
+
+    /// A permit for one request in flight, or `None` when the node is at its
+    /// concurrency limit and must shed the request.
+    pub fn try_admit(&self) -> Option<SemaphorePermit<'_>> {
+        self.0.in_flight.try_acquire().ok()
     }
 
     /// Counts one request towards the load the model turns into CPU.
     pub fn count_served(&self) {
-        self.served.fetch_add(1, Ordering::Relaxed);
+        self.0.served.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Requests counted since the last call (for the per-second load).
-    pub fn take_served(&self) -> u64 {
-        self.served.swap(0, Ordering::Relaxed)
+    /// Plans one step of a request now; see [`NodeSim::plan`].
+    pub fn plan(&self, step: Step, entry: bool) -> StepPlan {
+        let now = self.0.clock.now();
+        let mut sim = self.sim();
+        let Sim { model, rng } = &mut *sim;
+        model.plan(step, entry, now, rng)
     }
 
+    /// A fresh payment id.
+    pub fn next_payment_id(&self) -> u64 {
+        self.store().payment_id()
+    }
+
+    /// Stores a paid order (evicting the oldest beyond capacity) and returns it.
+    pub fn store_order(&self, product_id: u32, quantity: u32, total_cents: u64, payment_id: u64) -> Order {
+        self.store().insert(product_id, quantity, total_cents, payment_id)
+    }
+
+    /// An order, if still held.
+    pub fn order(&self, id: u64) -> Option<Order> {
+        self.store().get(id).cloned()
+    }
+
+    /// Orders held now.
+    pub fn orders_stored(&self) -> usize {
+        self.store().len()
+    }
+
+    /// The names of the active faults, for log lines (`none` when healthy).
+    pub fn active_fault_names(&self) -> String {
+        let faults = self.active_faults();
+        if faults.is_empty() {
+            return "none".to_owned();
+        }
+        faults.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>().join(",")
+    }
+}
+
+// ---- the control endpoints ---------------------------------------------------------
+
+impl NodeState {
     /// Starts a fault now; logs and counts it.
     pub fn inject(&self, spec: &FaultSpec) -> Result<Injected, FaultError> {
-        let now = self.clock.now();
-        let injected = {
+        let now = self.0.clock.now();
+        let (expired, injected) = {
             let mut sim = self.sim();
             let expired = sim.model.expire(now);
             let Sim { model, rng } = &mut *sim;
-            let injected = model.inject(spec, now, rng);
-            self.log_ended(&expired, EndReason::Expired);
-            injected?
+            (expired, model.inject(spec, now, rng))
         };
+        self.log_ended(&expired, EndReason::Expired);
+        let injected = injected?;
         if let Some(old) = &injected.replaced {
             self.log_ended(std::slice::from_ref(old), EndReason::Replaced);
         }
         let f = &injected.fault;
-        self.metrics.fault_injections.get_or_create(&fault_labels(f.kind)).inc();
+        self.0.metrics.fault_injections.get_or_create(&fault_labels(f.kind)).inc();
         tracing::info!(
             target: crate::logging::targets::FAULT,
             node = self.id(),
@@ -192,7 +284,7 @@ impl NodeState {
 
     /// Ends one fault early.
     pub fn clear(&self, id: u64) -> Result<Fault, FaultError> {
-        let now = self.clock.now();
+        let now = self.0.clock.now();
         let (expired, cleared) = {
             let mut sim = self.sim();
             (sim.model.expire(now), sim.model.clear(id, now))
@@ -206,7 +298,7 @@ impl NodeState {
 
     /// Ends every fault early.
     pub fn clear_all(&self) -> Vec<Fault> {
-        let now = self.clock.now();
+        let now = self.0.clock.now();
         let (expired, cleared) = {
             let mut sim = self.sim();
             (sim.model.expire(now), sim.model.clear_all(now))
@@ -219,58 +311,8 @@ impl NodeState {
 
     /// The active faults now.
     pub fn active_faults(&self) -> Vec<Fault> {
-        let now = self.clock.now();
+        let now = self.0.clock.now();
         self.sim().model.faults().active(now).cloned().collect()
-    }
-
-    /// The names of the active faults, for log lines (`none` when healthy).
-    pub fn active_fault_names(&self) -> String {
-        let faults = self.active_faults();
-        if faults.is_empty() {
-            return "none".to_owned();
-        }
-        faults.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>().join(",")
-    }
-
-    /// One second of housekeeping: feed the served load to the model, log faults that
-    /// expired, refresh the gauges.
-    pub fn tick(&self, elapsed: Duration) {
-        let rps = self.take_served() as f64 / elapsed.as_secs_f64().max(1e-3);
-        let now = self.clock.now();
-        let expired = {
-            let mut sim = self.sim();
-            sim.model.set_load(rps);
-            sim.model.expire(now)
-        };
-        self.log_ended(&expired, EndReason::Expired);
-        self.refresh_gauges();
-    }
-
-    /// Sets every gauge from the model at this instant (called per scrape and per tick,
-    /// so a scrape never shows a fault that already expired).
-    pub fn refresh_gauges(&self) -> Signals {
-        let now = self.clock.now();
-        let (signals, active) = {
-            let mut sim = self.sim();
-            let signals = sim.model.signals(now);
-            let active: Vec<FaultKind> = sim.model.faults().active(now).map(|f| f.kind).collect();
-            (signals, active)
-        };
-        let m = &self.metrics;
-        m.cpu.set(signals.cpu);
-        m.memory.set(signals.memory);
-        m.memory_used.set((signals.memory * SIMULATED_MEMORY_BYTES as f64) as i64);
-        m.uptime.set(now.as_secs_f64());
-        for kind in FaultKind::ALL {
-            m.fault_active.get_or_create(&fault_labels(kind)).set(i64::from(active.contains(&kind)));
-        }
-        m.in_flight.set((self.config.concurrency_limit - self.in_flight.available_permits()) as i64);
-        m.orders_stored.set(self.store_len() as i64);
-        signals
-    }
-
-    fn store_len(&self) -> usize {
-        self.store.lock().map_or(0, |s| s.len())
     }
 
     fn log_ended(&self, faults: &[Fault], reason: EndReason) {
@@ -285,5 +327,165 @@ impl NodeState {
                 "fault ended"
             );
         }
+    }
+}
+
+// ---- the traffic generator ---------------------------------------------------------
+
+impl NodeState {
+    /// The daily cycle now (0 at night, 1 at the peak); traffic follows it.
+    pub fn daily_cycle(&self) -> f64 {
+        let now = self.0.clock.now();
+        self.sim().model.daily(now)
+    }
+
+    /// The id of the newest order (0 before the first), so traffic can look orders up.
+    pub fn last_order_id(&self) -> u64 {
+        self.store().last_id()
+    }
+}
+
+// ---- metrics and the ticker --------------------------------------------------------
+
+impl NodeState {
+    /// One second of housekeeping: feed the served load to the model, log faults that
+    /// expired, refresh the gauges.
+    pub fn tick(&self, elapsed: Duration) {
+        let served = self.0.served.swap(0, Ordering::Relaxed);
+        let rps = served as f64 / elapsed.as_secs_f64().max(1e-3);
+        let now = self.0.clock.now();
+        let expired = {
+            let mut sim = self.sim();
+            sim.model.set_load(rps);
+            sim.model.expire(now)
+        };
+        self.log_ended(&expired, EndReason::Expired);
+        self.refresh_gauges();
+    }
+
+    /// Sets every gauge from the model at this instant (called per scrape and per tick,
+    /// so a scrape never shows a fault that already expired).
+    pub fn refresh_gauges(&self) -> Signals {
+        let now = self.0.clock.now();
+        let (signals, active) = {
+            let mut sim = self.sim();
+            let signals = sim.model.signals(now);
+            let active: Vec<FaultKind> = sim.model.faults().active(now).map(|f| f.kind).collect();
+            (signals, active)
+        };
+        let orders = self.orders_stored();
+        let m = &self.0.metrics;
+        m.cpu.set(signals.cpu);
+        m.memory.set(signals.memory);
+        m.memory_used.set((signals.memory * SIMULATED_MEMORY_BYTES as f64) as i64);
+        m.uptime.set(now.as_secs_f64());
+        for &kind in FaultKind::ALL {
+            m.fault_active.get_or_create(&fault_labels(kind)).set(i64::from(active.contains(&kind)));
+        }
+        let in_flight = self.0.config.concurrency_limit - self.0.in_flight.available_permits();
+        m.in_flight.set(i64::try_from(in_flight).unwrap_or(i64::MAX));
+        m.orders_stored.set(i64::try_from(orders).unwrap_or(i64::MAX));
+        signals
+    }
+}
+
+// ---- lifecycle ---------------------------------------------------------------------
+
+impl NodeState {
+    /// Whether `/readyz` says ready (true until shutdown begins).
+    pub fn is_ready(&self) -> bool {
+        self.0.ready.load(Ordering::Relaxed)
+    }
+
+    /// Shutdown began: `/readyz` answers 503 from now on, while the node still serves.
+    pub fn begin_drain(&self) {
+        self.0.ready.store(false, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poisoned_lock_is_recovered_and_the_node_keeps_working() {
+        let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(1, 1) });
+        for poison in [
+            (|s: &NodeState| {
+                let _guard = s.sim();
+                panic!("poison the model");
+            }) as fn(&NodeState),
+            |s: &NodeState| {
+                let _guard = s.store();
+                panic!("poison the store");
+            },
+        ] {
+            let s = state.clone();
+            assert!(std::thread::spawn(move || poison(&s)).join().is_err());
+        }
+        assert!(state.0.sim.is_poisoned() && state.0.store.is_poisoned());
+
+        // Every part still works on the recovered data, and reads tell the truth.
+        let spec = FaultSpec { kind: FaultKind::CpuSpike, duration_s: 30.0, intensity: None, service: None };
+        assert!(state.inject(&spec).is_ok());
+        assert_eq!(state.active_faults().len(), 1);
+        let order = state.store_order(1, 1, 100, state.next_payment_id());
+        assert_eq!(state.order(order.id).map(|o| o.id), Some(order.id));
+        assert_eq!(state.orders_stored(), 1);
+        state.refresh_gauges();
+        assert_eq!(state.metrics().orders_stored.get(), 1, "not read as 0");
+        assert!(!state.admission().crashed);
+    }
+
+    /// A log writer that notes whether either lock of `state` is held while it writes.
+    #[derive(Clone)]
+    struct LockProbe {
+        state: NodeState,
+        lines: Arc<AtomicU64>,
+        under_lock: Arc<AtomicU64>,
+    }
+
+    impl std::io::Write for LockProbe {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            // `try_lock` on this thread also fails if this thread holds the lock.
+            if self.state.0.sim.try_lock().is_err() || self.state.0.store.try_lock().is_err() {
+                self.under_lock.fetch_add(1, Ordering::Relaxed);
+            }
+            self.lines.fetch_add(1, Ordering::Relaxed);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn no_line_is_logged_while_a_lock_is_held() {
+        let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(1, 1) });
+        let probe = LockProbe { state: state.clone(), lines: Arc::default(), under_lock: Arc::default() };
+        let writer = probe.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let spec = |kind, duration_s| FaultSpec { kind, duration_s, intensity: None, service: None };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build();
+        rt.expect("runtime").block_on(async {
+            let second = Duration::from_secs(1);
+            state.inject(&spec(FaultKind::ErrorBurst, 1.0)).expect("started");
+            tokio::time::advance(2 * second).await;
+            // Logs the expiry found on the way in, the start, then the replacement.
+            state.inject(&spec(FaultKind::CpuSpike, 30.0)).expect("started");
+            let again = state.inject(&spec(FaultKind::CpuSpike, 30.0)).expect("replaced");
+            state.clear(again.fault.id).expect("cleared");
+            state.inject(&spec(FaultKind::NodeCrash, 1.0)).expect("started");
+            tokio::time::advance(2 * second).await;
+            state.tick(second);
+            state.inject(&spec(FaultKind::MemoryLeak, 30.0)).expect("started");
+            state.clear_all();
+        });
+        assert!(probe.lines.load(Ordering::Relaxed) >= 10, "every start and end is logged");
+        assert_eq!(probe.under_lock.load(Ordering::Relaxed), 0, "lines written under a lock");
     }
 }

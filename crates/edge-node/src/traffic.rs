@@ -28,16 +28,16 @@ const DAILY_SWING: (f64, f64) = (0.8, 0.4);
 /// Largest response body the generator reads back.
 const MAX_BODY: usize = 64 * 1024;
 
-/// Sends requests at `state.config.rps` until `shutdown`.
+/// Sends requests at `state.config().rps` until `shutdown`.
 pub async fn run(state: NodeState, app: Router, shutdown: CancellationToken) {
-    let rps = state.config.rps;
+    let rps = state.config().rps;
     if rps <= 0.0 || !rps.is_finite() {
         return;
     }
     let mut rng = rng::stream(state.node_seed(), Stream::Traffic);
     let mut next = tokio::time::Instant::now();
     loop {
-        let rate = rps * (DAILY_SWING.0 + DAILY_SWING.1 * state.sim().model.daily(state.clock.now()));
+        let rate = rps * (DAILY_SWING.0 + DAILY_SWING.1 * state.daily_cycle());
         let gap = Exp::new(rate).map_or(1.0 / rps, |d| d.sample(&mut rng));
         next += Duration::from_secs_f64(gap);
         // After a stall (a paused laptop), resume at the normal rate instead of bursting.
@@ -82,7 +82,7 @@ pub fn pick_request(state: &NodeState, rng: &mut ChaCha8Rng) -> Request<Body> {
         );
         (Method::POST, "/api/orders".to_owned(), Some(body))
     } else if roll < 0.92 {
-        let last = state.store.lock().map_or(0, |s| s.last_id());
+        let last = state.last_order_id();
         // Mostly recent orders; sometimes an old one that may have been evicted.
         let id = if last == 0 {
             1

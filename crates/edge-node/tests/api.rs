@@ -40,7 +40,7 @@ async fn an_order_is_charged_through_payments_stored_and_fetched() {
         sample(&text, r#"edge_upstream_requests_total{upstream="payment_gateway",outcome="success"}"#),
         Some(1.0)
     );
-    assert_eq!(state.store.lock().map(|s| s.len()).ok(), Some(1));
+    assert_eq!(state.orders_stored(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -62,7 +62,7 @@ async fn invalid_orders_and_payments_are_refused_with_json_errors() {
     }
     let plain = Request::post("/api/payments").body(Body::from("amount=5")).expect("request");
     assert_eq!(send(&app, plain).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(state.store.lock().map(|s| s.len()).ok(), Some(0), "nothing was stored");
+    assert_eq!(state.orders_stored(), 0, "nothing was stored");
 }
 
 #[tokio::test(start_paused = true)]
@@ -187,7 +187,7 @@ async fn health_and_readiness_answer() {
     let (state, app) = quiet_node(7);
     assert_eq!(get(&app, "/healthz").await.json()["node"], 7);
     assert_eq!(get(&app, "/readyz").await.status, StatusCode::OK);
-    state.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+    state.begin_drain();
     assert_eq!(get(&app, "/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 

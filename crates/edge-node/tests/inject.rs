@@ -332,3 +332,24 @@ async fn bad_injections_get_a_4xx_json_error_and_change_nothing() {
     let text = metrics(&app).await;
     assert_eq!(sum(&text, "edge_fault_injections_total", &[]), 0.0, "nothing was injected");
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_answer_reads_as_the_shared_api_types() {
+    use edge_sim::api::{ErrorBody, FaultList, Started};
+    use edge_sim::{FaultKind, Service};
+    let (_, app) = quiet_node(2);
+    let reply =
+        post_json(&app, "/inject", r#"{"failure":"error_burst","duration_s":30,"service":"orders"}"#).await;
+    let started: Started = serde_json::from_str(&reply.body).expect("Started");
+    assert_eq!((started.node, started.fault.id, started.replaced), (2, 1, None));
+    assert_eq!(
+        (started.fault.failure, started.fault.service),
+        (FaultKind::ErrorBurst, Some(Service::Orders))
+    );
+    let listed: FaultList = serde_json::from_str(&get(&app, "/inject").await.body).expect("FaultList");
+    assert_eq!(listed.faults, vec![started.fault.clone()]);
+    let error: ErrorBody = serde_json::from_str(&delete(&app, "/inject/9").await.body).expect("ErrorBody");
+    assert_eq!(error, ErrorBody { error: "no active fault with id 9".to_owned(), status: 404 });
+    let cleared: FaultList = serde_json::from_str(&delete(&app, "/inject").await.body).expect("FaultList");
+    assert_eq!(cleared.faults.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1]);
+}

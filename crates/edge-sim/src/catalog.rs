@@ -1,16 +1,35 @@
 //! The failure catalog and the shop's services: one enum each, shared by the service
 //! and the CLI so the two can never disagree on a name.
+//!
+//! The names are derived once, by strum, in snake_case: `as_str`, `FromStr`, `Display`,
+//! the lists of valid names, and serde (which goes through them), so no hand-written copy
+//! can drift from the variants. Parsing, whether through `FromStr`, serde or clap (the
+//! optional `clap` feature), refuses an unknown name with a message listing the valid ones.
 
-use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use strum::{VariantArray, VariantNames};
 
 /// Every failure mode a node can suffer. Serialised in snake_case (`cpu_spike`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
-#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", parse_err_ty = UnknownFaultKind, parse_err_fn = UnknownFaultKind::new)]
 pub enum FaultKind {
     /// CPU pinned at 95-100 %; requests slow down as the node saturates.
     CpuSpike,
@@ -45,28 +64,12 @@ pub struct Intensity {
 }
 
 impl FaultKind {
-    /// The whole catalog, in documentation order.
-    pub const ALL: [FaultKind; 7] = [
-        FaultKind::CpuSpike,
-        FaultKind::MemoryLeak,
-        FaultKind::LatencySpike,
-        FaultKind::ErrorBurst,
-        FaultKind::NodeCrash,
-        FaultKind::DependencyFailure,
-        FaultKind::FlakyNetwork,
-    ];
+    /// The whole catalog, in documentation (declaration) order.
+    pub const ALL: &'static [FaultKind] = <FaultKind as VariantArray>::VARIANTS;
 
     /// The wire name (`cpu_spike`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::CpuSpike => "cpu_spike",
-            FaultKind::MemoryLeak => "memory_leak",
-            FaultKind::LatencySpike => "latency_spike",
-            FaultKind::ErrorBurst => "error_burst",
-            FaultKind::NodeCrash => "node_crash",
-            FaultKind::DependencyFailure => "dependency_failure",
-            FaultKind::FlakyNetwork => "flaky_network",
-        }
+        self.into()
     }
 
     /// The alert that must catch this fault (the CLI's default `--expect`).
@@ -109,13 +112,7 @@ impl FaultKind {
 
     /// The valid names, comma separated, for error messages.
     pub fn valid_names() -> String {
-        join(FaultKind::ALL.iter().map(|k| k.as_str()))
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        <FaultKind as VariantNames>::VARIANTS.join(", ")
     }
 }
 
@@ -124,18 +121,31 @@ impl fmt::Display for FaultKind {
 #[error("unknown failure mode `{0}`; valid modes: {valid}", valid = FaultKind::valid_names())]
 pub struct UnknownFaultKind(pub String);
 
-impl FromStr for FaultKind {
-    type Err = UnknownFaultKind;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownFaultKind(truncate(s)))
+impl UnknownFaultKind {
+    fn new(name: &str) -> Self {
+        Self(truncate(name))
     }
 }
 
 /// The three services of the simulated shop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantNames,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
+#[strum(serialize_all = "snake_case", parse_err_ty = UnknownService, parse_err_fn = UnknownService::new)]
 pub enum Service {
     /// The product catalog.
     Products,
@@ -146,27 +156,17 @@ pub enum Service {
 }
 
 impl Service {
-    /// All services, in documentation order.
-    pub const ALL: [Service; 3] = [Service::Products, Service::Orders, Service::Payments];
+    /// All services, in documentation (declaration) order.
+    pub const ALL: &'static [Service] = <Service as VariantArray>::VARIANTS;
 
     /// The label value (`orders`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Products => "products",
-            Service::Orders => "orders",
-            Service::Payments => "payments",
-        }
+        self.into()
     }
 
     /// The valid names, comma separated, for error messages.
     pub fn valid_names() -> String {
-        join(Service::ALL.iter().map(|s| s.as_str()))
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        <Service as VariantNames>::VARIANTS.join(", ")
     }
 }
 
@@ -175,16 +175,47 @@ impl fmt::Display for Service {
 #[error("unknown service `{0}`; valid services: {valid}", valid = Service::valid_names())]
 pub struct UnknownService(pub String);
 
-impl FromStr for Service {
-    type Err = UnknownService;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Service::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownService(truncate(s)))
+impl UnknownService {
+    fn new(name: &str) -> Self {
+        Self(truncate(name))
     }
 }
 
-fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names.collect::<Vec<_>>().join(", ")
+// Serde goes through the strum names rather than its own derive: one source of names, and
+// a JSON body or a scenario file with a wrong name gets the same message as the command
+// line, one that lists the valid names.
+impl Serialize for FaultKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for Service {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FaultKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        by_name(deserializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Service {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        by_name(deserializer)
+    }
+}
+
+fn by_name<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let name = String::deserialize(deserializer)?;
+    name.parse().map_err(serde::de::Error::custom)
 }
 
 /// Echoed names are cut short so an error message cannot be made arbitrarily large.
@@ -201,14 +232,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_through_from_str_and_serde() {
-        for kind in FaultKind::ALL {
+    fn names_round_trip_through_from_str_display_and_serde() {
+        for &kind in FaultKind::ALL {
             assert_eq!(kind.as_str().parse::<FaultKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
             let json = serde_json::to_string(&kind).expect("serialise");
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<FaultKind>(&json).expect("deserialise"), kind);
         }
-        for service in Service::ALL {
+        for &service in Service::ALL {
             assert_eq!(service.as_str().parse::<Service>(), Ok(service));
+            assert_eq!(service.to_string(), service.as_str());
+            let json = serde_json::to_string(&service).expect("serialise");
+            assert_eq!(serde_json::from_str::<Service>(&json).expect("deserialise"), service);
+        }
+    }
+
+    #[test]
+    fn the_wire_names_are_the_documented_ones_in_order() {
+        let modes: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            modes,
+            [
+                "cpu_spike",
+                "memory_leak",
+                "latency_spike",
+                "error_burst",
+                "node_crash",
+                "dependency_failure",
+                "flaky_network"
+            ]
+        );
+        assert_eq!(Service::valid_names(), "products, orders, payments");
+        // Names are exact: no case folding, no spaces, no variant identifiers.
+        for near_miss in ["CpuSpike", "CPU_SPIKE", " cpu_spike", "cpu-spike"] {
+            assert!(near_miss.parse::<FaultKind>().is_err(), "{near_miss}");
         }
     }
 
@@ -222,6 +280,25 @@ mod tests {
         );
         let err = "x".repeat(1000).parse::<Service>().expect_err("not a service");
         assert!(err.to_string().len() < 120, "echo is bounded: {err}");
+        let err = serde_json::from_str::<Service>("\"cart\"").expect_err("not a service");
+        assert!(
+            err.to_string().starts_with("unknown service `cart`; valid services: products, orders, payments"),
+            "{err}"
+        );
+    }
+
+    #[cfg(feature = "clap")]
+    #[test]
+    fn clap_accepts_exactly_the_wire_names() {
+        use clap::ValueEnum;
+        for kind in FaultKind::value_variants() {
+            let name = kind.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(name.as_deref(), Some(kind.as_str()));
+        }
+        for service in Service::value_variants() {
+            let name = service.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(name.as_deref(), Some(service.as_str()));
+        }
     }
 
     #[test]

@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-use rand::{Rng, RngExt};
-use serde::Serialize;
-
 use crate::catalog::{FaultKind, Service};
+use rand::{Rng, RngExt};
 
 /// The longest fault a node accepts: one hour keeps a forgotten injection from
 /// breaking a demo for the rest of the day.
@@ -93,23 +91,21 @@ impl FaultSpec {
     }
 }
 
-/// A fault that was accepted. Times are offsets from the node's start.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A fault that was accepted. Times are offsets from the node's start. The API shows
+/// it as an [`api::FaultView`](crate::api::FaultView).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     /// Unique per node, increasing.
     pub id: u64,
     /// The failure mode.
-    #[serde(rename = "failure")]
     pub kind: FaultKind,
     /// The resolved intensity (the default was drawn if none was given).
     pub intensity: Option<f64>,
     /// The target service, if any; `None` means the whole node.
     pub service: Option<Service>,
     /// When it started.
-    #[serde(skip)]
     pub started_at: Duration,
     /// When it ends on its own.
-    #[serde(skip)]
     pub expires_at: Duration,
 }
 

@@ -5,11 +5,13 @@
 //! serves, how long each step takes and whether it fails. It has no HTTP, no sockets,
 //! no clock and no global RNG: time comes in as a [`Duration`](std::time::Duration)
 //! since the node started and randomness as a `&mut impl Rng`, so tests step time and
-//! assert exact outcomes.
+//! assert exact outcomes. It also holds the wire types of the `/inject` API ([`api`]) as
+//! plain serde data, so the node and the CLI share one definition.
 //!
 //! It must never depend on tokio, axum or prometheus-client: the service crate turns
 //! these decisions into real HTTP behaviour and measures it.
 
+pub mod api;
 pub mod catalog;
 pub mod fault;
 pub mod node;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use edge_sim::{FaultKind, Service};
 
+use crate::numbers;
 use crate::targets::NodeSpec;
 
 /// Break the edge fleet on purpose and watch what your monitoring does.
@@ -39,8 +40,9 @@ pub struct Global {
     /// Host of the nodes.
     #[arg(long, global = true, env = "INJECT_HOST", default_value = "127.0.0.1")]
     pub host: String,
-    /// Node N listens on base-port + N.
-    #[arg(long, global = true, env = "INJECT_BASE_PORT", default_value_t = 8000)]
+    /// Node N listens on base-port + N (0-64535, so node 1000 still has a port).
+    #[arg(long, global = true, env = "INJECT_BASE_PORT", default_value_t = 8000,
+          value_parser = numbers::integer(0u16, 65535 - MAX_NODE_PORT_OFFSET))]
     pub base_port: u16,
     /// Per-node URL overrides, `N=URL` separated by commas (or a file of them, one per line,
     /// with --targets-file), for Compose on another host or a Kubernetes port-forward.
@@ -49,9 +51,10 @@ pub struct Global {
     /// A file of `N=URL` lines.
     #[arg(long, global = true, env = "INJECT_TARGETS_FILE")]
     pub targets_file: Option<PathBuf>,
-    /// Seconds to wait for a node.
-    #[arg(long, global = true, default_value_t = 5)]
-    pub timeout: u64,
+    /// Seconds to wait for a node, 0.1-300.
+    #[arg(long, global = true, default_value_t = 5.0, value_name = "SECONDS",
+          value_parser = numbers::seconds(0.1, 300.0))]
+    pub timeout: f64,
     /// Print JSON for scripts instead of text for people.
     #[arg(long, global = true)]
     pub json: bool,
@@ -67,10 +70,11 @@ pub struct InjectArgs {
     #[arg(long, short = 'f', value_enum)]
     pub failure: Option<FaultKind>,
     /// Seconds, 1-3600.
-    #[arg(long, short = 'd', default_value_t = 30.0, value_parser = parse_duration)]
+    #[arg(long, short = 'd', default_value_t = 30.0, value_name = "SECONDS",
+          value_parser = numbers::seconds(1.0, 3600.0))]
     pub duration: f64,
     /// Strength; its meaning and range depend on the mode (see README).
-    #[arg(long)]
+    #[arg(long, value_parser = intensity())]
     pub intensity: Option<f64>,
     /// Aim latency_spike or error_burst at one service.
     #[arg(long, value_enum)]
@@ -87,8 +91,9 @@ pub struct InjectArgs {
     /// Alertmanager, for --watch.
     #[arg(long, env = "INJECT_ALERTMANAGER", default_value = "http://127.0.0.1:9093")]
     pub alertmanager: String,
-    /// Seconds to wait for an alert to fire, and to resolve after the fault ends.
-    #[arg(long, default_value_t = 30.0, value_parser = parse_duration)]
+    /// Seconds to wait for an alert to fire, and to resolve after the fault ends; also how
+    /// long Prometheus and Alertmanager may fail to answer before --watch gives up. 1-3600.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS", value_parser = numbers::seconds(1.0, 3600.0))]
     pub watch_timeout: f64,
 }
 
@@ -132,17 +137,17 @@ pub struct RandomArgs {
     /// Seed (default: random, printed so the run can be replayed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// How long the schedule runs, seconds.
-    #[arg(long, default_value_t = 300.0, value_parser = parse_duration)]
+    /// How long the schedule runs, seconds (1-3600).
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS", value_parser = numbers::seconds(1.0, 3600.0))]
     pub length: f64,
-    /// Faults active at once, at most.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=50))]
+    /// Faults active at once, at most (1-50).
+    #[arg(long, default_value_t = 2, value_parser = numbers::integer(1u32, 50))]
     pub concurrent: u32,
-    /// Shortest fault, seconds.
-    #[arg(long, default_value_t = 15.0, value_parser = parse_duration)]
+    /// Shortest fault, seconds (1-3600).
+    #[arg(long, default_value_t = 15.0, value_name = "SECONDS", value_parser = numbers::seconds(1.0, 3600.0))]
     pub min_hold: f64,
-    /// Longest fault, seconds.
-    #[arg(long, default_value_t = 60.0, value_parser = parse_duration)]
+    /// Longest fault, seconds (1-3600).
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = numbers::seconds(1.0, 3600.0))]
     pub max_hold: f64,
     /// Modes to draw from (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -158,18 +163,21 @@ pub struct RandomArgs {
     pub watch: bool,
 }
 
-fn parse_duration(s: &str) -> Result<f64, String> {
-    let d: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    if d.is_finite() && (1.0..=3600.0).contains(&d) {
-        Ok(d)
-    } else {
-        Err(format!("must be 1-3600 seconds, got {s}"))
-    }
+/// The largest node number as a port offset.
+const MAX_NODE_PORT_OFFSET: u16 = 1000;
+const _: () = assert!(MAX_NODE_PORT_OFFSET as u32 == crate::targets::MAX_NODE);
+
+/// `--intensity`: within the widest range any mode accepts; the mode's own range is
+/// checked once `--failure` is known.
+fn intensity() -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
+    let (min, max) = numbers::intensity_bounds();
+    numbers::float(min, max, " (each mode has its own range; see README)")
 }
 
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -231,5 +239,66 @@ mod tests {
             parse(&["status", "--failure", "cpu_spike"]).is_err(),
             "injection flags do not mix with subcommands"
         );
+    }
+
+    /// A numeric flag: the arguments before it, its name, the range its errors state, and
+    /// how to read its value back.
+    type NumericFlag = (&'static [&'static str], &'static str, &'static str, fn(&Cli) -> f64);
+
+    fn random(cli: &Cli) -> &RandomArgs {
+        match &cli.command {
+            Some(Command::Random(r)) => r,
+            _ => panic!("random"),
+        }
+    }
+
+    const NUMERIC: [NumericFlag; 9] = [
+        (&["-n", "3", "-f", "cpu_spike"], "--duration", "1-3600 seconds", |c| c.inject.duration),
+        (&["-n", "3", "-f", "latency_spike"], "--intensity", "0.001-100", |c| {
+            c.inject.intensity.unwrap_or(-1.0)
+        }),
+        (&["-n", "3", "-f", "cpu_spike"], "--watch-timeout", "1-3600 seconds", |c| c.inject.watch_timeout),
+        (&["status"], "--timeout", "0.1-300 seconds", |c| c.global.timeout),
+        (&["status"], "--base-port", "0-64535", |c| f64::from(c.global.base_port)),
+        (&["random"], "--length", "1-3600 seconds", |c| random(c).length),
+        (&["random"], "--min-hold", "1-3600 seconds", |c| random(c).min_hold),
+        (&["random"], "--max-hold", "1-3600 seconds", |c| random(c).max_hold),
+        (&["random"], "--concurrent", "1-50", |c| f64::from(random(c).concurrent)),
+    ];
+
+    fn number_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<f64>().prop_map(|x| x.to_string()),
+            (-1e5f64..1e5).prop_map(|x| x.to_string()),
+            any::<i64>().prop_map(|x| x.to_string()),
+            prop::sample::select(vec![
+                "NaN", "nan", "inf", "-inf", "+Inf", "infinity", "1e400", "-0", "0x10", " 5"
+            ])
+            .prop_map(str::to_owned),
+            "[0-9eE.+-]{1,8}",
+            "\\PC{1,6}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn numeric_flags_take_only_finite_values_in_range(value in number_like(), which in 0..NUMERIC.len()) {
+            let (before, flag, range, read) = NUMERIC[which];
+            let arg = format!("{flag}={value}");
+            match parse(&[before, &[arg.as_str()]].concat()) {
+                Ok(cli) => {
+                    let (lo, hi) = range.split(' ').next().and_then(|r| r.split_once('-')).expect("range");
+                    let (lo, hi): (f64, f64) = (lo.parse().expect("lo"), hi.parse().expect("hi"));
+                    let got = read(&cli);
+                    prop_assert!(got.is_finite() && lo <= got && got <= hi, "{arg} gave {got}");
+                }
+                Err(err) => {
+                    prop_assert_eq!(err.exit_code(), 2);
+                    let text = err.to_string();
+                    let first = text.lines().next().unwrap_or_default();
+                    prop_assert!(first.contains(flag) && first.contains(range), "{arg}: {text}");
+                }
+            }
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! Talking to nodes: one HTTP call per operation, each error one line naming the node
-//! and the cause.
+//! and the cause. Requests and answers are the node's own wire types (`edge_sim::api`):
+//! an answer missing a field is an error, never a default.
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::Value;
+use edge_sim::api::{ErrorBody, FaultList, InjectRequest, Started};
+use serde::de::DeserializeOwned;
 
+use crate::exposition::Metrics;
 use crate::targets::Targets;
 
 /// How to start a fleet, for "connection refused" errors.
@@ -30,7 +32,7 @@ pub enum NodeError {
         /// Its URL.
         url: String,
         /// The timeout.
-        secs: u64,
+        secs: f64,
     },
     /// The node answered with an error.
     #[error("node {node}: {status}: {message}")]
@@ -42,6 +44,26 @@ pub enum NodeError {
         /// The node's error message.
         message: String,
     },
+    /// The node answered, but not with what the API promises (a missing field, a page
+    /// that is not metrics).
+    #[error("node {node} ({url}): unexpected answer: {cause}")]
+    BadAnswer {
+        /// Node number.
+        node: u32,
+        /// Its URL.
+        url: String,
+        /// What was wrong.
+        cause: String,
+    },
+    /// The request's task ended without an outcome (it panicked or was cancelled): whether
+    /// the node acted is unknown.
+    #[error("node {node}: outcome unknown: {cause}")]
+    Lost {
+        /// Node number.
+        node: u32,
+        /// Why.
+        cause: String,
+    },
     /// Anything else on the way.
     #[error("node {node} ({url}): {cause}")]
     Other {
@@ -52,21 +74,6 @@ pub enum NodeError {
         /// The cause chain.
         cause: String,
     },
-}
-
-/// What `POST /inject` takes.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct InjectBody {
-    /// The failure mode.
-    pub failure: edge_sim::FaultKind,
-    /// Seconds.
-    pub duration_s: f64,
-    /// Optional strength.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub intensity: Option<f64>,
-    /// Optional target service.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<edge_sim::Service>,
 }
 
 /// A client for the fleet.
@@ -95,7 +102,7 @@ impl Client {
             if e.is_connect() {
                 NodeError::Unreachable { node, url: url.clone() }
             } else if e.is_timeout() {
-                NodeError::Timeout { node, url: url.clone(), secs: self.timeout.as_secs() }
+                NodeError::Timeout { node, url: url.clone(), secs: self.timeout.as_secs_f64() }
             } else {
                 NodeError::Other { node, url: url.clone(), cause: error_chain(&e) }
             }
@@ -105,41 +112,92 @@ impl Client {
             return Ok(res);
         }
         let text = res.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.chars().take(200).collect());
+        // The node's own one-line message if it sent its error body, else the start of
+        // whatever answered (a proxy's page); control characters never reach the terminal.
+        let message = serde_json::from_str::<ErrorBody>(&text).map_or(text, |b| b.error);
+        let message = message.chars().filter(|c| !c.is_control()).take(200).collect();
         Err(NodeError::Refused { node, status: status.as_u16(), message })
     }
 
-    async fn json(&self, node: u32, req: reqwest::RequestBuilder) -> Result<Value, NodeError> {
+    /// Reads an answer as `T`; a missing or mistyped field is an error naming the node.
+    async fn read<T: DeserializeOwned + Answer>(
+        &self,
+        node: u32,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, NodeError> {
+        let url = self.url(node);
         let res = self.call(node, req).await?;
-        res.json().await.map_err(|e| NodeError::Other { node, url: self.url(node), cause: error_chain(&e) })
+        let bytes = res.bytes().await.map_err(|e| NodeError::Other {
+            node,
+            url: url.clone(),
+            cause: error_chain(&e),
+        })?;
+        let answer: T = serde_json::from_slice(&bytes).map_err(|e| NodeError::BadAnswer {
+            node,
+            url: url.clone(),
+            cause: e.to_string(),
+        })?;
+        // A targets file that points node 3 at node 5 would otherwise act on the wrong node
+        // and report success.
+        if answer.node() != node {
+            return Err(NodeError::BadAnswer {
+                node,
+                url,
+                cause: format!("it answered as node {}; check --targets", answer.node()),
+            });
+        }
+        Ok(answer)
     }
 
     /// `POST /inject`.
-    pub async fn inject(&self, node: u32, body: &InjectBody) -> Result<Value, NodeError> {
-        self.json(node, self.http.post(format!("{}/inject", self.url(node))).json(body)).await
+    pub async fn inject(&self, node: u32, body: &InjectRequest) -> Result<Started, NodeError> {
+        self.read(node, self.http.post(format!("{}/inject", self.url(node))).json(body)).await
     }
 
-    /// `GET /inject`.
-    pub async fn faults(&self, node: u32) -> Result<Value, NodeError> {
-        self.json(node, self.http.get(format!("{}/inject", self.url(node)))).await
+    /// `GET /inject`: the faults active now.
+    pub async fn faults(&self, node: u32) -> Result<FaultList, NodeError> {
+        self.read(node, self.http.get(format!("{}/inject", self.url(node)))).await
     }
 
-    /// `DELETE /inject` or `DELETE /inject/{id}`.
-    pub async fn clear(&self, node: u32, id: Option<u64>) -> Result<Value, NodeError> {
+    /// `DELETE /inject` or `DELETE /inject/{id}`: the faults it ended.
+    pub async fn clear(&self, node: u32, id: Option<u64>) -> Result<FaultList, NodeError> {
         let url = match id {
             Some(id) => format!("{}/inject/{id}", self.url(node)),
             None => format!("{}/inject", self.url(node)),
         };
-        self.json(node, self.http.delete(url)).await
+        self.read(node, self.http.delete(url)).await
     }
 
-    /// `GET /metrics` as text.
-    pub async fn metrics(&self, node: u32) -> Result<String, NodeError> {
+    /// `GET /metrics`, read.
+    pub async fn metrics(&self, node: u32) -> Result<Metrics, NodeError> {
         let res = self.call(node, self.http.get(format!("{}/metrics", self.url(node)))).await?;
-        res.text().await.map_err(|e| NodeError::Other { node, url: self.url(node), cause: error_chain(&e) })
+        let text = res.text().await.map_err(|e| NodeError::Other {
+            node,
+            url: self.url(node),
+            cause: error_chain(&e),
+        })?;
+        Metrics::parse(&text).map_err(|e| NodeError::BadAnswer {
+            node,
+            url: self.url(node),
+            cause: e.to_string(),
+        })
+    }
+}
+
+/// An answer that says which node sent it.
+trait Answer {
+    fn node(&self) -> u32;
+}
+
+impl Answer for Started {
+    fn node(&self) -> u32 {
+        self.node
+    }
+}
+
+impl Answer for FaultList {
+    fn node(&self) -> u32 {
+        self.node
     }
 }
 

@@ -7,7 +7,10 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod exposition;
+pub mod numbers;
 pub mod scenario;
+pub mod table;
 pub mod targets;
 pub mod watch;
 
@@ -15,7 +18,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use cli::{Cli, Command};
-use client::{Client, InjectBody};
+use client::Client;
+use edge_sim::api::InjectRequest;
 use scenario::Scenario;
 use targets::{Targets, parse_overrides};
 
@@ -53,7 +57,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
         overrides.extend(parse_overrides(list).map_err(|e| format!("--targets: {e}"))?);
     }
     let client =
-        Client::new(Targets::new(&g.host, g.base_port, overrides), Duration::from_secs(g.timeout.max(1)))
+        Client::new(Targets::new(&g.host, g.base_port, overrides), Duration::from_secs_f64(g.timeout))
             .map_err(|e| format!("{e:#}"))?;
     if cli.command.is_some() && (cli.inject.node.is_some() || cli.inject.failure.is_some()) {
         return Err(
@@ -74,8 +78,7 @@ async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 service: a.service,
             };
             spec.validate().map_err(|e| e.to_string())?;
-            let body =
-                InjectBody { failure, duration_s: a.duration, intensity: a.intensity, service: a.service };
+            let body = InjectRequest::from(&spec);
             let started = tokio::time::Instant::now();
             let watching = (a.watch || !a.expect.is_empty()).then(|| {
                 let alerts = if a.expect.is_empty() {
@@ -172,12 +175,13 @@ async fn watched(
         prometheus: a.prometheus.trim_end_matches('/').to_owned(),
         alertmanager: a.alertmanager.trim_end_matches('/').to_owned(),
         timeout: Duration::from_secs_f64(a.watch_timeout),
+        request_timeout: watch::REQUEST_TIMEOUT,
     };
     if !json {
         let _ = writeln!(out, "watching alerts at {} and {}", cfg.prometheus, cfg.alertmanager);
     }
     match watch::watch(&cfg, rx).await {
-        Ok((lines, unexpected)) => watch::report(&lines, &unexpected, json, out),
+        Ok(report) => watch::report(&report, json, out),
         Err(e) => {
             let _ = writeln!(out, "error: cannot watch alerts: {e}");
             false

@@ -10,7 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use crate::cli::RandomArgs;
-use crate::client::{Client, InjectBody};
+use edge_sim::api::InjectRequest;
+
+use crate::client::Client;
 use crate::commands::each_node;
 use crate::targets::NodeSpec;
 
@@ -51,8 +53,8 @@ impl Step {
         self.node.parse().map_err(|e: crate::targets::BadNodeSpec| e.to_string())
     }
 
-    fn body(&self) -> InjectBody {
-        InjectBody {
+    fn body(&self) -> InjectRequest {
+        InjectRequest {
             failure: self.failure,
             duration_s: self.duration,
             intensity: self.intensity,
@@ -176,7 +178,7 @@ pub async fn run(
             for (n, r) in results {
                 let _ = match r {
                     Ok(v) => {
-                        started.push((n, v["id"].as_u64().unwrap_or(0)));
+                        started.push((n, v.fault.id));
                         if let Some(tx) = &watch {
                             let _ = tx.send(crate::watch::Expectation {
                                 alert: step.failure.expected_alert().to_owned(),
@@ -190,7 +192,7 @@ pub async fn run(
                             "[t+{:>5.0}s] node {n}: {} started as #{} for {} s",
                             start.elapsed().as_secs_f64(),
                             step.failure,
-                            v["id"],
+                            v.fault.id,
                             step.duration
                         )
                     }

@@ -1,23 +1,31 @@
 //! The CLI end to end against real edge-nodes started in-process on free ports.
 
-use std::time::Duration;
-
 use clap::Parser;
 use edge_node::{NodeConfig, NodeState};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util_free::Fleet;
 
 mod tokio_util_free {
     //! A tiny fleet runner for the tests (no extra dependencies).
     use super::*;
 
+    /// Nodes on free ports. `targets` names a URL for every node `all` means, so no
+    /// command of these tests can reach the default ports 8001-8012 (where a real fleet
+    /// may be running): nodes not started point at a port held closed.
     pub struct Fleet {
         pub targets: String,
         pub states: Vec<NodeState>,
+        /// The closed port's URL.
+        pub closed: String,
+        /// Bound but not listening: connections are refused, and no one else can take it.
+        _closed: TcpSocket,
     }
 
     impl Fleet {
         pub async fn start(n: u32) -> Self {
+            let closed_socket = TcpSocket::new_v4().expect("socket");
+            closed_socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+            let closed = format!("http://{}", closed_socket.local_addr().expect("addr"));
             let mut targets = Vec::new();
             let mut states = Vec::new();
             for id in 1..=n {
@@ -27,7 +35,29 @@ mod tokio_util_free {
                 states.push(state.clone());
                 tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
             }
-            Fleet { targets: targets.join(","), states }
+            targets.extend((n + 1..=inject::targets::FLEET_SIZE).map(|id| format!("{id}={closed}")));
+            for port in 8001..=8012 {
+                assert!(
+                    !targets.iter().any(|t| t.ends_with(&format!(":{port}"))),
+                    "default port in {targets:?}"
+                );
+            }
+            Fleet { targets: targets.join(","), states, closed, _closed: closed_socket }
+        }
+
+        /// The fault injections node `node` counted, by mode: its own record of what
+        /// was injected, whatever the timing.
+        pub async fn injections(&self, node: usize) -> Vec<(String, f64)> {
+            let url = self.targets.split(',').nth(node - 1).and_then(|t| t.split_once('=')).expect("node").1;
+            let text =
+                reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("text");
+            let metrics = inject::exposition::Metrics::parse(&text).expect("OpenMetrics");
+            metrics
+                .samples()
+                .iter()
+                .filter(|s| s.name == "edge_fault_injections_total" && s.value > 0.0)
+                .map(|s| (s.label("failure").unwrap_or_default().to_owned(), s.value))
+                .collect()
         }
     }
 }
@@ -56,7 +86,7 @@ async fn inject_status_and_clear_work_against_real_nodes() {
 
     let (code, out, _) = inject(&fleet, &["status", "--node", "1-4"]).await;
     assert_eq!(code, 0, "{out}");
-    let row2 = out.lines().find(|l| l.starts_with("2 ")).expect("row for node 2");
+    let row2 = out.lines().find(|l| l.split('|').nth(1).map(str::trim) == Some("2")).expect("row for node 2");
     assert!(row2.contains("up") && row2.contains("cpu_spike #1"), "{out}");
     let (_, json, _) = inject(&fleet, &["status", "--node", "2", "--json"]).await;
     let rows: serde_json::Value = serde_json::from_str(&json).expect("json");
@@ -66,10 +96,8 @@ async fn inject_status_and_clear_work_against_real_nodes() {
     // Nodes 5-12 of `all` do not exist here: their lines are errors, and the exit code says so.
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("node 2: ended cpu_spike #1") && out.contains("node 1: nothing to clear"), "{out}");
-    assert!(
-        out.contains("error: node 5 (http://127.0.0.1:8005): cannot connect: is the fleet running?"),
-        "{out}"
-    );
+    let refused = format!("error: node 5 ({}): cannot connect: is the fleet running?", fleet.closed);
+    assert!(out.contains(&refused), "{out}");
     assert!(active(&fleet, 2).is_empty());
 }
 
@@ -110,26 +138,84 @@ async fn a_short_scenario_runs_its_timeline() {
         "{out}"
     );
 
-    let run = tokio::spawn({
-        let path = path.clone();
-        let targets = fleet.targets.clone();
-        async move {
-            let cli = inject::cli::Cli::try_parse_from(["inject", "--targets", &targets, "scenario", &path])
-                .expect("parse");
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            (inject::run(cli, &mut out, &mut err).await, String::from_utf8_lossy(&out).into_owned())
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert_eq!(
-        (active(&fleet, 1), active(&fleet, 2)),
-        (vec!["error_burst".to_owned()], vec!["latency_spike".to_owned()])
-    );
-    let (code, out) = run.await.expect("join");
+    // The run, to its end: no wall-clock assertion on what is active when. The nodes' own
+    // counters say what was injected where; the CLI's lines say in which order.
+    let (code, out, _) = inject(&fleet, &["scenario", &path]).await;
     assert_eq!(code, 0, "{out}");
+    assert_eq!(fleet.injections(1).await, vec![("error_burst".to_owned(), 1.0)], "{out}");
+    assert_eq!(fleet.injections(2).await, vec![("latency_spike".to_owned(), 1.0)], "{out}");
+    let first = out.find("node 1: error_burst started as #1 for 2 s").expect("step 1 line");
+    let second = out.find("node 2: latency_spike started as #1 for 1 s").expect("step 2 line");
+    assert!(first < second && out.contains("scenario finished: 2 faults injected"), "{out}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A node that answers 2xx with bodies that break the API's promises.
+async fn broken_node() -> String {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::{delete, get, post};
+    use serde_json::json;
+    let app = axum::Router::new()
+        .route(
+            "/inject",
+            post(|| async { (StatusCode::CREATED, Json(json!({ "node": 1, "failure": "cpu_spike" }))) })
+                .get(|| async { Json(json!({ "node": 1 })) })
+                .delete(|| async { Json(json!({ "node": 2, "faults": [] })) }),
+        )
+        .route("/inject/{id}", delete(|| async { Json(json!({ "node": 1, "faults": [{ "id": 3 }] })) }))
+        .route("/metrics", get(|| async { "edge_cpu_utilization_ratio 0.5\n" }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn run_against(url: &str, args: &[&str]) -> (u8, String) {
+    let targets = format!("1={url}");
+    let mut argv = vec!["inject", "--targets", &targets];
+    argv.extend_from_slice(args);
+    let cli = inject::cli::Cli::try_parse_from(argv).expect("parses");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = inject::run(cli, &mut out, &mut err).await;
+    (code, String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_missing_a_field_is_an_error_naming_the_node_not_a_default() {
+    let url = broken_node().await;
+    let (code, out) = run_against(&url, &["--node", "1", "--failure", "cpu_spike"]).await;
+    assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("node 2: latency_spike started as #1 for 1 s")
-            && out.contains("scenario finished: 2 faults injected"),
+        out.starts_with(&format!("error: node 1 ({url}): unexpected answer: missing field `id`")),
+        "{out}"
+    );
+
+    let (code, out) = run_against(&url, &["clear", "--node", "1", "--id", "3"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error: node 1 (") && out.contains("unexpected answer: missing field"), "{out}");
+    let (code, out) = run_against(&url, &["clear", "--node", "1"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unexpected answer: it answered as node 2; check --targets"), "{out}");
+
+    let (code, out) = run_against(&url, &["status", "--node", "1"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot list faults: node 1") && out.contains("missing field `faults`"), "{out}");
+
+    // A scenario remembers only faults a node confirmed with an id, so an interrupted run
+    // can never try to clear a made-up fault #0.
+    let dir = std::env::temp_dir().join(format!("inject-broken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("one.toml");
+    std::fs::write(
+        &file,
+        "name = \"one\"\n[[step]]\nat = 0\nnode = \"1\"\nfailure = \"cpu_spike\"\nduration = 1\n",
+    )
+    .expect("write");
+    let (code, out) = run_against(&url, &["scenario", &file.to_string_lossy()]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("missing field `id`") && out.contains("scenario finished: 0 faults injected"),
         "{out}"
     );
     std::fs::remove_dir_all(dir).ok();
