@@ -8,13 +8,16 @@
 use std::sync::atomic::AtomicU64;
 
 use edge_sim::FaultKind;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::logging::LogDrops;
 
 /// The content type of `/metrics` (Prometheus v3 rejects a scrape without a valid one).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -117,6 +120,24 @@ pub struct BuildInfo {
     pub region: String,
     /// The run seed (so a run can be replayed).
     pub seed: u64,
+    /// Where the count of dropped log lines comes from.
+    pub log_drops: LogDrops,
+}
+
+/// `edge_log_lines_dropped_total`: read from the log writer at each scrape, so it needs
+/// no updating. The log writer is the process's, so every node of a fleet reports the
+/// same count (aggregate with `max`, not `sum`).
+#[derive(Debug)]
+struct DroppedLogLines(LogDrops);
+
+impl EncodeMetric for DroppedLogLines {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&self.0.dropped(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
 }
 
 fn new_latency_histogram() -> HistogramWithExemplars<RequestExemplar> {
@@ -188,6 +209,11 @@ impl NodeMetrics {
         r.register("edge_fault_injections", "Faults injected", m.fault_injections.clone());
         r.register("edge_upstream_requests", "Calls to dependencies", m.upstream_requests.clone());
         r.register("edge_orders_stored", "Orders in the bounded in-memory store", m.orders_stored.clone());
+        r.register(
+            "edge_log_lines_dropped",
+            "Log lines dropped because stdout did not keep up (per process: every node of a fleet reports the same count)",
+            DroppedLogLines(info.log_drops.clone()),
+        );
         r.register(
             "edge_build",
             "Version, region and run seed of the node",

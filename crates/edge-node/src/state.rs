@@ -135,6 +135,7 @@ impl NodeState {
             version: env!("CARGO_PKG_VERSION"),
             region: config.region.clone(),
             seed: config.run_seed,
+            log_drops: config.log_drops.clone(),
         });
         let clock = Clock::start();
         metrics.start_time.set(clock.unix(Duration::ZERO));

@@ -101,9 +101,11 @@ async fn metrics_are_openmetrics_with_every_required_family() {
         "edge_fault_injections counter",
         "edge_upstream_requests counter",
         "edge_build info",
+        "edge_log_lines_dropped counter",
     ] {
         assert!(reply.body.contains(&format!("# TYPE {family}\n")), "missing {family}");
     }
+    assert_eq!(sample(&reply.body, "edge_log_lines_dropped_total"), Some(0.0));
     for kind in edge_sim::FaultKind::ALL {
         let series = format!("edge_fault_active{{failure=\"{kind}\"}}");
         assert_eq!(sample(&reply.body, &series), Some(0.0), "{series} pre-created at 0");
