@@ -30,7 +30,8 @@ pub const ORDER_CAPACITY: usize = 1000;
 pub struct NodeConfig {
     /// 1-based node number (the `node` target label in Prometheus).
     pub node_id: u32,
-    /// Region name (info metric, log field, daily-cycle phase).
+    /// Region name (daily-cycle phase). Prometheus attaches it as the `region` target
+    /// label; the app never exports it as a label of its own.
     pub region: String,
     /// The run seed; the node derives its own from it.
     pub run_seed: u64,

@@ -61,8 +61,9 @@ pub struct FaultLabels {
 pub const UPSTREAM_PAYMENTS: &str = "payments";
 /// The `upstream` label of payments' calls to the remote payment gateway.
 pub const UPSTREAM_GATEWAY: &str = "payment_gateway";
-/// Server-error statuses whose request counters exist from the start, so the first
-/// error after a quiet spell shows in `rate()` at once instead of one scrape late.
+/// Server-error statuses whose request counters and latency histograms exist from the
+/// start, so the first error after a quiet spell shows in `rate()` and in latency
+/// quantiles at once instead of one scrape late.
 pub const PRECREATED_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
 
 /// Labels of calls to a dependency.
@@ -116,8 +117,6 @@ pub struct NodeMetrics {
 pub struct BuildInfo {
     /// Crate version.
     pub version: &'static str,
-    /// The node's region.
-    pub region: String,
     /// The run seed (so a run can be replayed).
     pub seed: u64,
     /// Where the count of dropped log lines comes from.
@@ -216,10 +215,11 @@ impl NodeMetrics {
         );
         r.register(
             "edge_build",
-            "Version, region and run seed of the node",
+            "Version and run seed of the node",
+            // No region (or node): those are Prometheus target labels, and an app label of
+            // the same name would collide with them (Prometheus renames it `exported_region`).
             Info::new(vec![
                 ("version".to_owned(), info.version.to_owned()),
-                ("region".to_owned(), info.region.clone()),
                 ("seed".to_owned(), info.seed.to_string()),
             ]),
         );
@@ -237,10 +237,14 @@ impl NodeMetrics {
         Self { registry, ..m }
     }
 
-    /// Creates the error counters of a route at 0 (see [`PRECREATED_ERROR_STATUSES`]).
+    /// Creates the error series of a route, counter and latency histogram, at 0 (see
+    /// [`PRECREATED_ERROR_STATUSES`]): with only the counter, the first error's latency
+    /// would show a scrape after its count.
     pub fn precreate_route(&self, service: &'static str, route: &'static str, method: &'static str) {
         for status in PRECREATED_ERROR_STATUSES {
-            let _ = self.requests.get_or_create(&RequestLabels { service, route, method, status });
+            let labels = RequestLabels { service, route, method, status };
+            let _ = self.requests.get_or_create(&labels);
+            let _ = self.request_duration.get_or_create(&labels);
         }
     }
 

@@ -133,7 +133,6 @@ impl NodeState {
         let model = NodeSim::new(NodeParams { seed: node_seed, phase: config.phase() });
         let metrics = NodeMetrics::new(&BuildInfo {
             version: env!("CARGO_PKG_VERSION"),
-            region: config.region.clone(),
             seed: config.run_seed,
             log_drops: config.log_drops.clone(),
         });
