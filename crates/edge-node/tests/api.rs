@@ -85,6 +85,7 @@ async fn metrics_are_openmetrics_with_every_required_family() {
     get(&app, "/api/products").await;
     let reply = get(&app, "/metrics").await;
     assert_eq!(reply.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    assert_eq!(reply.content_type, edge_node::metrics::OPENMETRICS_CONTENT_TYPE);
     assert!(reply.body.ends_with("# EOF\n"));
     for family in [
         "edge_http_requests counter",
