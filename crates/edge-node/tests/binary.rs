@@ -2,6 +2,8 @@
 //! in flags and environment variables, and a shutdown that overruns its grace period.
 //! Nodes listen on free ports found at run time.
 
+mod common;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -69,10 +71,6 @@ fn wait_until_healthy(port: u16, child: &mut Child) {
     panic!("edge-node on port {port} never became healthy");
 }
 
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 /// SIGTERM to our own child, by its id.
 fn terminate(child: &Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
@@ -120,12 +118,8 @@ fn a_fleet_whose_stdout_nobody_reads_keeps_answering_metrics() {
         let (status, body, took) =
             http_get(port, "/metrics", Duration::from_secs(3)).expect("scrape answered");
         assert_eq!(status, 200);
-        let dropped = sample(&body, "edge_log_lines_dropped_total").expect("dropped-lines counter");
-        let served: f64 = body
-            .lines()
-            .filter(|l| l.starts_with("edge_http_requests_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
+        let dropped = common::sample(&body, "edge_log_lines_dropped_total").expect("dropped-lines counter");
+        let served = common::sum(&body, "edge_http_requests_total", &[]);
         (took, dropped, served)
     };
     let first: Vec<_> = ports.iter().map(|&p| scrape(p)).collect();
