@@ -64,7 +64,10 @@ fn red_middleware(c: &mut Criterion) {
         });
     }
     // The same, with the access log line formatted as JSON (written to a sink).
-    let _guard = tracing::subscriber::set_default(edge_node::logging::json_subscriber(std::io::sink));
+    let _guard = tracing::subscriber::set_default(edge_node::logging::json_subscriber(
+        std::io::sink,
+        tracing_subscriber::EnvFilter::new("info"),
+    ));
     group.bench_function("with_red_middleware_and_json_log", |b| {
         b.to_async(&rt).iter(|| {
             let router = measured_logged.clone();

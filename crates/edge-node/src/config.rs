@@ -2,12 +2,21 @@
 
 use std::time::Duration;
 
+use crate::logging::LogDrops;
+
 /// Regions of the fleet, assigned to node ids in blocks of four (1-4, 5-8, 9-12, ...).
 pub const REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
 /// The built-in traffic generator's default rate per node: at 20 req/s even a mild error
 /// burst (20 %) fails about 4 requests every second, so error and latency alerts on 2-3 s
 /// windows neither miss nor flap; it costs about 0.4 % of a core per node.
 pub const DEFAULT_RPS: f64 = 20.0;
+/// The slowest built-in traffic (requests per second) other than none: below one request
+/// per 100 s there is nothing left to measure, and the gaps between requests stay far
+/// from the clock's limits.
+pub const MIN_RPS: f64 = 0.01;
+/// The fastest built-in traffic per node: beyond this the generator alone would saturate
+/// the machine's cores.
+pub const MAX_RPS: f64 = 10_000.0;
 /// Requests in flight before the node sheds load with 503.
 pub const DEFAULT_CONCURRENCY_LIMIT: usize = 256;
 /// A request that takes longer is answered 504, so injected latency can never hold a
@@ -17,11 +26,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub const ORDER_CAPACITY: usize = 1000;
 
 /// The configuration of one node.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// 1-based node number (the `node` target label in Prometheus).
     pub node_id: u32,
-    /// Region name (info metric, log field, daily-cycle phase).
+    /// Region name (daily-cycle phase). Prometheus attaches it as the `region` target
+    /// label; the app never exports it as a label of its own.
     pub region: String,
     /// The run seed; the node derives its own from it.
     pub run_seed: u64,
@@ -33,6 +43,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// See [`ORDER_CAPACITY`].
     pub order_capacity: usize,
+    /// Where `/metrics` reads the process's count of dropped log lines (none: 0).
+    pub log_drops: LogDrops,
 }
 
 impl NodeConfig {
@@ -46,6 +58,7 @@ impl NodeConfig {
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
             request_timeout: REQUEST_TIMEOUT,
             order_capacity: ORDER_CAPACITY,
+            log_drops: LogDrops::default(),
         }
     }
 

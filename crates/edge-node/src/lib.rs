@@ -5,6 +5,7 @@
 //! JSON logs), lets operators inject faults, and runs one node or a whole fleet in one
 //! process. It holds no simulation logic of its own.
 
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod error;
@@ -21,5 +22,5 @@ pub mod targets;
 pub mod traffic;
 
 pub use config::NodeConfig;
-pub use server::{app, run};
+pub use server::{RunError, ShutdownTimes, app, run, run_with};
 pub use state::NodeState;

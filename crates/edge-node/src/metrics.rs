@@ -8,7 +8,8 @@
 use std::sync::atomic::AtomicU64;
 
 use edge_sim::FaultKind;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::family::Family;
@@ -16,8 +17,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-/// The content type of `/metrics` (Prometheus v3 rejects a scrape without a valid one).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+use crate::logging::LogDrops;
+
+/// The content type of OpenMetrics text, as `/metrics` serves it (Prometheus v3 rejects a
+/// scrape without a valid one). The one definition in the workspace: anything else that
+/// serves or checks OpenMetrics uses this constant.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Request latency buckets, in seconds: dense around the 0.1-1 s range where the
 /// latency alerts and SLOs draw their lines, wide enough for x10 spikes and timeouts.
@@ -58,8 +63,9 @@ pub struct FaultLabels {
 pub const UPSTREAM_PAYMENTS: &str = "payments";
 /// The `upstream` label of payments' calls to the remote payment gateway.
 pub const UPSTREAM_GATEWAY: &str = "payment_gateway";
-/// Server-error statuses whose request counters exist from the start, so the first
-/// error after a quiet spell shows in `rate()` at once instead of one scrape late.
+/// Server-error statuses whose request counters and latency histograms exist from the
+/// start, so the first error after a quiet spell shows in `rate()` and in latency
+/// quantiles at once instead of one scrape late.
 pub const PRECREATED_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
 
 /// Labels of calls to a dependency.
@@ -113,10 +119,26 @@ pub struct NodeMetrics {
 pub struct BuildInfo {
     /// Crate version.
     pub version: &'static str,
-    /// The node's region.
-    pub region: String,
     /// The run seed (so a run can be replayed).
     pub seed: u64,
+    /// Where the count of dropped log lines comes from.
+    pub log_drops: LogDrops,
+}
+
+/// `edge_log_lines_dropped_total`: read from the log writer at each scrape, so it needs
+/// no updating. The log writer is the process's, so every node of a fleet reports the
+/// same count (aggregate with `max`, not `sum`).
+#[derive(Debug)]
+struct DroppedLogLines(LogDrops);
+
+impl EncodeMetric for DroppedLogLines {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&self.0.dropped(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
 }
 
 fn new_latency_histogram() -> HistogramWithExemplars<RequestExemplar> {
@@ -189,11 +211,17 @@ impl NodeMetrics {
         r.register("edge_upstream_requests", "Calls to dependencies", m.upstream_requests.clone());
         r.register("edge_orders_stored", "Orders in the bounded in-memory store", m.orders_stored.clone());
         r.register(
+            "edge_log_lines_dropped",
+            "Log lines dropped because stdout did not keep up (per process: every node of a fleet reports the same count)",
+            DroppedLogLines(info.log_drops.clone()),
+        );
+        r.register(
             "edge_build",
-            "Version, region and run seed of the node",
+            "Version and run seed of the node",
+            // No region (or node): those are Prometheus target labels, and an app label of
+            // the same name would collide with them (Prometheus renames it `exported_region`).
             Info::new(vec![
                 ("version".to_owned(), info.version.to_owned()),
-                ("region".to_owned(), info.region.clone()),
                 ("seed".to_owned(), info.seed.to_string()),
             ]),
         );
@@ -211,10 +239,14 @@ impl NodeMetrics {
         Self { registry, ..m }
     }
 
-    /// Creates the error counters of a route at 0 (see [`PRECREATED_ERROR_STATUSES`]).
+    /// Creates the error series of a route, counter and latency histogram, at 0 (see
+    /// [`PRECREATED_ERROR_STATUSES`]): with only the counter, the first error's latency
+    /// would show a scrape after its count.
     pub fn precreate_route(&self, service: &'static str, route: &'static str, method: &'static str) {
         for status in PRECREATED_ERROR_STATUSES {
-            let _ = self.requests.get_or_create(&RequestLabels { service, route, method, status });
+            let labels = RequestLabels { service, route, method, status };
+            let _ = self.requests.get_or_create(&labels);
+            let _ = self.request_duration.get_or_create(&labels);
         }
     }
 

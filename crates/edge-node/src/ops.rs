@@ -12,14 +12,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::metrics::CONTENT_TYPE;
+use crate::metrics::OPENMETRICS_CONTENT_TYPE;
 use crate::state::NodeState;
 
 /// `GET /metrics`: gauges refreshed from the model at this instant, then encoded.
 pub async fn metrics(State(state): State<NodeState>) -> Result<Response, ApiError> {
     state.refresh_gauges();
     let text = state.metrics().encode().map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
+    Ok(([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response())
 }
 
 /// `GET /healthz`: the process is alive (a crashed node never gets here: the gate answers 503).

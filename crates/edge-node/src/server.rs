@@ -1,8 +1,13 @@
 //! The router, and running one node or a fleet of them until shutdown.
 //!
 //! A fleet shares one runtime and one housekeeping ticker; each node has its own
-//! listener, router, model and registry. Shutdown stops accepting, cancels the traffic
-//! generators and the ticker, and waits at most [`GRACE_PERIOD`] for requests in flight.
+//! listener, router, model and registry.
+//!
+//! Shutdown has two phases. Drain: `/readyz` answers 503 for [`DRAIN_PERIOD`] while the
+//! node still accepts and serves, so probes and load balancers see it leave. Then stop:
+//! the listeners close, the traffic generators and the ticker stop, and requests in
+//! flight get at most [`GRACE_PERIOD`]; a shutdown that runs past it is an error
+//! ([`RunError::GracePeriodExceeded`]), so the process exits non-zero.
 
 use std::time::Duration;
 
@@ -18,7 +23,12 @@ use crate::error::ApiError;
 use crate::state::NodeState;
 use crate::{gate, guard, ops, red, shop, traffic};
 
-/// Longest wait for requests in flight after shutdown begins. Requests time out after
+/// How long `/readyz` answers 503 before the listeners stop accepting. If both happened
+/// at the same instant no one would ever see the 503: a readiness probe or a load
+/// balancer polling every second needs to catch it at least once (twice here) to route
+/// traffic away before connections are refused. Short, because every stop waits for it.
+pub const DRAIN_PERIOD: Duration = Duration::from_secs(2);
+/// Longest wait for requests in flight once the listeners close. Requests time out after
 /// 5 s and injected stalls last at most 3 s, so nothing legitimate needs longer.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(8);
 /// How often the ticker feeds load to the models and expires faults.
@@ -57,36 +67,81 @@ async fn method_not_allowed(method: axum::http::Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string().chars().take(16).collect())
 }
 
-/// Runs nodes on their listeners until `shutdown` is cancelled.
-pub async fn run(nodes: Vec<(TcpListener, NodeState)>, shutdown: CancellationToken) -> std::io::Result<()> {
+/// The two phases of a shutdown (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownTimes {
+    /// `/readyz` answers 503 this long while the node still serves.
+    pub drain: Duration,
+    /// Then requests in flight get at most this long.
+    pub grace: Duration,
+}
+
+impl Default for ShutdownTimes {
+    fn default() -> Self {
+        Self { drain: DRAIN_PERIOD, grace: GRACE_PERIOD }
+    }
+}
+
+/// Why serving ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A listener failed.
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+    /// Requests were still in flight when the grace period ran out.
+    #[error("requests still in flight {}s after the listeners closed (the grace period)", grace.as_secs_f64())]
+    GracePeriodExceeded {
+        /// The grace period.
+        grace: Duration,
+    },
+}
+
+/// Runs nodes on their listeners until `shutdown` is cancelled, with the default
+/// [`ShutdownTimes`].
+pub async fn run(nodes: Vec<(TcpListener, NodeState)>, shutdown: CancellationToken) -> Result<(), RunError> {
+    run_with(nodes, shutdown, ShutdownTimes::default()).await
+}
+
+/// Runs nodes on their listeners until `shutdown` is cancelled, then drains and stops.
+pub async fn run_with(
+    nodes: Vec<(TcpListener, NodeState)>,
+    shutdown: CancellationToken,
+    times: ShutdownTimes,
+) -> Result<(), RunError> {
+    // Listeners, generators and the ticker stop at the end of the drain, not at its start.
+    let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
     let mut servers = Vec::with_capacity(nodes.len());
     let states: Vec<NodeState> = nodes.iter().map(|(_, s)| s.clone()).collect();
     for (listener, state) in nodes {
         let router = app(state.clone());
-        tracker.spawn(traffic::run(state.clone(), router.clone(), shutdown.clone()));
-        let signal = shutdown.clone().cancelled_owned();
+        tracker.spawn(traffic::run(state.clone(), router.clone(), stop.clone()));
+        let signal = stop.clone().cancelled_owned();
         servers.push(
             tracker.spawn(async move { axum::serve(listener, router).with_graceful_shutdown(signal).await }),
         );
     }
-    tracker.spawn(tick(states.clone(), shutdown.clone()));
+    tracker.spawn(tick(states.clone(), stop.clone()));
     tracker.close();
 
     shutdown.cancelled().await;
     for state in &states {
         state.begin_drain();
     }
-    if tokio::time::timeout(GRACE_PERIOD, tracker.wait()).await.is_err() {
-        tracing::warn!(
-            grace_s = GRACE_PERIOD.as_secs(),
-            "requests still in flight after the grace period; exiting"
-        );
-        return Ok(());
+    tracing::info!(
+        event = "draining",
+        drain_s = times.drain.as_secs_f64(),
+        "readyz answers 503; still serving"
+    );
+    tokio::time::sleep(times.drain).await;
+    stop.cancel();
+    tracing::info!(event = "stopping", grace_s = times.grace.as_secs_f64(), "listeners closed");
+    if tokio::time::timeout(times.grace, tracker.wait()).await.is_err() {
+        return Err(RunError::GracePeriodExceeded { grace: times.grace });
     }
     for server in servers {
         if let Ok(Err(e)) = server.await {
-            return Err(e);
+            return Err(e.into());
         }
     }
     Ok(())

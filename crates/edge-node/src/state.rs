@@ -133,8 +133,8 @@ impl NodeState {
         let model = NodeSim::new(NodeParams { seed: node_seed, phase: config.phase() });
         let metrics = NodeMetrics::new(&BuildInfo {
             version: env!("CARGO_PKG_VERSION"),
-            region: config.region.clone(),
             seed: config.run_seed,
+            log_drops: config.log_drops.clone(),
         });
         let clock = Clock::start();
         metrics.start_time.set(clock.unix(Duration::ZERO));

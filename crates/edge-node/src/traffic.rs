@@ -25,6 +25,9 @@ const USER_AGENT: &str = concat!("edge-node-traffic/", env!("CARGO_PKG_VERSION")
 /// The rate swings from 80 % (night) to 120 % (peak) of `--rps` over a day: visible on a
 /// dashboard, never so low at night that the fast alert windows run short of requests.
 const DAILY_SWING: (f64, f64) = (0.8, 0.4);
+/// The longest gap between two requests: no rate, however small, can push the next
+/// arrival past what the clock can represent.
+const MAX_GAP: Duration = Duration::from_secs(3600);
 /// Largest response body the generator reads back.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -39,7 +42,7 @@ pub async fn run(state: NodeState, app: Router, shutdown: CancellationToken) {
     loop {
         let rate = rps * (DAILY_SWING.0 + DAILY_SWING.1 * state.daily_cycle());
         let gap = Exp::new(rate).map_or(1.0 / rps, |d| d.sample(&mut rng));
-        next += Duration::from_secs_f64(gap);
+        next += Duration::try_from_secs_f64(gap).map_or(MAX_GAP, |gap| gap.min(MAX_GAP));
         // After a stall (a paused laptop), resume at the normal rate instead of bursting.
         let now = tokio::time::Instant::now();
         if next + Duration::from_secs(1) < now {
@@ -103,4 +106,22 @@ pub fn pick_request(state: &NodeState, rng: &mut ChaCha8Rng) -> Request<Body> {
     };
     // The parts above are all valid, so building cannot fail; an empty request would get a 404.
     request.unwrap_or_else(|_| Request::new(Body::empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeConfig;
+
+    #[tokio::test(start_paused = true)]
+    async fn no_rate_however_small_panics_the_generator() {
+        for rps in [1e-30, f64::MIN_POSITIVE, crate::config::MIN_RPS] {
+            let state = NodeState::new(NodeConfig { rps, ..NodeConfig::new(1, 1) });
+            let stop = CancellationToken::new();
+            let generator = tokio::spawn(run(state.clone(), crate::app(state), stop.clone()));
+            tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+            stop.cancel();
+            assert!(generator.await.is_ok(), "the generator panicked at {rps} req/s");
+        }
+    }
 }

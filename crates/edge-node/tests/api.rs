@@ -85,6 +85,7 @@ async fn metrics_are_openmetrics_with_every_required_family() {
     get(&app, "/api/products").await;
     let reply = get(&app, "/metrics").await;
     assert_eq!(reply.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    assert_eq!(reply.content_type, edge_node::metrics::OPENMETRICS_CONTENT_TYPE);
     assert!(reply.body.ends_with("# EOF\n"));
     for family in [
         "edge_http_requests counter",
@@ -101,15 +102,19 @@ async fn metrics_are_openmetrics_with_every_required_family() {
         "edge_fault_injections counter",
         "edge_upstream_requests counter",
         "edge_build info",
+        "edge_log_lines_dropped counter",
     ] {
         assert!(reply.body.contains(&format!("# TYPE {family}\n")), "missing {family}");
     }
+    assert_eq!(sample(&reply.body, "edge_log_lines_dropped_total"), Some(0.0));
     for kind in edge_sim::FaultKind::ALL {
         let series = format!("edge_fault_active{{failure=\"{kind}\"}}");
         assert_eq!(sample(&reply.body, &series), Some(0.0), "{series} pre-created at 0");
     }
-    assert!(reply.body.contains(r#"edge_build_info{version="0.1.0",region="eu-west",seed="42"} 1"#));
-    assert!(!reply.body.contains("node=\""), "node identity comes from Prometheus, not the app");
+    assert!(reply.body.contains(r#"edge_build_info{version="0.1.0",seed="42"} 1"#));
+    for target_label in ["node=\"", "region=\"", "job=\"", "instance=\""] {
+        assert!(!reply.body.contains(target_label), "{target_label} is a target label, never the app's");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -209,4 +214,26 @@ async fn the_node_sheds_load_past_its_concurrency_limit_and_times_out_slow_reque
     let text = metrics(&app).await;
     assert_eq!(sum(&text, "edge_http_requests_total", &["status=\"504\""]), 1.0);
     assert_eq!(sum(&text, "edge_http_requests_total", &["status=\"503\""]), 1.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_series_exist_at_zero_before_the_first_error_counter_and_histogram_alike() {
+    let (_, app) = quiet_node(1);
+    let text = metrics(&app).await;
+    for route in &edge_node::shop::ROUTES {
+        for status in edge_node::metrics::PRECREATED_ERROR_STATUSES {
+            let labels = format!(
+                r#"{{service="{}",route="{}",method="{}",status="{status}"}}"#,
+                route.service, route.path, route.method
+            );
+            for series in ["edge_http_requests_total", "edge_http_request_duration_seconds_count"] {
+                assert_eq!(sample(&text, &format!("{series}{labels}")), Some(0.0), "{series}{labels}");
+            }
+            let inf_bucket = format!(
+                r#"edge_http_request_duration_seconds_bucket{{le="+Inf",service="{}",route="{}",method="{}",status="{status}"}}"#,
+                route.service, route.path, route.method
+            );
+            assert_eq!(sample(&text, &inf_bucket), Some(0.0), "{inf_bucket}");
+        }
+    }
 }

@@ -1,18 +1,27 @@
 //! Real sockets: a 12-node fleet on free ports, and graceful shutdown.
 
+use std::io::Write;
 use std::time::Duration;
 
-use edge_node::{NodeConfig, NodeState, run};
+use edge_node::{NodeConfig, NodeState, RunError, ShutdownTimes, run_with};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 struct Fleet {
     urls: Vec<String>,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), RunError>>,
 }
 
+/// No drain: these tests are about what happens once the listeners close.
+const NO_DRAIN: ShutdownTimes =
+    ShutdownTimes { drain: Duration::ZERO, grace: edge_node::server::GRACE_PERIOD };
+
 async fn start_fleet(n: u32, rps: f64) -> Fleet {
+    start_fleet_with(n, rps, NO_DRAIN).await
+}
+
+async fn start_fleet_with(n: u32, rps: f64, times: ShutdownTimes) -> Fleet {
     let mut nodes = Vec::new();
     let mut urls = Vec::new();
     for id in 1..=n {
@@ -21,7 +30,7 @@ async fn start_fleet(n: u32, rps: f64) -> Fleet {
         nodes.push((listener, NodeState::new(NodeConfig { rps, ..NodeConfig::new(id, 7) })));
     }
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(run(nodes, shutdown.clone()));
+    let task = tokio::spawn(run_with(nodes, shutdown.clone(), times));
     Fleet { urls, shutdown, task }
 }
 
@@ -135,4 +144,51 @@ async fn the_healthcheck_client_tells_healthy_from_down() {
     fleet.shutdown.cancel();
     fleet.task.await.expect("join").expect("clean");
     assert!(tokio::task::spawn_blocking(check).await.expect("join").is_err(), "refused once stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_turns_503_for_the_drain_period_while_the_node_still_serves() {
+    let drain = Duration::from_millis(1500);
+    let fleet = start_fleet_with(1, 0.0, ShutdownTimes { drain, ..NO_DRAIN }).await;
+    let http = client();
+    let url = fleet.urls[0].clone();
+    assert_eq!(http.get(format!("{url}/readyz")).send().await.expect("ready").status(), 200);
+    let began = std::time::Instant::now();
+    fleet.shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let readyz = http.get(format!("{url}/readyz")).send().await.expect("still listening");
+    assert_eq!(readyz.status(), 503);
+    assert_eq!(readyz.json::<serde_json::Value>().await.expect("json")["status"], "shutting down");
+    assert_eq!(http.get(format!("{url}/healthz")).send().await.expect("alive").status(), 200);
+    assert_eq!(http.get(format!("{url}/api/products/1")).send().await.expect("serves").status(), 200);
+    assert!(began.elapsed() < drain, "the checks above ran inside the drain");
+    tokio::time::timeout(Duration::from_secs(10), fleet.task)
+        .await
+        .expect("bounded")
+        .expect("join")
+        .expect("clean");
+    assert!(began.elapsed() >= drain, "the listener stayed open for the whole drain");
+    assert!(http.get(format!("{url}/healthz")).send().await.is_err(), "no longer listening");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_that_runs_past_its_grace_period_is_an_error() {
+    let grace = Duration::from_millis(300);
+    let fleet = start_fleet_with(1, 0.0, ShutdownTimes { drain: Duration::ZERO, grace }).await;
+    // A client that sends the headers of an order and only part of its body: the
+    // request stays in flight until the request timeout (5 s), far past the grace.
+    let addr = fleet.urls[0].trim_start_matches("http://").to_owned();
+    let mut slow = std::net::TcpStream::connect(&addr).expect("connect");
+    slow.write_all(
+        b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let began = std::time::Instant::now();
+    fleet.shutdown.cancel();
+    let result =
+        tokio::time::timeout(Duration::from_secs(10), fleet.task).await.expect("bounded").expect("join");
+    assert!(matches!(result, Err(RunError::GracePeriodExceeded { grace: g }) if g == grace), "{result:?}");
+    assert!(began.elapsed() < Duration::from_secs(2), "gave up at the grace period: {:?}", began.elapsed());
+    drop(slow);
 }

@@ -9,6 +9,12 @@ use axum::body::Body;
 use axum::http::Request;
 use common::*;
 use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+
+/// The filter the tests need, whatever `RUST_LOG` says.
+fn info() -> EnvFilter {
+    EnvFilter::new("info")
+}
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -37,7 +43,7 @@ impl Capture {
 fn requests_and_faults_log_one_flat_json_line_each() {
     let capture = Capture::default();
     let writer = capture.clone();
-    let subscriber = edge_node::logging::json_subscriber(move || writer.clone());
+    let subscriber = edge_node::logging::json_subscriber(move || writer.clone(), info());
     let _guard = tracing::subscriber::set_default(subscriber);
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
@@ -130,7 +136,7 @@ fn log_lines_carry_every_field_the_dashboards_logql_reads() {
     let capture = Capture::default();
     let writer = capture.clone();
     let _guard =
-        tracing::subscriber::set_default(edge_node::logging::json_subscriber(move || writer.clone()));
+        tracing::subscriber::set_default(edge_node::logging::json_subscriber(move || writer.clone(), info()));
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
     rt.block_on(async {
@@ -147,5 +153,29 @@ fn log_lines_carry_every_field_the_dashboards_logql_reads() {
             lines.iter().any(|l| !l[field.as_str()].is_null()),
             "{panel} reads `{field}`, which no line has"
         );
+    }
+}
+
+/// Runs this file's other tests in a child process under a hostile `RUST_LOG`: they set
+/// the filter they need, so the environment must not change what they see.
+#[test]
+fn the_log_tests_do_not_depend_on_rust_log() {
+    if std::env::var_os("EDGE_LOG_TESTS_CHILD").is_some() {
+        return;
+    }
+    let me = std::env::current_exe().expect("test binary");
+    for rust_log in ["off", "error", "edge_node=trace,warn"] {
+        let out = std::process::Command::new(&me)
+            .args(["--exact", "--test-threads=1"])
+            .args([
+                "requests_and_faults_log_one_flat_json_line_each",
+                "log_lines_carry_every_field_the_dashboards_logql_reads",
+            ])
+            .env("RUST_LOG", rust_log)
+            .env("EDGE_LOG_TESTS_CHILD", "1")
+            .output()
+            .expect("run the log tests");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && stdout.contains("2 passed"), "RUST_LOG={rust_log}:\n{stdout}");
     }
 }
