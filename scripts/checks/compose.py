@@ -538,8 +538,17 @@ def self_test(model, moved):
     }
     if check(model, moved):
         return ["(the unbroken models already fail)"]
-    return [name for name, case in cases.items()
-            if not (broken(**case) if isinstance(case, dict) else broken(case))]
+    missed = [name for name, case in cases.items()
+              if not (broken(**case) if isinstance(case, dict) else broken(case))]
+    # A limit written down with too little headroom over its figure (table and model agree).
+    saved = MEMORY["grafana"]
+    MEMORY["grafana"] = (384 * MiB, saved[1], saved[2])
+    try:
+        if not broken(both(lambda s: s["grafana"].update(mem_limit=str(384 * MiB)))):
+            missed.append("limit under 2x its figure")
+    finally:
+        MEMORY["grafana"] = saved
+    return missed
 
 
 def main():
