@@ -85,12 +85,12 @@ pub struct InjectArgs {
     /// Measure detection of this alert instead (repeatable); implies --watch.
     #[arg(long)]
     pub expect: Vec<String>,
-    /// Prometheus, for --watch.
-    #[arg(long, env = "INJECT_PROMETHEUS", default_value = "http://127.0.0.1:9090")]
-    pub prometheus: String,
-    /// Alertmanager, for --watch.
-    #[arg(long, env = "INJECT_ALERTMANAGER", default_value = "http://127.0.0.1:9093")]
-    pub alertmanager: String,
+    /// Prometheus, for --watch [default: http://127.0.0.1:9090, or Compose's PROMETHEUS_PORT].
+    #[arg(long, env = "INJECT_PROMETHEUS")]
+    pub prometheus: Option<String>,
+    /// Alertmanager, for --watch [default: http://127.0.0.1:9093, or ALERTMANAGER_PORT].
+    #[arg(long, env = "INJECT_ALERTMANAGER")]
+    pub alertmanager: Option<String>,
     /// Seconds to wait for an alert to fire, and to resolve after the fault ends; also how
     /// long Prometheus and Alertmanager may fail to answer before --watch gives up. 1-3600.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS", value_parser = numbers::seconds(1.0, 3600.0))]

@@ -21,7 +21,7 @@ use cli::{Cli, Command};
 use client::Client;
 use edge_sim::api::InjectRequest;
 use scenario::Scenario;
-use targets::{Targets, parse_overrides};
+use targets::{Targets, compose_port_overrides, compose_service_url, parse_overrides};
 
 /// Exit codes: everything succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -43,16 +43,24 @@ pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
     }
 }
 
-async fn try_run(cli: Cli, out: &mut impl Write) -> Result<bool, String> {
-    let g = &cli.global;
-    let mut overrides = match &g.targets_file {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            parse_overrides(&text).map_err(|e| format!("{}: {e}", path.display()))?
+async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
+    // Compose's port variables, resolved before anything is sent (bad input changes nothing).
+    for (given, var, default) in [
+        (&mut cli.inject.prometheus, "PROMETHEUS_PORT", 9090),
+        (&mut cli.inject.alertmanager, "ALERTMANAGER_PORT", 9093),
+    ] {
+        if given.is_none() {
+            *given = Some(compose_service_url(var, std::env::var(var).ok(), default)?);
         }
-        None => Default::default(),
-    };
+    }
+    let g = &cli.global;
+    // Lowest first: Compose's port variables, then a targets file, then --targets.
+    let mut overrides = compose_port_overrides(&g.host, std::env::vars())?;
+    if let Some(path) = &g.targets_file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        overrides.extend(parse_overrides(&text).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
     if let Some(list) = &g.targets {
         overrides.extend(parse_overrides(list).map_err(|e| format!("--targets: {e}"))?);
     }
@@ -171,9 +179,11 @@ async fn watched(
     json: bool,
     out: &mut impl Write,
 ) -> bool {
+    // try_run fills both in before anything runs.
+    let url = |u: &Option<String>| u.as_deref().unwrap_or_default().trim_end_matches('/').to_owned();
     let cfg = watch::WatchConfig {
-        prometheus: a.prometheus.trim_end_matches('/').to_owned(),
-        alertmanager: a.alertmanager.trim_end_matches('/').to_owned(),
+        prometheus: url(&a.prometheus),
+        alertmanager: url(&a.alertmanager),
         timeout: Duration::from_secs_f64(a.watch_timeout),
         request_timeout: watch::REQUEST_TIMEOUT,
     };
