@@ -11,9 +11,7 @@
 //! malformed body gets a 4xx with a JSON error body.
 
 pub mod bounds;
-pub mod logging;
 pub mod page;
-pub mod shutdown;
 pub mod store;
 pub mod webhook;
 

@@ -4,9 +4,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use alert_sink::{Links, SinkState, logging, shutdown};
+use alert_sink::{Links, SinkState};
 use anyhow::Context;
 use clap::Parser;
+use service_kit::{logging, shutdown};
 use tokio::net::TcpListener;
 
 /// A webhook receiver for Alertmanager that logs, counts and shows every notification.
@@ -34,17 +35,23 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = tracing::subscriber::set_global_default(logging::json_subscriber(std::io::stdout)) {
+    // The same writer as the nodes': a stalled stdout drops lines instead of blocking.
+    let log = logging::non_blocking(std::io::stdout(), logging::DEFAULT_LOG_BUFFER_LINES);
+    if let Err(e) =
+        tracing::subscriber::set_global_default(logging::json_subscriber(log.writer, logging::env_filter()))
+    {
         eprintln!("alert-sink: logging not initialised: {e}");
     }
-    match serve(cli).await {
+    let code = match serve(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "alert-sink stopped");
             eprintln!("alert-sink: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    logging::flush(log.guard, logging::FLUSH_TIMEOUT);
+    code
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {

@@ -128,24 +128,6 @@ async fn serve(cli: Cli, log_drops: LogDrops) -> anyhow::Result<()> {
 
 /// Cancels `shutdown` on ctrl-c or SIGTERM.
 async fn wait_for_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!(event = "shutdown", "shutting down");
+    service_kit::shutdown::signal().await;
     shutdown.cancel();
 }

@@ -1,5 +1,7 @@
 //! Real sockets: a 12-node fleet on free ports, and graceful shutdown.
 
+mod common;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -39,9 +41,7 @@ fn client() -> reqwest::Client {
 }
 
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing"))
+    common::sample(text, name).unwrap_or_else(|| panic!("{name} missing"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,11 +82,7 @@ async fn twelve_nodes_are_independent() {
     for url in &fleet.urls {
         let text =
             http.get(format!("{url}/metrics")).send().await.expect("scrape").text().await.expect("text");
-        let served: f64 = text
-            .lines()
-            .filter(|l| l.starts_with("edge_http_requests_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
+        let served = common::sum(&text, "edge_http_requests_total", &[]);
         assert!(served >= 5.0, "{url} served {served} generated requests");
     }
     fleet.shutdown.cancel();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use edge_sim::api::{ErrorBody, FaultList, InjectRequest, Started};
 use serde::de::DeserializeOwned;
 
-use crate::exposition::Metrics;
 use crate::targets::Targets;
+use exposition::Metrics;
 
 /// How to start a fleet, for "connection refused" errors.
 pub const START_HINT: &str = "is the fleet running? start it with `scripts/run-native.sh` or `cargo run --release -p edge-node -- --nodes 12`";
@@ -201,7 +201,8 @@ impl Answer for FaultList {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The error and its causes on one line (reqwest's own message omits the cause).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

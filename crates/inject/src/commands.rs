@@ -11,7 +11,7 @@ use edge_sim::api::{FaultList, FaultView, InjectRequest, Started};
 use serde::Serialize;
 
 use crate::client::{Client, NodeError};
-use crate::exposition::Metrics;
+use exposition::Metrics;
 
 /// Runs `f` against every node concurrently; one result per node, in node order. A node
 /// whose task panicked or was cancelled gets [`NodeError::Lost`]: its outcome is unknown,

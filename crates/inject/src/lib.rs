@@ -7,7 +7,6 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
-pub mod exposition;
 pub mod numbers;
 pub mod scenario;
 pub mod table;

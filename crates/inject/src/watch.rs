@@ -54,9 +54,10 @@ type Snapshot = (BTreeMap<(String, String), String>, BTreeSet<(String, String)>)
 /// One poll of both APIs.
 async fn snapshot(http: &reqwest::Client, cfg: &WatchConfig) -> Result<Snapshot, String> {
     let get = |url: String| async move {
-        let res = http.get(&url).send().await.map_err(|e| format!("{url}: {}", one_line(&e)))?;
-        let res = res.error_for_status().map_err(|e| format!("{url}: {}", one_line(&e)))?;
-        res.json::<Value>().await.map_err(|e| format!("{url}: {}", one_line(&e)))
+        let res =
+            http.get(&url).send().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
+        let res = res.error_for_status().map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
+        res.json::<Value>().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))
     };
     let key = |labels: &Value| {
         (
@@ -240,18 +241,6 @@ fn record(
 
 fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-/// The error and its causes on one line (reqwest's own message omits the cause).
-fn one_line(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// Prints the report; true if every expected alert fired and resolved.

@@ -51,7 +51,7 @@ mod tokio_util_free {
             let url = self.targets.split(',').nth(node - 1).and_then(|t| t.split_once('=')).expect("node").1;
             let text =
                 reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("text");
-            let metrics = inject::exposition::Metrics::parse(&text).expect("OpenMetrics");
+            let metrics = exposition::Metrics::parse(&text).expect("OpenMetrics");
             metrics
                 .samples()
                 .iter()

@@ -64,23 +64,27 @@ pub async fn inject(router: &Router, json: &str) -> serde_json::Value {
     reply.json()
 }
 
-/// The value of one sample in OpenMetrics text: `name{labels}` must match exactly
-/// (labels in exposition order), or `name` alone for unlabelled metrics.
-pub fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(series)?;
-        let value = rest.strip_prefix(' ')?;
-        value.split_whitespace().next()?.parse().ok()
-    })
+/// The exposition, read by the workspace's one parser (a malformed page fails the test).
+pub fn parse(text: &str) -> exposition::Metrics {
+    exposition::Metrics::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-/// Sum of every sample of `name` whose labels contain all of `labels`.
+/// The value of one sample: `name{labels}` must match exactly (labels in exposition
+/// order), or `name` alone for unlabelled metrics.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    parse(text).samples().iter().find(|s| s.series() == series).map(|s| s.value)
+}
+
+/// Sum of every sample of `name` that has all of `labels` (each `key="value"`).
 pub fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|lab| l.contains(lab)))
-        .filter_map(|l| l.split_once("} ").map(|(_, v)| v.split_whitespace().next().unwrap_or("0")))
-        .filter_map(|v| v.parse::<f64>().ok())
-        .sum()
+    let wanted: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("{l} is not key=\"value\""));
+            (k, v.trim_matches('"'))
+        })
+        .collect();
+    parse(text).sum(name, |s| wanted.iter().all(|(k, v)| s.label(k) == Some(v)))
 }
 
 pub async fn metrics(router: &Router) -> String {

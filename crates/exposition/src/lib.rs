@@ -1,5 +1,5 @@
-//! One reader of the Prometheus / OpenMetrics text format, for everything the CLI (and its
-//! tests) read from a node's `/metrics`.
+//! One reader of the Prometheus / OpenMetrics text format, for everything the CLI and the
+//! workspace's tests read from a node's `/metrics`. No dependencies beyond `thiserror`.
 //!
 //! Why not a crate: `prometheus-parse` splits label values on `,` and `=` (so a value
 //! holding either is misread) and brings regex and chrono; `openmetrics-parser` is
@@ -160,20 +160,28 @@ fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
+impl Sample {
+    /// `name{label="value",...}` as exposed (labels in exposition order, values escaped),
+    /// or `name` alone without labels: the series this sample belongs to.
+    pub fn series(&self) -> String {
+        if self.labels.is_empty() {
+            return self.name.clone();
+        }
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| {
+                format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+            })
+            .collect();
+        format!("{}{{{}}}", self.name, labels.join(","))
+    }
+}
+
 impl fmt::Display for Sample {
     /// The sample as an exposition line (value in Rust's shortest round-trip form).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)?;
-        if !self.labels.is_empty() {
-            let labels: Vec<String> = self
-                .labels
-                .iter()
-                .map(|(k, v)| {
-                    format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
-                })
-                .collect();
-            write!(f, "{{{}}}", labels.join(","))?;
-        }
+        f.write_str(&self.series())?;
         let value = match self.value {
             v if v.is_nan() => "NaN".to_owned(),
             v if v == f64::INFINITY => "+Inf".to_owned(),

@@ -1,6 +1,5 @@
 //! The shutdown signal of a service binary: ctrl-c, or SIGTERM (what `docker stop` and
-//! Kubernetes send). Kept free of anything sink-specific so that every binary of the
-//! workspace can share it once it moves to a common crate.
+//! Kubernetes send).
 
 /// Resolves on ctrl-c or SIGTERM. If SIGTERM cannot be watched (no signal handling in
 /// this environment), it still resolves on ctrl-c.
