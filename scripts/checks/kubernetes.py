@@ -17,7 +17,8 @@
   ConfigMap, ServiceAccount and Role a pod or binding names exists; the ServiceMonitor selects the
   fleet's Service by a port it has; every host:port the servers' configs name is a Service here;
 - identity: node N is pod edge-node-N, reads its id from its pod index, and the monitors'
-  relabelling gives its series node=N and the region the node binary assigns to N;
+  relabelling gives its series node=N and the region the node binary assigns to N, under the
+  job name the rules select;
 - habits: non-root, read-only root filesystem, no privilege escalation, no capabilities,
   requests and limits, probes, the four app.kubernetes.io labels, images pinned to Compose's;
   the standalone servers run with Compose's flags;
@@ -459,12 +460,22 @@ def identity(builds):
         if "EDGE_REGION" in env:
             problems.append(f"{overlay}: EDGE_REGION is set; the node must derive its region from its id, as the monitors do")
         port = next((p["containerPort"] for p in container["ports"] if p["name"] == gen.FLEET_PORT), None)
+        # The rules select the fleet by job: the operator names a ServiceMonitor's job after the
+        # Service (unless jobLabel says otherwise); the standalone config names it itself.
         if overlay == "kube-prometheus":
-            configs = [r for sm in of_kind(docs, "ServiceMonitor") for ep in sm["spec"]["endpoints"] for r in ep.get("relabelings", [])]
+            monitors = of_kind(docs, "ServiceMonitor")
+            configs = [r for sm in monitors for ep in sm["spec"]["endpoints"] for r in ep.get("relabelings", [])]
+            jobs = [s["metadata"]["name"] if "jobLabel" not in sm["spec"] else f"{s['metadata']['name']}'s {sm['spec']['jobLabel']} label"
+                    for sm in monitors for s in of_kind(docs, "Service")
+                    if selects(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
         else:
             cm = named(docs, "ConfigMap", "prometheus-config")
-            configs = next(j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"]
-                           if j["job_name"] == gen.FLEET_SERVICE)["relabel_configs"]
+            scrapes = [j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"] if j.get("kubernetes_sd_configs")]
+            configs = [r for j in scrapes for r in j.get("relabel_configs", [])]
+            jobs = [j["job_name"] for j in scrapes]
+        selected = sorted(set(re.findall(r'job="([^"]+)"', "".join(p.read_text() for p in gen.RULES))))
+        if jobs != selected:
+            problems.append(f"{overlay}: the fleet is scraped as job {jobs}, the rules select job {selected}")
         for i in range(1, spec["replicas"] + 1):
             pod = f"{sts['metadata']['name']}-{i}"
             meta = {gen.POD_INDEX: str(i), "__meta_kubernetes_pod_name": pod, "__meta_kubernetes_pod_container_port_number": str(port),
@@ -633,6 +644,9 @@ def breakages():
     def wrong_region(b):
         first(kp(b), "ServiceMonitor")["spec"]["endpoints"][0]["relabelings"][1]["replacement"] = "us-east"
 
+    def other_job(b):
+        first(kp(b), "ServiceMonitor")["spec"]["jobLabel"] = "app.kubernetes.io/component"
+
     def ordinals_from_zero(b):
         del first(sa(b), "StatefulSet")["spec"]["ordinals"]
 
@@ -669,7 +683,7 @@ def breakages():
 
     return [(rules, edit_rule), (rules, edit_standalone_rule), (rules, localhost_runbooks), (rules, no_namespace_label),
             (routing, misroute), (references, wrong_selector), (references, wrong_port), (references, missing_configmap), (references, runbooks_elsewhere),
-            (references, monitor_port), (identity, wrong_region), (identity, ordinals_from_zero), (habits, writable_root),
+            (references, monitor_port), (identity, wrong_region), (identity, other_job), (identity, ordinals_from_zero), (habits, writable_root),
             (habits, latest_image), (habits, no_limits), (habits, other_flags), (configs, edited_dashboard),
             (configs, unmounted_dashboard), (schemas, bad_field_type), (schemas, unknown_field), (schemas, crd_pattern),
             (schemas, crd_unknown_field)]
