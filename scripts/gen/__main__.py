@@ -1,13 +1,13 @@
-"""scripts/py -m gen [dashboards|slo-rules|targets ...] [--check]: write the generated files
+"""scripts/py -m gen [dashboards|slo-rules|targets|kubernetes ...] [--check]: write the generated files
 (all of them when none is named), or with --check exit 1 naming every stale one."""
 import argparse
 import sys
 
-from gen import dashboards, slo_rules, targets
+from gen import dashboards, kubernetes, slo_rules, targets
 
 from lib import ROOT
 
-GENERATORS = {"dashboards": dashboards, "slo-rules": slo_rules, "targets": targets}
+GENERATORS = {"dashboards": dashboards, "slo-rules": slo_rules, "targets": targets, "kubernetes": kubernetes}
 
 
 def main():

@@ -1,0 +1,722 @@
+"""Checks the Kubernetes manifests (deploy/kubernetes) offline, as built by `kubectl kustomize`
+(no cluster can run here):
+
+- schemas: the built-in kinds against the Kubernetes API schemas (PyPI kubernetes-validate,
+  strict: unknown fields fail) for the oldest supported and the newest Kubernetes; the Prometheus
+  Operator's kinds with npm @kubernetes-models/prometheus-operator: its validate() (the CRD
+  schemas' types, patterns and enums) and a TypeScript type check of the same objects against its
+  types (which catches unknown fields, as the API server's strict field validation would);
+- rules: the PrometheusRules and the standalone rules ConfigMap hold exactly the rules of
+  prometheus/rules/ (runbook links moved off localhost, nothing else), pass `promtool check rules`,
+  and the standalone prometheus.yml passes `promtool check config`;
+- routing: the Alertmanager config the operator builds from the AlertmanagerConfig (emulated as
+  pkg/alertmanager/amcfg.go builds it) passes `amtool check-config` and routes every case of
+  alertmanager/tests/routes.txt to its receiver; the standalone Alertmanager runs
+  alertmanager.yml unchanged;
+- references: every Service selects pods that exist and targets ports they declare; every
+  ConfigMap, ServiceAccount and Role a pod or binding names exists; the ServiceMonitor selects the
+  fleet's Service by a port it has; every host:port the servers' configs name is a Service here;
+- identity: node N is pod edge-node-N, reads its id from its pod index, and the monitors'
+  relabelling gives its series node=N and the region the node binary assigns to N, under the
+  job name the rules select;
+- habits: non-root, read-only root filesystem, no privilege escalation, no capabilities,
+  requests and limits, probes, the four app.kubernetes.io labels, images pinned to Compose's;
+  the standalone servers run with Compose's flags;
+- dashboards and configs: every dashboard and config file is the repository's, byte for byte.
+
+    scripts/py -m checks.kubernetes              # both overlays
+    scripts/py -m checks.kubernetes --self-test  # prove every check catches a breakage
+
+Needs kubectl, npm, and promtool/amtool v3 on PATH (scripts/checks/kubernetes.sh sets them up).
+"""
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import pathlib
+
+import kubernetes_validate
+import yaml
+
+from gen import kubernetes as gen
+
+from lib import ROOT
+
+OVERLAYS = {name: gen.DEPLOY / "overlays" / name for name in ("kube-prometheus", "standalone")}
+# Oldest Kubernetes the manifests need (start ordinal and pod-index label on by default), newest known.
+K8S_VERSIONS = ["1.28", kubernetes_validate.utils.latest_version()]
+# The CRD models and the type checker, pinned so the check is reproducible.
+NPM_PACKAGES = {"@kubernetes-models/prometheus-operator": "6.0.0", "typescript": "7.0.2"}
+CRDS = {"ServiceMonitor": "v1", "PodMonitor": "v1", "PrometheusRule": "v1", "AlertmanagerConfig": "v1alpha1"}
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
+APP_LABELS = [f"app.kubernetes.io/{k}" for k in ("name", "component", "part-of", "version")]
+# Which Compose service each app runs as (for images and flags).
+COMPOSE_SERVICE = {"edge-node": "edge-node-1", "alert-sink": "alert-sink", "prometheus": "prometheus",
+                   "alertmanager": "alertmanager", "grafana": "grafana", "loki": "loki", "alloy": "alloy"}
+
+
+class Loader(yaml.SafeLoader):
+    """YAML as Kubernetes reads it: kustomize writes the matcher type `=` bare, which YAML 1.1
+    (PyYAML) would take for its `value` tag; Go's YAML reads a string."""
+
+
+Loader.add_constructor("tag:yaml.org,2002:value", Loader.construct_scalar)
+
+
+def build(overlay):
+    run = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"kubectl kustomize {overlay.relative_to(ROOT)} failed:\n{run.stderr}")
+    return [d for d in yaml.load_all(run.stdout, Loader=Loader) if d]
+
+
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def of_kind(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def named(docs, kind, name):
+    """The object of `kind` called `name`, or its kustomize-hashed name (name-0123456789)."""
+    return next((d for d in of_kind(docs, kind) if re.fullmatch(re.escape(name) + r"(-[a-z0-9]{10})?", d["metadata"]["name"])), None)
+
+
+def pod_specs(docs):
+    for d in docs:
+        if d["kind"] in WORKLOADS:
+            yield d, d["spec"]["template"]
+
+
+def app(d):
+    return d["metadata"]["labels"].get("app.kubernetes.io/name")
+
+
+# ---- schemas -------------------------------------------------------------------------------------
+
+def schemas(builds):
+    problems = []
+    for overlay, docs in builds.items():
+        for d in docs:
+            where = f"{overlay}: {d['kind']}/{d['metadata']['name']}"
+            if d["kind"] in CRDS:
+                continue
+            for version in K8S_VERSIONS:
+                try:
+                    kubernetes_validate.validate(d, version, strict=True)
+                except kubernetes_validate.ValidationError as e:
+                    problems.append(f"{where} (Kubernetes {version}): {'.'.join(map(str, e.path))}: {e.message}")
+                except kubernetes_validate.SchemaNotFoundError:
+                    problems.append(f"{where}: no schema for {d['apiVersion']} {d['kind']} in Kubernetes {version}")
+    return problems + crd_schemas(builds)
+
+
+VALIDATE_JS = """// Generated by scripts/py -m checks.kubernetes: validate() every operator resource.
+import { readFileSync } from "node:fs";
+const docs = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const problems = [];
+for (const [where, d] of docs) {
+  const [group, version] = d.apiVersion.split("/");
+  const { [d.kind]: Model } = await import(`@kubernetes-models/prometheus-operator/${group}/${version}/${d.kind}`);
+  try { new Model(d).validate(); } catch (e) { problems.push(`${where}: ${e.message}`); }
+}
+console.log(JSON.stringify(problems));
+"""
+
+
+def crd_schemas(builds):
+    work = ROOT / "target/kubernetes-crds"
+    work.mkdir(parents=True, exist_ok=True)
+    package = {"name": "kubernetes-crds", "private": True, "type": "module", "devDependencies": NPM_PACKAGES}
+    manifest = work / "package.json"
+    if not manifest.exists() or json.loads(manifest.read_text()) != package or not (work / "node_modules").exists():
+        manifest.write_text(json.dumps(package, indent=1))
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund"], cwd=work, check=True)
+    docs = [(f"{o}: {d['kind']}/{d['metadata']['name']}", d) for o, ds in builds.items() for d in ds if d["kind"] in CRDS]
+    (work / "docs.json").write_text(json.dumps(docs))
+    (work / "validate.mjs").write_text(VALIDATE_JS)
+    run = subprocess.run(["node", "validate.mjs", "docs.json"], cwd=work, capture_output=True, text=True)
+    if run.returncode != 0:
+        return [f"@kubernetes-models validation did not run:\n{run.stderr}"]
+    problems = [f"{p} (CRD schema)" for p in json.loads(run.stdout)]
+    # The types: an object literal with a field its type lacks fails to compile.
+    imports = {f'import type {{ I{k} }} from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/{v}/{k}";'
+               for k, v in CRDS.items()}
+    lines = sorted(imports) + [f"// {where}\nexport const doc{i}: I{d['kind']} = {json.dumps(d)};" for i, (where, d) in enumerate(docs)]
+    (work / "docs.ts").write_text("\n".join(lines) + "\n")
+    (work / "tsconfig.json").write_text(json.dumps({"compilerOptions": {
+        "strict": True, "noEmit": True, "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022",
+        "skipLibCheck": True, "types": []}, "files": ["docs.ts"]}))
+    run = subprocess.run(["node_modules/.bin/tsc", "-p", "."], cwd=work, capture_output=True, text=True)
+    if run.returncode != 0:
+        problems.append(f"operator resources do not type-check ({work}/docs.ts):\n{run.stdout}{run.stderr}")
+    return problems
+
+
+# ---- rules ---------------------------------------------------------------------------------------
+
+def compose_groups():
+    """{group name: group} of prometheus/rules/*.yml."""
+    return {g["name"]: g for p in gen.RULES for g in yaml.safe_load(p.read_text())["groups"]}
+
+
+def runbook_base(groups, where):
+    """The one base every alert's runbook_url uses (`<base>/<alert>`), and problems."""
+    urls = {r["alert"]: r.get("annotations", {}).get("runbook_url", "") for g in groups for r in g["rules"] if "alert" in r}
+    bases = {u.removesuffix(f"/{a}") for a, u in urls.items()}
+    problems = [f"{where}: runbook_url of {a} is not <base>/{a}: {u}" for a, u in urls.items() if not u.endswith(f"/{a}")]
+    if len(bases) != 1:
+        return None, problems + [f"{where}: alerts use several runbook bases: {sorted(bases)}"]
+    base = bases.pop()
+    if re.search(r"//(localhost|127\.0\.0\.1)\b", base):
+        problems.append(f"{where}: runbook links point at {base}, which is no address on a cluster")
+    return base, problems
+
+
+def same_rules(groups, where, extra_keys=lambda g: {}):
+    """`groups` are Compose's, with runbook links moved to one base (and `extra_keys`)."""
+    base, problems = runbook_base(groups, where)
+    expected = compose_groups()
+    if [g["name"] for g in groups] != list(expected):
+        return problems + [f"{where}: groups {[g['name'] for g in groups]}, Compose has {list(expected)}"]
+    for g in groups:
+        want = copy.deepcopy(expected[g["name"]])
+        for r in want["rules"]:
+            if "alert" in r and base:
+                r["annotations"]["runbook_url"] = r["annotations"]["runbook_url"].replace(gen.RUNBOOKS, base)
+        want.update(extra_keys(want))
+        if g != want:
+            diff = [k for k in set(g) | set(want) if g.get(k) != want.get(k)]
+            problems.append(f"{where}: group {g['name']} differs from Compose's in {sorted(diff)}")
+    return problems
+
+
+def promtool(*args, files):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in files.items():
+            (pathlib.Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+            (pathlib.Path(tmp) / name).write_text(text)
+        run = subprocess.run(["promtool", *args], cwd=tmp, capture_output=True, text=True)
+    return [] if run.returncode == 0 else [f"promtool {' '.join(args)}:\n{run.stdout}{run.stderr}"]
+
+
+def rules(builds):
+    problems = []
+    interval = gen.compose_prometheus()["global"]["evaluation_interval"]
+    kp = [(d, g) for d in of_kind(builds["kube-prometheus"], "PrometheusRule") for g in d["spec"]["groups"]]
+    if kp:
+        namespace = kp[0][0]["metadata"]["namespace"]
+        problems += same_rules([g for _, g in kp], "kube-prometheus PrometheusRules", lambda want: {
+            "interval": want.get("interval", interval), "labels": {**want.get("labels", {}), "namespace": namespace}})
+        problems += [f"kube-prometheus: PrometheusRule {d['metadata']['name']} is in {d['metadata']['namespace']}, "
+                     f"its group {g['name']} labels alerts {g.get('labels', {}).get('namespace')}" for d, g in kp
+                     if g.get("labels", {}).get("namespace") != d["metadata"]["namespace"]]
+        problems += promtool("check", "rules", "rules.yml", files={"rules.yml": yaml.safe_dump({"groups": [g for _, g in kp]})})
+    else:
+        problems.append("kube-prometheus: no PrometheusRule")
+    rules_cm = named(builds["standalone"], "ConfigMap", "prometheus-rules")
+    config_cm = named(builds["standalone"], "ConfigMap", "prometheus-config")
+    if not rules_cm or not config_cm:
+        return problems + ["standalone: no prometheus-rules or prometheus-config ConfigMap"]
+    if sorted(rules_cm["data"]) != [p.name for p in gen.RULES]:
+        problems.append(f"standalone: rules ConfigMap holds {sorted(rules_cm['data'])}, Compose has {[p.name for p in gen.RULES]}")
+    groups = [g for name in sorted(rules_cm["data"]) for g in yaml.safe_load(rules_cm["data"][name])["groups"]]
+    problems += same_rules(groups, "standalone rules")
+    files = {f"rules/{k}": v for k, v in rules_cm["data"].items()} | {"prometheus.yml": config_cm["data"]["prometheus.yml"]}
+    return problems + promtool("check", "config", "prometheus.yml", files=files)
+
+
+# ---- routing -------------------------------------------------------------------------------------
+
+def operator_config(amc):
+    """The Alertmanager config the Prometheus Operator makes of one AlertmanagerConfig, merged into
+    kube-prometheus-stack's default config (root route and Watchdog to "null"), as
+    pkg/alertmanager/amcfg.go does with the default matcher strategy (OnNamespace): receivers are
+    renamed <namespace>/<name>/<receiver>, the top route gets namespace="<namespace>" and
+    `continue: true`, and inhibit rules get the namespace matcher on both sides."""
+    ns, prefix = amc["metadata"]["namespace"], f"{amc['metadata']['namespace']}/{amc['metadata']['name']}/"
+
+    def matchers(ms):
+        return [f'{m["name"]}{m.get("matchType", "=")}"{m["value"]}"' for m in ms]
+
+    def route(r):
+        out = {gen_key: r[key] for key, gen_key in (("groupBy", "group_by"), ("groupWait", "group_wait"),
+               ("groupInterval", "group_interval"), ("repeatInterval", "repeat_interval"), ("continue", "continue")) if key in r}
+        if r.get("receiver"):
+            out["receiver"] = prefix + r["receiver"]
+        out["matchers"] = matchers(r.get("matchers", []))
+        out["routes"] = [route(c) for c in r.get("routes", [])]
+        return out
+
+    top = route(amc["spec"]["route"])
+    top["matchers"].append(f'namespace="{ns}"')
+    top["continue"] = True
+    receivers = [{"name": prefix + r["name"], "webhook_configs": [
+        {"url": w["url"], "send_resolved": w.get("sendResolved", True)} for w in r.get("webhookConfigs", [])]}
+        for r in amc["spec"]["receivers"]]
+    inhibit = [{"source_matchers": matchers(i["sourceMatch"]) + [f'namespace="{ns}"'],
+                "target_matchers": matchers(i["targetMatch"]) + [f'namespace="{ns}"'], "equal": i.get("equal", [])}
+               for i in amc["spec"].get("inhibitRules", [])]
+    return {"route": {"receiver": "null", "group_by": ["namespace"],
+                      "routes": [top, {"receiver": "null", "matchers": ['alertname="Watchdog"']}]},
+            "receivers": [{"name": "null"}, *receivers], "inhibit_rules": inhibit}
+
+
+def route_cases():
+    for line in (ROOT / "alertmanager/tests/routes.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            receiver, *labels = line.split()
+            yield receiver, labels
+
+
+def amtool_routes(config, cases, ignore=()):
+    """Problems of `amtool check-config`, and of each (expected receiver, labels) case: the
+    receivers `amtool config routes test` names, less `ignore`, must be exactly the expected one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "alertmanager.yml"
+        path.write_text(yaml.safe_dump(config))
+        run = subprocess.run(["amtool", "check-config", str(path)], capture_output=True, text=True)
+        if run.returncode != 0:
+            return [f"amtool check-config:\n{run.stdout}{run.stderr}"]
+        problems = []
+        for receiver, labels in cases:
+            run = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={path}", *labels],
+                                 capture_output=True, text=True)
+            got = set(run.stdout.strip().split(","))
+            if run.returncode != 0:
+                problems.append(f"amtool config routes test {' '.join(labels)}: {run.stderr.strip()}")
+            elif (got - set(ignore) or got) != {receiver}:
+                problems.append(f"{{{' '.join(labels)}}} should reach {receiver}, reaches {run.stdout.strip()}")
+        return problems
+
+
+def routing(builds):
+    amcs = of_kind(builds["kube-prometheus"], "AlertmanagerConfig")
+    if len(amcs) != 1:
+        return [f"kube-prometheus: {len(amcs)} AlertmanagerConfigs, expected one"]
+    amc = amcs[0]
+    prefix = f"{amc['metadata']['namespace']}/{amc['metadata']['name']}/"
+    cases = [(prefix + r, [*labels, f"namespace={amc['metadata']['namespace']}"]) for r, labels in route_cases()]
+    # Another namespace's alerts (kube-prometheus-stack's own Watchdog) never reach the fleet's receivers.
+    cases.append(("null", ["alertname=Watchdog", "severity=none"]))
+    # The top route continues (the operator's rule), so the fleet's Watchdog also meets the
+    # stack's Watchdog route to "null", which discards it: only the fleet's receivers count.
+    problems = [f"kube-prometheus routing: {p}" for p in amtool_routes(operator_config(amc), cases, ignore=["null"])]
+    cm = named(builds["standalone"], "ConfigMap", "alertmanager-config")
+    if not cm or cm["data"].get("alertmanager.yml") != (ROOT / "alertmanager/alertmanager.yml").read_text():
+        problems.append("standalone: the Alertmanager ConfigMap is not alertmanager/alertmanager.yml")
+    return problems
+
+
+# ---- references ----------------------------------------------------------------------------------
+
+def selects(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def service_target(docs, host, port, where):
+    """Problems unless `host` (a Service name, or <name>.<namespace>.svc...) is a Service of
+    this build with `port`."""
+    name, _, rest = host.partition(".")
+    svc = named(docs, "Service", name)
+    if not svc:
+        return [f"{where}: {host}:{port} names no Service of this build"]
+    if rest and not re.fullmatch(rf"{re.escape(svc['metadata']['namespace'])}\.svc(\.cluster\.local)?", rest):
+        return [f"{where}: {host}:{port} is not the Service {name} of namespace {svc['metadata']['namespace']}"]
+    if int(port) not in [p["port"] for p in svc["spec"]["ports"]]:
+        return [f"{where}: Service {name} has no port {port}"]
+    return []
+
+
+def config_hosts(docs):
+    """(where, host, port) of every http URL or host:port the servers' config files and the
+    PrometheusRules' runbook links name."""
+    texts = [(f"ConfigMap {cm['metadata']['name']} ({key})", text) for cm in of_kind(docs, "ConfigMap")
+             if not cm["metadata"]["name"].startswith("dashboard-") for key, text in cm.get("data", {}).items()]
+    texts += [(f"PrometheusRule {d['metadata']['name']}", yaml.safe_dump(d["spec"])) for d in of_kind(docs, "PrometheusRule")]
+    for where, text in texts:
+        for host, port in re.findall(r"(?:https?://|targets:\s*\[?\s*-?\s*|- )([a-z][a-z0-9.-]*):(\d+)", text):
+            if host not in ("localhost", "0.0.0.0"):
+                yield where, host, port
+
+
+def references(builds):
+    problems = []
+    for overlay, docs in builds.items():
+        pods = list(pod_specs(docs))
+        for svc in of_kind(docs, "Service"):
+            where = f"{overlay}: Service {svc['metadata']['name']}"
+            chosen = [t for _, t in pods if selects(svc["spec"].get("selector"), t["metadata"]["labels"])]
+            if not chosen:
+                problems.append(f"{where} selects no pods")
+            for port in svc["spec"]["ports"]:
+                target = port.get("targetPort", port["port"])
+                for t in chosen:
+                    declared = [(p.get("name"), p["containerPort"]) for c in t["spec"]["containers"] for p in c.get("ports", [])]
+                    if not any(target in (n, number) for n, number in declared):
+                        problems.append(f"{where}: port {port['name']} targets {target}, which its pods do not declare")
+        for pdb in of_kind(docs, "PodDisruptionBudget"):
+            if not any(selects(pdb["spec"]["selector"]["matchLabels"], t["metadata"]["labels"]) for _, t in pods):
+                problems.append(f"{overlay}: PodDisruptionBudget {pdb['metadata']['name']} selects no pods")
+        for w, t in pods:
+            where = f"{overlay}: {w['kind']} {w['metadata']['name']}"
+            spec = t["spec"]
+            if spec.get("serviceAccountName") and not named(docs, "ServiceAccount", spec["serviceAccountName"]):
+                problems.append(f"{where}: ServiceAccount {spec['serviceAccountName']} does not exist")
+            # Volume name -> the ConfigMaps it shows (one, several when projected, none for an emptyDir).
+            maps = {v["name"]: [v["configMap"]] if "configMap" in v else
+                    [s["configMap"] for s in v.get("projected", {}).get("sources", []) if "configMap" in s]
+                    for v in spec.get("volumes", [])}
+            for volume, refs in maps.items():
+                for ref in refs:
+                    cm = next((c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"] == ref["name"]), None)
+                    if not cm:
+                        problems.append(f"{where}: volume {volume} names ConfigMap {ref['name']}, which does not exist")
+            for c in spec["containers"]:
+                for m in c.get("volumeMounts", []):
+                    if m["name"] not in maps:
+                        problems.append(f"{where}: mounts volume {m['name']}, which the pod does not have")
+                    elif m.get("subPath") and not any(m["subPath"] in (named(docs, "ConfigMap", r["name"]) or {}).get("data", {}) for r in maps[m["name"]]):
+                        problems.append(f"{where}: mounts {m['subPath']}, which volume {m['name']} does not hold")
+        for rb in of_kind(docs, "RoleBinding"):
+            if not named(docs, rb["roleRef"]["kind"], rb["roleRef"]["name"]):
+                problems.append(f"{overlay}: RoleBinding {rb['metadata']['name']} binds a missing {rb['roleRef']['kind']}")
+            problems += [f"{overlay}: RoleBinding {rb['metadata']['name']} names missing {s['kind']} {s['name']}"
+                         for s in rb["subjects"] if not named(docs, s["kind"], s["name"])]
+        for sm in of_kind(docs, "ServiceMonitor"):
+            svcs = [s for s in of_kind(docs, "Service") if selects(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
+            if not svcs:
+                problems.append(f"{overlay}: ServiceMonitor {sm['metadata']['name']} selects no Service")
+            for ep in sm["spec"]["endpoints"]:
+                problems += [f"{overlay}: ServiceMonitor {sm['metadata']['name']} scrapes port {ep['port']}, "
+                             f"which Service {s['metadata']['name']} does not name"
+                             for s in svcs if ep["port"] not in [p["name"] for p in s["spec"]["ports"]]]
+        for amc in of_kind(docs, "AlertmanagerConfig"):
+            for r in amc["spec"]["receivers"]:
+                for w in r.get("webhookConfigs", []):
+                    m = re.fullmatch(r"https?://([^:/]+):(\d+)/.*", w["url"])
+                    problems += service_target(docs, m[1], m[2], f"{overlay}: receiver {r['name']}") if m else [f"{overlay}: {w['url']}"]
+        for where, host, port in dict.fromkeys(config_hosts(docs)):
+            problems += service_target(docs, host, port, f"{overlay}: {where}")
+        problems += fleet_job(docs, overlay)
+    return problems
+
+
+def fleet_job(docs, overlay):
+    """The standalone Prometheus keeps the fleet's Service by name and port name: both must exist."""
+    cm = named(docs, "ConfigMap", "prometheus-config")
+    if not cm:
+        return []
+    job = next(j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"] if j["job_name"] == gen.FLEET_SERVICE)
+    keep = next(r for r in job["relabel_configs"] if r.get("action") == "keep")
+    service, port = keep["regex"].split(";")
+    svc = named(docs, "Service", service)
+    if not svc or port not in [p["name"] for p in svc["spec"]["ports"]]:
+        return [f"{overlay}: the Prometheus job {job['job_name']} keeps Service {service} port {port}, which does not exist"]
+    return []
+
+
+# ---- identity ------------------------------------------------------------------------------------
+
+def relabel(labels, configs):
+    """Prometheus' target relabelling (replace, keep, drop: what the fleet's rules use), on a dict
+    of labels; None when the target is dropped. Takes the ServiceMonitor's camelCase keys too."""
+    labels = dict(labels)
+    for c in configs:
+        c = {re.sub(r"[A-Z]", lambda m: "_" + m[0].lower(), k): v for k, v in c.items()}
+        value = c.get("separator", ";").join(labels.get(s, "") for s in c.get("source_labels", []))
+        m = re.fullmatch(c.get("regex", "(.*)"), value)
+        action = c.get("action", "replace")
+        if (action == "keep" and not m) or (action == "drop" and m):
+            return None
+        if action == "replace" and m:
+            labels[c["target_label"]] = m.expand(re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", c.get("replacement", "$1")))
+    return labels
+
+
+def identity(builds):
+    """Node N is pod <statefulset>-N, its process reads N from the pod-index label, and the
+    monitors' relabelling of that pod's meta labels gives node=N, the node binary's region for N,
+    and instance <pod>:<port> (as Compose's edge-node-N:8080)."""
+    problems = []
+    region_of = {int(i): r for r, ids in gen.regions().items() for i in ids}
+    for overlay, docs in builds.items():
+        sts = named(docs, "StatefulSet", gen.FLEET_SERVICE)
+        if not sts:
+            problems.append(f"{overlay}: no StatefulSet {gen.FLEET_SERVICE}")
+            continue
+        spec, container = sts["spec"], sts["spec"]["template"]["spec"]["containers"][0]
+        if spec.get("ordinals", {}).get("start") != 1:
+            problems.append(f"{overlay}: the fleet's ordinals do not start at 1, so pod N is not node N")
+        if spec["replicas"] > gen.MAX_NODES:
+            problems.append(f"{overlay}: {spec['replicas']} nodes, the region relabelling covers {gen.MAX_NODES}")
+        env = {e["name"]: e for e in container.get("env", [])}
+        if env.get("EDGE_NODE_ID", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.labels['apps.kubernetes.io/pod-index']":
+            problems.append(f"{overlay}: EDGE_NODE_ID does not come from the pod-index label")
+        if "EDGE_REGION" in env:
+            problems.append(f"{overlay}: EDGE_REGION is set; the node must derive its region from its id, as the monitors do")
+        port = next((p["containerPort"] for p in container["ports"] if p["name"] == gen.FLEET_PORT), None)
+        # The rules select the fleet by job: the operator names a ServiceMonitor's job after the
+        # Service (unless jobLabel says otherwise); the standalone config names it itself.
+        if overlay == "kube-prometheus":
+            monitors = of_kind(docs, "ServiceMonitor")
+            configs = [r for sm in monitors for ep in sm["spec"]["endpoints"] for r in ep.get("relabelings", [])]
+            jobs = [s["metadata"]["name"] if "jobLabel" not in sm["spec"] else f"{s['metadata']['name']}'s {sm['spec']['jobLabel']} label"
+                    for sm in monitors for s in of_kind(docs, "Service")
+                    if selects(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
+        else:
+            cm = named(docs, "ConfigMap", "prometheus-config")
+            scrapes = [j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"] if j.get("kubernetes_sd_configs")]
+            configs = [r for j in scrapes for r in j.get("relabel_configs", [])]
+            jobs = [j["job_name"] for j in scrapes]
+        selected = sorted(set(re.findall(r'job="([^"]+)"', "".join(p.read_text() for p in gen.RULES))))
+        if jobs != selected:
+            problems.append(f"{overlay}: the fleet is scraped as job {jobs}, the rules select job {selected}")
+        for i in range(1, spec["replicas"] + 1):
+            pod = f"{sts['metadata']['name']}-{i}"
+            meta = {gen.POD_INDEX: str(i), "__meta_kubernetes_pod_name": pod, "__meta_kubernetes_pod_container_port_number": str(port),
+                    "__meta_kubernetes_service_name": spec["serviceName"], "__meta_kubernetes_endpointslice_port_name": gen.FLEET_PORT}
+            got = relabel(meta, configs) or {}
+            want = {"node": str(i), "region": region_of.get(i), "instance": f"{pod}:{port}"}
+            if {k: got.get(k) for k in want} != want:
+                problems.append(f"{overlay}: pod {pod} gets target labels {({k: got.get(k) for k in want})}, expected {want}")
+                break
+    return problems
+
+
+# ---- habits --------------------------------------------------------------------------------------
+
+def pinned(image):
+    return bool(re.fullmatch(r"[^:@\s]+(:[\w][\w.-]*)?(@sha256:[0-9a-f]{64})?", image)) and ":" in image.split("/")[-1] \
+        and not image.endswith(":latest")
+
+
+def habits(builds):
+    problems = []
+    services = compose()
+    for overlay, docs in builds.items():
+        namespaces = of_kind(docs, "Namespace")
+        if not namespaces or namespaces[0]["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") != "restricted":
+            problems.append(f"{overlay}: the namespace does not enforce the restricted Pod Security Standard")
+        if not any(selects(p["spec"]["selector"]["matchLabels"], {"app.kubernetes.io/name": gen.FLEET_SERVICE})
+                   for p in of_kind(docs, "PodDisruptionBudget")):
+            problems.append(f"{overlay}: no PodDisruptionBudget for the fleet")
+        for w, t in pod_specs(docs):
+            where = f"{overlay}: {w['kind']} {w['metadata']['name']}"
+            for obj, what in ((w, ""), (t, " (pod template)")):
+                missing = [k for k in APP_LABELS if k not in obj["metadata"].get("labels", {})]
+                if missing:
+                    problems.append(f"{where}{what}: no {', '.join(missing)}")
+            pod = t["spec"].get("securityContext", {})
+            if pod.get("runAsNonRoot") is not True or pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+                problems.append(f"{where}: pod must set runAsNonRoot and the RuntimeDefault seccomp profile")
+            for c in t["spec"].get("initContainers", []) + t["spec"]["containers"]:
+                sc, res = c.get("securityContext", {}), c.get("resources", {})
+                if (sc.get("allowPrivilegeEscalation") is not False or sc.get("readOnlyRootFilesystem") is not True
+                        or sc.get("capabilities", {}).get("drop") != ["ALL"]):
+                    problems.append(f"{where}: container {c['name']} must be read-only, without privilege escalation or capabilities")
+                if not all(k in res.get(kind, {}) for kind in ("requests", "limits") for k in ("cpu", "memory")):
+                    problems.append(f"{where}: container {c['name']} lacks cpu/memory requests or limits")
+                if "readinessProbe" not in c or "livenessProbe" not in c:
+                    problems.append(f"{where}: container {c['name']} lacks a readiness or liveness probe")
+                if not pinned(c["image"]):
+                    problems.append(f"{where}: image {c['image']} is not pinned to a version")
+                elif w["metadata"]["labels"].get("app.kubernetes.io/version") != c["image"].split(":")[-1].split("@")[0]:
+                    problems.append(f"{where}: app.kubernetes.io/version is not the image's tag ({c['image']})")
+                service = services.get(COMPOSE_SERVICE.get(app(w), ""), {})
+                if service.get("image") != c["image"]:
+                    problems.append(f"{where}: image {c['image']}, Compose runs {service.get('image')}")
+                if app(w) in ("prometheus", "alertmanager", "loki", "alloy") and c.get("args") != service.get("command"):
+                    problems.append(f"{where}: flags {c.get('args')} are not Compose's {service.get('command')}")
+                if app(w) == "grafana":
+                    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                    problems += [f"{where}: {k}={env.get(k)!r}, Compose sets {v!r}" for k, v in service["environment"].items()
+                                 if not k.startswith("GF_SECURITY_ADMIN_") and env.get(k) != v]
+            if app(w) == gen.FLEET_SERVICE:
+                c = t["spec"]["containers"][0]
+                probes = (c.get("readinessProbe", {}).get("httpGet", {}).get("path"), c.get("livenessProbe", {}).get("httpGet", {}).get("path"))
+                if probes != ("/readyz", "/healthz"):
+                    problems.append(f"{where}: probes {probes}, expected readiness /readyz and liveness /healthz")
+    return problems
+
+
+# ---- dashboards and config files -----------------------------------------------------------------
+
+def alloy_labels(text):
+    """Labels an Alloy config gives log streams (the rule checks.dashboards applies to Compose's)."""
+    labels = set(re.findall(r'target_label\s*=\s*"([^"]+)"', text))
+    for block in re.findall(r"stage\.labels\s*{\s*values\s*=\s*{([^}]*)}", text):
+        labels |= set(re.findall(r"(\w+)\s*=", block))
+    return labels
+
+
+def configs(builds):
+    problems = []
+    dashboards = {p.name: p.read_text() for p in sorted((ROOT / "grafana/dashboards").glob("*.json"))}
+    for overlay, docs in builds.items():
+        held = {k: v for cm in of_kind(docs, "ConfigMap") if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+                for k, v in cm["data"].items()}
+        problems += [f"{overlay}: dashboard {name} is not grafana/dashboards/{name}" for name in sorted(set(held) | set(dashboards))
+                     if held.get(name) != dashboards.get(name)]
+    docs = builds["standalone"]
+    copies = {"grafana-datasources": "grafana/provisioning/datasources/datasources.yml", "loki-config": "loki/loki.yml",
+              "grafana-dashboard-provider": "grafana/provisioning/dashboards/dashboards.yml"}
+    for name, path in copies.items():
+        cm = named(docs, "ConfigMap", name)
+        if not cm or list(cm["data"].values()) != [(ROOT / path).read_text()]:
+            problems.append(f"standalone: ConfigMap {name} is not {path}")
+    alloy = named(docs, "ConfigMap", "alloy-config")
+    text = alloy["data"]["config.alloy"] if alloy else ""
+    compose_alloy = (ROOT / "loki/config.alloy").read_text()
+    if compose_alloy[compose_alloy.find(gen.ALLOY_PIPELINE):] not in text:
+        problems.append("standalone: the Alloy config does not carry Compose's pipeline (loki/config.alloy)")
+    if alloy_labels(text) != alloy_labels(compose_alloy):
+        problems.append(f"standalone: Alloy labels streams {sorted(alloy_labels(text))}, Compose {sorted(alloy_labels(compose_alloy))}")
+    grafana = named(docs, "Deployment", "grafana")
+    provider = yaml.safe_load((ROOT / copies["grafana-dashboard-provider"]).read_text())["providers"][0]["options"]["path"]
+    spec = grafana["spec"]["template"]["spec"] if grafana else {"volumes": [], "containers": [{}]}
+    mount = next((m["name"] for m in spec["containers"][0].get("volumeMounts", []) if m["mountPath"] == provider), None)
+    volume = next((v for v in spec["volumes"] if v["name"] == mount), {})
+    mounted = {k for s in volume.get("projected", {}).get("sources", []) for k in named(docs, "ConfigMap", s["configMap"]["name"])["data"]}
+    if mounted != set(dashboards):
+        problems.append(f"standalone: Grafana's {provider} holds {sorted(mounted)}, grafana/dashboards has {sorted(dashboards)}")
+    return problems
+
+
+# ---- main ----------------------------------------------------------------------------------------
+
+CHECKS = [schemas, rules, routing, references, identity, habits, configs]
+
+
+def first(docs, kind, name=None):
+    return next(d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"].startswith(name)))
+
+
+def container(docs, kind, name):
+    return first(docs, kind, name)["spec"]["template"]["spec"]["containers"][0]
+
+
+def breakages():
+    """(check, what, change): each change breaks the built manifests in a way that check must see."""
+    def kp(b): return b["kube-prometheus"]
+    def sa(b): return b["standalone"]
+
+    def edit_rule(b):
+        rule = first(kp(b), "PrometheusRule")["spec"]["groups"][0]["rules"][0]
+        rule["expr"] = rule["expr"].replace("[3s]", "[5s]")
+
+    def edit_standalone_rule(b):
+        cm = first(sa(b), "ConfigMap", "prometheus-rules")
+        cm["data"]["alerts.yml"] = cm["data"]["alerts.yml"].replace("> 0.9", "> 0.8")
+
+    def localhost_runbooks(b):
+        for g in first(kp(b), "PrometheusRule")["spec"]["groups"]:
+            for r in g["rules"]:
+                if "alert" in r:
+                    r["annotations"]["runbook_url"] = f"{gen.RUNBOOKS}/{r['alert']}"
+
+    def no_namespace_label(b):
+        del first(kp(b), "PrometheusRule")["spec"]["groups"][0]["labels"]
+
+    def misroute(b):
+        first(kp(b), "AlertmanagerConfig")["spec"]["route"]["routes"][1]["matchers"][0]["value"] = "warning"
+
+    def wrong_selector(b):
+        first(sa(b), "Service", "prometheus")["spec"]["selector"]["app.kubernetes.io/name"] = "promethues"
+
+    def wrong_port(b):
+        first(kp(b), "Service", "alert-sink")["spec"]["ports"][0]["targetPort"] = "web"
+
+    def missing_configmap(b):
+        first(sa(b), "Deployment", "loki")["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] = "loki"
+
+    def runbooks_elsewhere(b):
+        cm = first(sa(b), "ConfigMap", "prometheus-rules")
+        cm["data"] = {k: v.replace(".edge-fleet.svc", ".monitoring.svc") for k, v in cm["data"].items()}
+
+    def monitor_port(b):
+        first(kp(b), "ServiceMonitor")["spec"]["endpoints"][0]["port"] = "metrics"
+
+    def wrong_region(b):
+        first(kp(b), "ServiceMonitor")["spec"]["endpoints"][0]["relabelings"][1]["replacement"] = "us-east"
+
+    def other_job(b):
+        first(kp(b), "ServiceMonitor")["spec"]["jobLabel"] = "app.kubernetes.io/component"
+
+    def ordinals_from_zero(b):
+        del first(sa(b), "StatefulSet")["spec"]["ordinals"]
+
+    def writable_root(b):
+        container(sa(b), "Deployment", "grafana")["securityContext"]["readOnlyRootFilesystem"] = False
+
+    def latest_image(b):
+        container(kp(b), "Deployment", "alert-sink")["image"] = "edge-fleet:latest"
+
+    def no_limits(b):
+        del container(sa(b), "Deployment", "prometheus")["resources"]["limits"]
+
+    def other_flags(b):
+        container(sa(b), "Deployment", "prometheus")["args"].remove("--rules.alert.resend-delay=1s")
+
+    def edited_dashboard(b):
+        cm = first(kp(b), "ConfigMap", "dashboard-slos")
+        cm["data"]["slos.json"] = cm["data"]["slos.json"].replace("edge", "egde", 1)
+
+    def unmounted_dashboard(b):
+        first(sa(b), "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"][2]["projected"]["sources"].pop()
+
+    def bad_field_type(b):
+        first(kp(b), "StatefulSet")["spec"]["replicas"] = "twelve"
+
+    def unknown_field(b):
+        container(sa(b), "Deployment", "alertmanager")["readOnlyRootFileSystem"] = True
+
+    def crd_pattern(b):
+        first(kp(b), "ServiceMonitor")["spec"]["endpoints"][0]["interval"] = "1 second"
+
+    def crd_unknown_field(b):
+        first(kp(b), "AlertmanagerConfig")["spec"]["route"]["groupwait"] = "0s"
+
+    return [(rules, edit_rule), (rules, edit_standalone_rule), (rules, localhost_runbooks), (rules, no_namespace_label),
+            (routing, misroute), (references, wrong_selector), (references, wrong_port), (references, missing_configmap), (references, runbooks_elsewhere),
+            (references, monitor_port), (identity, wrong_region), (identity, other_job), (identity, ordinals_from_zero), (habits, writable_root),
+            (habits, latest_image), (habits, no_limits), (habits, other_flags), (configs, edited_dashboard),
+            (configs, unmounted_dashboard), (schemas, bad_field_type), (schemas, unknown_field), (schemas, crd_pattern),
+            (schemas, crd_unknown_field)]
+
+
+def self_test(builds):
+    missed = []
+    for check, change in breakages():
+        broken = copy.deepcopy(builds)
+        change(broken)
+        if not check(broken):
+            missed.append(f"{change.__name__} ({check.__name__})")
+    return missed
+
+
+def main():
+    for tool in ("kubectl", "npm", "promtool", "amtool"):
+        if not shutil.which(tool):
+            raise SystemExit(f"checks.kubernetes: {tool} is not on PATH (run scripts/checks/kubernetes.sh)")
+    builds = {name: build(path) for name, path in OVERLAYS.items()}
+    if "--self-test" in sys.argv:
+        missed = self_test(builds)
+        print(f"self-test: {'missed ' + ', '.join(missed) if missed else 'every breakage caught'}")
+        return 1 if missed else 0
+    problems = [p for check in CHECKS for p in check(builds)]
+    for p in problems:
+        print(f"kubernetes: {p}", file=sys.stderr)
+    if not problems:
+        print(", ".join(f"{name}: {len(docs)} resources" for name, docs in builds.items())
+              + f"; schemas (Kubernetes {' and '.join(K8S_VERSIONS)}, operator CRDs), rules, routing, references, "
+              "identity, habits and config files OK")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
