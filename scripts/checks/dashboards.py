@@ -21,7 +21,7 @@ import sys
 
 import yaml
 
-from lib import ROOT
+from lib import ROOT, tooling
 
 DASHBOARDS = ROOT / "grafana/dashboards"
 # Versions of the type-check toolchain (npm), pinned so the check is reproducible.
@@ -42,12 +42,8 @@ def provisioned_datasources():
 
 
 def alloy_labels():
-    """Labels the Alloy config gives log streams (target_label and stage.labels)."""
-    text = (ROOT / "loki/config.alloy").read_text()
-    labels = set(re.findall(r'target_label\s*=\s*"([^"]+)"', text))
-    for block in re.findall(r"stage\.labels\s*{\s*values\s*=\s*{([^}]*)}", text):
-        labels |= set(re.findall(r"(\w+)\s*=", block))
-    return labels
+    """Labels the Compose Alloy config gives log streams."""
+    return tooling.alloy_labels((ROOT / "loki/config.alloy").read_text())
 
 
 def panels_of(dash):
@@ -196,13 +192,7 @@ def typescript(dashboards):
 
 
 def type_check(dashboards):
-    work = ROOT / "target/dashboard-types"
-    work.mkdir(parents=True, exist_ok=True)
-    package = {"name": "dashboard-types", "private": True, "devDependencies": NPM_PACKAGES}
-    manifest = work / "package.json"
-    if not manifest.exists() or json.loads(manifest.read_text()) != package or not (work / "node_modules").exists():
-        manifest.write_text(json.dumps(package, indent=1))
-        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund"], cwd=work, check=True)
+    work = tooling.npm_workspace("dashboard-types", NPM_PACKAGES)
     (work / "tsconfig.json").write_text(json.dumps({"compilerOptions": {
         "strict": True, "noEmit": True, "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022",
         "skipLibCheck": True, "types": []}, "files": ["dashboards.ts"]}))

@@ -35,15 +35,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import pathlib
+import tempfile
 
 import kubernetes_validate
 import yaml
 
 from gen import kubernetes as gen
-
-from lib import ROOT
+from lib import ROOT, tooling
 
 OVERLAYS = {name: gen.DEPLOY / "overlays" / name for name in ("kube-prometheus", "standalone")}
 # Oldest Kubernetes the manifests need (start ordinal and pod-index label on by default), newest known.
@@ -129,13 +128,7 @@ console.log(JSON.stringify(problems));
 
 
 def crd_schemas(builds):
-    work = ROOT / "target/kubernetes-crds"
-    work.mkdir(parents=True, exist_ok=True)
-    package = {"name": "kubernetes-crds", "private": True, "type": "module", "devDependencies": NPM_PACKAGES}
-    manifest = work / "package.json"
-    if not manifest.exists() or json.loads(manifest.read_text()) != package or not (work / "node_modules").exists():
-        manifest.write_text(json.dumps(package, indent=1))
-        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund"], cwd=work, check=True)
+    work = tooling.npm_workspace("kubernetes-crds", NPM_PACKAGES, module=True)
     docs = [(f"{o}: {d['kind']}/{d['metadata']['name']}", d) for o, ds in builds.items() for d in ds if d["kind"] in CRDS]
     (work / "docs.json").write_text(json.dumps(docs))
     (work / "validate.mjs").write_text(VALIDATE_JS)
@@ -546,14 +539,6 @@ def habits(builds):
 
 # ---- dashboards and config files -----------------------------------------------------------------
 
-def alloy_labels(text):
-    """Labels an Alloy config gives log streams (the rule checks.dashboards applies to Compose's)."""
-    labels = set(re.findall(r'target_label\s*=\s*"([^"]+)"', text))
-    for block in re.findall(r"stage\.labels\s*{\s*values\s*=\s*{([^}]*)}", text):
-        labels |= set(re.findall(r"(\w+)\s*=", block))
-    return labels
-
-
 def configs(builds):
     problems = []
     dashboards = {p.name: p.read_text() for p in sorted((ROOT / "grafana/dashboards").glob("*.json"))}
@@ -574,8 +559,8 @@ def configs(builds):
     compose_alloy = (ROOT / "loki/config.alloy").read_text()
     if compose_alloy[compose_alloy.find(gen.ALLOY_PIPELINE):] not in text:
         problems.append("standalone: the Alloy config does not carry Compose's pipeline (loki/config.alloy)")
-    if alloy_labels(text) != alloy_labels(compose_alloy):
-        problems.append(f"standalone: Alloy labels streams {sorted(alloy_labels(text))}, Compose {sorted(alloy_labels(compose_alloy))}")
+    if tooling.alloy_labels(text) != tooling.alloy_labels(compose_alloy):
+        problems.append(f"standalone: Alloy labels streams {sorted(tooling.alloy_labels(text))}, Compose {sorted(tooling.alloy_labels(compose_alloy))}")
     grafana = named(docs, "Deployment", "grafana")
     provider = yaml.safe_load((ROOT / copies["grafana-dashboard-provider"]).read_text())["providers"][0]["options"]["path"]
     spec = grafana["spec"]["template"]["spec"] if grafana else {"volumes": [], "containers": [{}]}

@@ -6,14 +6,10 @@ grid layout), so the four boards stay consistent; thresholds and burn factors ar
 alert rules in prometheus/rules/, so a graph's red line is always its alert's. Edit this file,
 not the JSON.
 """
-import functools
 import json
 import re
 
-import yaml
-
 from gen.slo_rules import BUDGET as SLO_BUDGET
-
 from lib import ROOT, fleet
 
 OUT = ROOT / "grafana/dashboards"
