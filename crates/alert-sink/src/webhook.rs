@@ -117,10 +117,7 @@ pub async fn list(State(state): State<SinkState>, filter: Result<Query<Filter>, 
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<SinkState>) -> Response {
     match state.encode() {
-        Ok(text) => {
-            ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
-                .into_response()
-        }
+        Ok(text) => ([(header::CONTENT_TYPE, service_kit::OPENMETRICS_CONTENT_TYPE)], text).into_response(),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "encoding metrics failed".to_owned()),
     }
 }

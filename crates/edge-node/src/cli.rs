@@ -122,7 +122,8 @@ pub enum Command {
     /// Print Prometheus file_sd targets for a fleet (node and region labels included).
     Targets {
         /// How many nodes.
-        #[arg(long, default_value_t = 12, value_parser = whole::<u32>(1, MAX_NODES), allow_negative_numbers = true)]
+        #[arg(long, default_value_t = edge_sim::fleet::DEFAULT_SIZE, value_parser = whole::<u32>(1, MAX_NODES),
+              allow_negative_numbers = true)]
         nodes: u32,
         /// Address of node {id}; `{port}` is base-port + id.
         #[arg(long, default_value = "127.0.0.1:{port}")]

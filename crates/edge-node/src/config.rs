@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use crate::logging::LogDrops;
 
-/// Regions of the fleet, assigned to node ids in blocks of four (1-4, 5-8, 9-12, ...).
-pub const REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
+pub use edge_sim::fleet::{REGIONS, default_region};
 /// The built-in traffic generator's default rate per node: at 20 req/s even a mild error
 /// burst (20 %) fails about 4 requests every second, so error and latency alerts on 2-3 s
 /// windows neither miss nor flap; it costs about 0.4 % of a core per node.
@@ -70,10 +69,4 @@ impl NodeConfig {
         });
         (index % REGIONS.len()) as f64 / REGIONS.len() as f64
     }
-}
-
-/// The region of node `node_id` when none is given.
-pub fn default_region(node_id: u32) -> &'static str {
-    let block = (node_id.saturating_sub(1) / 4) as usize;
-    REGIONS[block % REGIONS.len()]
 }

@@ -19,10 +19,9 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::logging::LogDrops;
 
-/// The content type of OpenMetrics text, as `/metrics` serves it (Prometheus v3 rejects a
-/// scrape without a valid one). The one definition in the workspace: anything else that
-/// serves or checks OpenMetrics uses this constant.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type `/metrics` answers with (Prometheus v3 rejects a scrape without a valid
+/// one): the workspace's one definition, in service-kit.
+pub use service_kit::OPENMETRICS_CONTENT_TYPE;
 
 /// Request latency buckets, in seconds: dense around the 0.1-1 s range where the
 /// latency alerts and SLOs draw their lines, wide enough for x10 spikes and timeouts.

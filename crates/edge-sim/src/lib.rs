@@ -6,7 +6,8 @@
 //! no clock and no global RNG: time comes in as a [`Duration`](std::time::Duration)
 //! since the node started and randomness as a `&mut impl Rng`, so tests step time and
 //! assert exact outcomes. It also holds the wire types of the `/inject` API ([`api`]) as
-//! plain serde data, so the node and the CLI share one definition.
+//! plain serde data and the default fleet's size and regions ([`fleet`]), so the node and
+//! the CLI share one definition.
 //!
 //! It must never depend on tokio, axum or prometheus-client: the service crate turns
 //! these decisions into real HTTP behaviour and measures it.
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod catalog;
 pub mod fault;
+pub mod fleet;
 pub mod node;
 pub mod request;
 pub mod resources;

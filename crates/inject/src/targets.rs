@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-/// The fleet size `all` means.
-pub const FLEET_SIZE: u32 = 12;
+/// The fleet size `all` means: the demo fleet's (one source, `edge_sim::fleet`).
+pub const FLEET_SIZE: u32 = edge_sim::fleet::DEFAULT_SIZE;
 /// Largest node number accepted.
 pub const MAX_NODE: u32 = 1000;
 

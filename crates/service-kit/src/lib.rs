@@ -3,8 +3,13 @@
 //!
 //! - [`logging`]: flat JSON lines through a bounded, lossy, non-blocking writer.
 //! - [`shutdown`]: ctrl-c or SIGTERM.
+//! - [`OPENMETRICS_CONTENT_TYPE`]: what `/metrics` answers with.
 //!
 //! Nothing here knows about nodes, alerts or HTTP.
 
 pub mod logging;
 pub mod shutdown;
+
+/// The content type of every `/metrics` answer of the workspace's services (OpenMetrics
+/// 1.0 text, what `prometheus-client` encodes).
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
