@@ -10,7 +10,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
 
-const NODE: &str = "127.0.0.1:8003";
+/// The node's authority as the browser addressed it: only a header here (requests go through
+/// the router in-process), and not a default node port, so nothing could reach a real fleet.
+const NODE: &str = "127.0.0.1:18003";
 const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36";
 const FIREFOX_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const CRASH_JSON: &str = r#"{"failure":"node_crash","duration_s":3600}"#;
@@ -23,7 +25,7 @@ fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: &str) -> Req
     builder.body(Body::from(body.to_owned())).expect("request")
 }
 
-/// Chromium: `<form method=POST action="http://127.0.0.1:8003/inject?mode=node_crash&duration=3600">`
+/// Chromium: `<form method=POST action="http://127.0.0.1:18003/inject?mode=node_crash&duration=3600">`
 /// submitted from another site.
 fn chrome_cross_site_form() -> Request<Body> {
     request(
@@ -218,11 +220,11 @@ async fn a_cross_site_request_cannot_end_a_fault_or_slip_past_a_crash() {
 #[tokio::test(start_paused = true)]
 async fn same_origin_pages_and_clients_that_are_not_browsers_keep_working() {
     let (state, app) = quiet_node(3);
-    // curl -XPOST 'localhost:8003/inject?mode=error_burst&duration=30' (the seed's form)
+    // curl -XPOST 'localhost:18003/inject?mode=error_burst&duration=30' (the seed's form)
     let curl = [("host", NODE), ("user-agent", "curl/8.5.0"), ("accept", "*/*")];
     let seed = send(&app, request("POST", "/inject?mode=error_burst&duration=30", &curl, "")).await;
     assert_eq!(seed.status, StatusCode::CREATED, "{}", seed.body);
-    // curl -XPOST localhost:8003/inject -H 'content-type: application/json' -d '{...}'
+    // curl -XPOST localhost:18003/inject -H 'content-type: application/json' -d '{...}'
     let body = r#"{"failure":"cpu_spike","duration_s":30}"#;
     let length = body.len().to_string();
     let mut json_headers = curl.to_vec();
@@ -238,11 +240,11 @@ async fn same_origin_pages_and_clients_that_are_not_browsers_keep_working() {
             ("content-type", "application/json"),
             ("user-agent", CHROME_UA),
             ("accept", "*/*"),
-            ("origin", "http://127.0.0.1:8003"),
+            ("origin", "http://127.0.0.1:18003"),
             ("sec-fetch-site", "same-origin"),
             ("sec-fetch-mode", "cors"),
             ("sec-fetch-dest", "empty"),
-            ("referer", "http://127.0.0.1:8003/"),
+            ("referer", "http://127.0.0.1:18003/"),
         ],
         r#"{"amount_cents":100}"#,
     );
