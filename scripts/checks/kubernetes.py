@@ -527,7 +527,9 @@ def habits(builds):
                     problems.append(f"{where}: flags {c.get('args')} are not Compose's {service.get('command')}")
                 if app(w) == "grafana":
                     env = {e["name"]: e.get("value") for e in c.get("env", [])}
-                    problems += [f"{where}: {k}={env.get(k)!r}, Compose sets {v!r}" for k, v in service["environment"].items()
+                    # Compose's `${VAR:-default}` as a cluster without the variable sees it.
+                    compose_env = {k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in service["environment"].items()}
+                    problems += [f"{where}: {k}={env.get(k)!r}, Compose sets {v!r}" for k, v in compose_env.items()
                                  if not k.startswith("GF_SECURITY_ADMIN_") and env.get(k) != v]
             if app(w) == gen.FLEET_SERVICE:
                 c = t["spec"]["containers"][0]
@@ -564,11 +566,25 @@ def configs(builds):
     grafana = named(docs, "Deployment", "grafana")
     provider = yaml.safe_load((ROOT / copies["grafana-dashboard-provider"]).read_text())["providers"][0]["options"]["path"]
     spec = grafana["spec"]["template"]["spec"] if grafana else {"volumes": [], "containers": [{}]}
-    mount = next((m["name"] for m in spec["containers"][0].get("volumeMounts", []) if m["mountPath"] == provider), None)
-    volume = next((v for v in spec["volumes"] if v["name"] == mount), {})
-    mounted = {k for s in volume.get("projected", {}).get("sources", []) for k in named(docs, "ConfigMap", s["configMap"]["name"])["data"]}
-    if mounted != set(dashboards):
-        problems.append(f"standalone: Grafana's {provider} holds {sorted(mounted)}, grafana/dashboards has {sorted(dashboards)}")
+    container = spec["containers"][0]
+
+    def files_at(path):
+        """The dashboard files the volume mounted at `path` holds (a ConfigMap or a projection)."""
+        mount = next((m["name"] for m in container.get("volumeMounts", []) if m["mountPath"] == path), None)
+        volume = next((v for v in spec["volumes"] if v["name"] == mount), {})
+        sources = volume.get("projected", {}).get("sources", []) or ([volume] if "configMap" in volume else [])
+        return {k for src in sources for k in named(docs, "ConfigMap", src["configMap"]["name"])["data"]}
+
+    # As in Compose: the home dashboard mounted on its own (Grafana provisions its home path
+    # itself), every other one in the provider's folder, so each is provisioned exactly once.
+    home = {e["name"]: e.get("value") for e in container.get("env", [])}.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH") or ""
+    home_dir, _, home_file = home.rpartition("/")
+    in_folder, at_home = files_at(provider), files_at(home_dir) if home_dir != provider else set()
+    if home_file not in at_home or home_file in in_folder:
+        problems.append(f"standalone: the home dashboard {home!r} must be mounted on its own, outside {provider}")
+    if in_folder | at_home != set(dashboards) or in_folder & at_home:
+        problems.append(f"standalone: Grafana's {provider} holds {sorted(in_folder)} and {home_dir} {sorted(at_home)}; "
+                        f"grafana/dashboards has {sorted(dashboards)}, each to be mounted once")
     return problems
 
 
@@ -651,8 +667,18 @@ def breakages():
         cm = first(kp(b), "ConfigMap", "dashboard-slos")
         cm["data"]["slos.json"] = cm["data"]["slos.json"].replace("edge", "egde", 1)
 
+    def grafana_volume(b, name):
+        return next(v for v in first(sa(b), "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"] if v["name"] == name)
+
     def unmounted_dashboard(b):
-        first(sa(b), "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"][2]["projected"]["sources"].pop()
+        grafana_volume(b, "dashboards")["projected"]["sources"].pop()
+
+    def home_dashboard_twice(b):
+        grafana_volume(b, "dashboards")["projected"]["sources"].append(dict(grafana_volume(b, "home-dashboard")))
+
+    def grafana_not_composes(b):
+        env = container(sa(b), "Deployment", "grafana")["env"]
+        env[:] = [e for e in env if e["name"] != "GF_SERVER_ENABLE_GZIP"]
 
     def bad_field_type(b):
         first(kp(b), "StatefulSet")["spec"]["replicas"] = "twelve"
@@ -670,7 +696,7 @@ def breakages():
             (routing, misroute), (references, wrong_selector), (references, wrong_port), (references, missing_configmap), (references, runbooks_elsewhere),
             (references, monitor_port), (identity, wrong_region), (identity, other_job), (identity, ordinals_from_zero), (habits, writable_root),
             (habits, latest_image), (habits, no_limits), (habits, other_flags), (configs, edited_dashboard),
-            (configs, unmounted_dashboard), (schemas, bad_field_type), (schemas, unknown_field), (schemas, crd_pattern),
+            (configs, unmounted_dashboard), (configs, home_dashboard_twice), (habits, grafana_not_composes), (schemas, bad_field_type), (schemas, unknown_field), (schemas, crd_pattern),
             (schemas, crd_unknown_field)]
 
 
