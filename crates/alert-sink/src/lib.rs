@@ -156,7 +156,31 @@ pub fn app(state: SinkState) -> Router {
         .route("/metrics", get(webhook::metrics))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(same_origin_only))
         .with_state(state)
+}
+
+/// The workspace's cross-site rule (`service_kit::cross_site`): a page on another site must
+/// not be able to post made-up alerts to the on-call channel through the user's browser.
+/// Alertmanager sends `application/json` and no `Origin`, so it is unaffected.
+async fn same_origin_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    match service_kit::cross_site::check(request.method(), request.headers(), authority.as_deref()) {
+        Ok(()) => next.run(request).await,
+        Err(service_kit::cross_site::Refusal::CrossSite(what)) => webhook::error(
+            axum::http::StatusCode::FORBIDDEN,
+            format!(
+                "cross-site request refused ({what}): only Alertmanager and other clients that are not browsers may post"
+            ),
+        ),
+        Err(service_kit::cross_site::Refusal::NotJson) => webhook::error(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "webhooks take application/json bodies".to_owned(),
+        ),
+    }
 }
 
 /// Serves the sink on `listener` until `shutdown` resolves, then stops accepting and

@@ -47,7 +47,7 @@ pub struct Alert {
 }
 
 /// A refusal, as JSON.
-fn error(status: StatusCode, message: String) -> Response {
+pub(crate) fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message, "status": status.as_u16() }))).into_response()
 }
 

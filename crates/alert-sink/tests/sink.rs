@@ -231,3 +231,39 @@ async fn an_oversized_body_is_refused_with_json() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(serde_json::from_str::<serde_json::Value>(&text).expect("json")["error"].is_string(), "{text}");
 }
+
+/// What Chromium sends for a page's `fetch(url, {method: "POST", mode: "no-cors", body})`
+/// to the sink from another site, and for a cross-site form post.
+#[tokio::test]
+async fn a_page_on_another_site_cannot_post_alerts_through_the_browser() {
+    let app = sink(10);
+    let body = payload("pager", "firing", "NodeDown", "3");
+    let attempts: [&[(&str, &str)]; 3] = [
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+            ("content-type", "text/plain;charset=UTF-8"),
+        ],
+        &[
+            ("origin", "http://127.0.0.1:3000"),
+            ("sec-fetch-site", "same-site"),
+            ("content-type", "application/json"),
+        ],
+        &[("content-type", "application/x-www-form-urlencoded")],
+    ];
+    for headers in attempts {
+        let mut req = Request::post("/webhook").header(header::HOST, "127.0.0.1:19095");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let (status, text) = call(&app, req.body(Body::from(body.clone())).expect("request")).await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{headers:?}: {status}"
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&text).expect("json")["error"].is_string());
+    }
+    assert_eq!(get(&app, "/notifications").await.1, "[]", "nothing was stored");
+    // Alertmanager: JSON, no Origin, no Sec-Fetch-Site.
+    assert_eq!(post(&app, &body).await.0, StatusCode::OK);
+}

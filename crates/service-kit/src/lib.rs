@@ -3,10 +3,12 @@
 //!
 //! - [`logging`]: flat JSON lines through a bounded, lossy, non-blocking writer.
 //! - [`shutdown`]: ctrl-c or SIGTERM.
+//! - [`cross_site`]: which requests a browser sent on behalf of another site.
 //! - [`OPENMETRICS_CONTENT_TYPE`]: what `/metrics` answers with.
 //!
-//! Nothing here knows about nodes, alerts or HTTP.
+//! Nothing here knows about nodes or alerts.
 
+pub mod cross_site;
 pub mod logging;
 pub mod shutdown;
 
