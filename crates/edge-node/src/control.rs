@@ -10,8 +10,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use edge_sim::api::{FaultList, FaultView, InjectRequest, Started};
+use axum::response::{IntoResponse, Response};
+use edge_sim::api::{
+    FaultList, FaultView, InjectRequest, SealedList, SealedView, Started, round_ms, valid_seal,
+};
 use edge_sim::{Fault, FaultKind, FaultSpec, Service};
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -58,8 +63,8 @@ pub async fn start(
         }
         _ => ApiError::BadRequest(e.body_text()),
     })?;
-    let spec = match (query.is_empty(), body.is_empty()) {
-        (false, true) => spec_from_query(query)?,
+    let (spec, seal) = match (query.is_empty(), body.is_empty()) {
+        (false, true) => (spec_from_query(query)?, None),
         (true, false) => spec_from_body(&headers, &body)?,
         (true, true) => {
             return Err(ApiError::BadRequest(format!(
@@ -74,7 +79,7 @@ pub async fn start(
             ));
         }
     };
-    let injected = state.inject(&spec)?;
+    let injected = state.inject_sealed(&spec, seal.as_deref())?;
     let started = Started {
         node: state.id(),
         replaced: injected.replaced.map(|f| f.id),
@@ -92,7 +97,7 @@ fn spec_from_query(q: InjectQuery) -> Result<FaultSpec, ApiError> {
     to_spec(&mode, duration, q.intensity, q.service.as_deref())
 }
 
-fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<FaultSpec, ApiError> {
+fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<(FaultSpec, Option<String>), ApiError> {
     if !headers.get(header::CONTENT_TYPE).is_some_and(crate::guard::is_json) {
         return Err(ApiError::UnsupportedMediaType(
             "the body of /inject must be application/json".to_owned(),
@@ -102,7 +107,31 @@ fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<FaultSpec, ApiErro
         serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid fault JSON: {e}")))?;
     let spec = FaultSpec::from(&request);
     spec.validate()?;
-    Ok(spec)
+    let seal = request.seal.map(checked_seal).transpose()?;
+    Ok((spec, seal))
+}
+
+fn checked_seal(key: String) -> Result<String, ApiError> {
+    if valid_seal(&key) {
+        Ok(key)
+    } else {
+        Err(ApiError::BadRequest("seal must be 16-64 characters of A-Z, a-z, 0-9, - and _".to_owned()))
+    }
+}
+
+/// The query of `GET /inject` and `DELETE /inject/{id}`: a drill's key, to see (or end)
+/// the faults sealed under it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealQuery {
+    seal: Option<String>,
+}
+
+impl SealQuery {
+    fn key(query: Result<Query<SealQuery>, QueryRejection>) -> Result<Option<String>, ApiError> {
+        let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        q.seal.map(checked_seal).transpose()
+    }
 }
 
 fn to_spec(
@@ -120,10 +149,33 @@ fn to_spec(
     Ok(spec)
 }
 
-/// `GET /inject`.
-pub async fn list(State(state): State<NodeState>) -> Json<FaultList> {
+/// `GET /inject`: the faults that are not sealed; with `?seal=KEY`, the sealed faults
+/// of that key instead.
+pub async fn list(
+    State(state): State<NodeState>,
+    query: Result<Query<SealQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    if let Some(key) = SealQuery::key(query)? {
+        let clock = state.clock();
+        let faults = state
+            .sealed(&key)
+            .iter()
+            .map(|r| SealedView {
+                // An ended fault has no time left, whatever its planned expiry.
+                fault: match r.ended {
+                    Some((at, _)) => {
+                        FaultView::new(&r.fault, at.max(r.fault.expires_at), clock.unix(Duration::ZERO))
+                    }
+                    None => view(&state, &r.fault),
+                },
+                ended_at: r.ended.map(|(at, _)| round_ms(clock.unix(at))),
+                end_reason: r.ended.map(|(_, why)| why.as_str().to_owned()),
+            })
+            .collect();
+        return Ok(Json(SealedList { node: state.id(), faults }).into_response());
+    }
     let faults = state.active_faults().iter().map(|f| view(&state, f)).collect();
-    Json(FaultList { node: state.id(), faults })
+    Ok(Json(FaultList { node: state.id(), faults }).into_response())
 }
 
 /// `DELETE /inject`.
@@ -136,9 +188,12 @@ pub async fn clear_all(State(state): State<NodeState>) -> Json<FaultList> {
 pub async fn clear_one(
     State(state): State<NodeState>,
     id: Result<Path<u64>, PathRejection>,
+    query: Result<Query<SealQuery>, QueryRejection>,
 ) -> Result<Json<FaultList>, ApiError> {
     let Path(id) =
         id.map_err(|e| ApiError::BadRequest(format!("fault ids are numbers: {}", e.body_text())))?;
-    let fault = state.clear(id)?;
-    Ok(Json(FaultList { node: state.id(), faults: vec![view(&state, &fault)] }))
+    let seal = SealQuery::key(query)?;
+    let fault = state.clear(id, seal.as_deref())?;
+    let faults = fault.iter().map(|f| view(&state, f)).collect();
+    Ok(Json(FaultList { node: state.id(), faults }))
 }

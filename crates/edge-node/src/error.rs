@@ -78,6 +78,10 @@ pub enum ApiError {
     /// The node is down (`node_crash`).
     #[error("node is down (injected node_crash); end it with DELETE /inject")]
     Crashed,
+    /// A failure while a drill's fault is sealed: answered as a real service would, with
+    /// the status alone (`internal server error`), so the body does not name the fault.
+    #[error("{}", .0.canonical_reason().unwrap_or("error").to_lowercase())]
+    Opaque(StatusCode),
     /// A bug on our side; details go to the log, not the client.
     #[error("internal error")]
     Internal(String),
@@ -99,6 +103,7 @@ impl ApiError {
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, Outcome::Overloaded),
             ApiError::Crashed => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Injected),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Internal),
+            ApiError::Opaque(status) => (*status, Outcome::Internal),
         }
     }
 }

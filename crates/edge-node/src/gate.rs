@@ -20,6 +20,9 @@ pub async fn gate(State(state): State<NodeState>, request: Request, next: Next) 
     }
     let admission = state.admission();
     if admission.crashed {
+        if state.sealed_active() {
+            return ApiError::Opaque(axum::http::StatusCode::SERVICE_UNAVAILABLE).into_response();
+        }
         return ApiError::Crashed.into_response();
     }
     if let Some(stall) = admission.stall {

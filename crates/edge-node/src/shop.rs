@@ -297,6 +297,10 @@ async fn perform(state: &NodeState, step: Step, entry: bool) -> Result<(), ApiEr
     tokio::time::sleep(plan.delay).await;
     match plan.failure {
         None => Ok(()),
+        // While a drill's fault is sealed, an injected failure reads like a real one.
+        Some(StepFailure::Injected(_)) if state.sealed_active() => {
+            Err(ApiError::Opaque(axum::http::StatusCode::INTERNAL_SERVER_ERROR))
+        }
         Some(StepFailure::Injected(kind)) => Err(ApiError::Injected(kind.as_str())),
         Some(StepFailure::Upstream) => Err(ApiError::Upstream("payment gateway")),
     }

@@ -62,11 +62,69 @@ impl Clock {
     }
 }
 
-/// The model and the RNG its request plans draw from, locked together.
+/// The model and the RNG its request plans draw from, locked together, with the drill
+/// seals of the faults that are hidden.
 #[derive(Debug)]
 struct Sim {
     model: NodeSim,
     rng: ChaCha8Rng,
+    seals: Seals,
+}
+
+/// How many sealed faults a node remembers (active and ended): a drill uses a handful;
+/// the bound keeps a loop of sealed injections from growing the node.
+const MAX_SEALS: usize = 64;
+
+/// One sealed fault: the key that may see it, the fault as started, and its end.
+#[derive(Debug, Clone)]
+pub struct SealRecord {
+    /// The drill's key.
+    pub key: String,
+    /// The fault as it was started.
+    pub fault: Fault,
+    /// When and why it ended (model time), once it has.
+    pub ended: Option<(Duration, EndReason)>,
+}
+
+/// The sealed faults of a node, newest last, bounded by [`MAX_SEALS`].
+#[derive(Debug, Default)]
+struct Seals(Vec<SealRecord>);
+
+impl Seals {
+    fn is_sealed(&self, id: u64) -> bool {
+        self.0.iter().any(|r| r.fault.id == id)
+    }
+
+    fn key_of(&self, id: u64) -> Option<&str> {
+        self.0.iter().find(|r| r.fault.id == id).map(|r| r.key.as_str())
+    }
+
+    fn add(&mut self, key: &str, fault: &Fault) {
+        if self.0.len() >= MAX_SEALS {
+            // Forget the oldest ended record first; an active one only if all are active.
+            let i = self.0.iter().position(|r| r.ended.is_some()).unwrap_or(0);
+            self.0.remove(i);
+        }
+        self.0.push(SealRecord { key: key.to_owned(), fault: fault.clone(), ended: None });
+    }
+
+    /// Records the end of the sealed ones among `faults`; returns the others (to log).
+    fn ended(&mut self, faults: Vec<Fault>, now: Duration, reason: EndReason) -> Vec<Fault> {
+        faults
+            .into_iter()
+            .filter(|f| match self.0.iter_mut().find(|r| r.fault.id == f.id) {
+                Some(record) => {
+                    record.ended.get_or_insert((now, reason));
+                    false
+                }
+                None => true,
+            })
+            .collect()
+    }
+
+    fn any_active(&self, model: &NodeSim, now: Duration) -> bool {
+        model.faults().active(now).any(|f| self.is_sealed(f.id))
+    }
 }
 
 /// How a fault ended, for the log.
@@ -144,7 +202,11 @@ impl NodeState {
             store: Mutex::new(OrderStore::new(config.order_capacity)),
             in_flight: Semaphore::new(config.concurrency_limit),
             ready: AtomicBool::new(true),
-            sim: Mutex::new(Sim { model, rng: rng::stream(node_seed, Stream::Requests) }),
+            sim: Mutex::new(Sim {
+                model,
+                rng: rng::stream(node_seed, Stream::Requests),
+                seals: Seals::default(),
+            }),
             served: AtomicU64::new(0),
             node_seed,
             config,
@@ -194,7 +256,7 @@ impl NodeState {
     pub fn admission(&self) -> Admission {
         let now = self.0.clock.now();
         let mut sim = self.sim();
-        let Sim { model, rng } = &mut *sim;
+        let Sim { model, rng, .. } = &mut *sim;
         Admission { crashed: model.is_crashed(now), stall: model.network_stall(now, rng) }
     }
 
@@ -213,7 +275,7 @@ impl NodeState {
     pub fn plan(&self, step: Step, entry: bool) -> StepPlan {
         let now = self.0.clock.now();
         let mut sim = self.sim();
-        let Sim { model, rng } = &mut *sim;
+        let Sim { model, rng, .. } = &mut *sim;
         model.plan(step, entry, now, rng)
     }
 
@@ -252,17 +314,37 @@ impl NodeState {
 impl NodeState {
     /// Starts a fault now; logs and counts it.
     pub fn inject(&self, spec: &FaultSpec) -> Result<Injected, FaultError> {
+        self.inject_sealed(spec, None)
+    }
+
+    /// Starts a fault now, sealed under `seal` if given: a sealed fault is applied like
+    /// any other but not logged, counted, listed or shown in the gauges, and a fault it
+    /// replaces is not named. Otherwise as [`Self::inject`].
+    pub fn inject_sealed(&self, spec: &FaultSpec, seal: Option<&str>) -> Result<Injected, FaultError> {
         let now = self.0.clock.now();
-        let (expired, injected) = {
+        let (expired, injected, replaced) = {
             let mut sim = self.sim();
             let expired = sim.model.expire(now);
-            let Sim { model, rng } = &mut *sim;
-            (expired, model.inject(spec, now, rng))
+            let expired = sim.seals.ended(expired, now, EndReason::Expired);
+            let Sim { model, rng, seals } = &mut *sim;
+            let mut injected = model.inject(spec, now, rng);
+            let mut replaced = Vec::new();
+            if let Ok(injected) = &mut injected {
+                if let Some(key) = seal {
+                    seals.add(key, &injected.fault);
+                }
+                replaced =
+                    seals.ended(injected.replaced.take().into_iter().collect(), now, EndReason::Replaced);
+                injected.replaced = replaced.first().cloned();
+            }
+            (expired, injected, replaced)
         };
         self.log_ended(&expired, EndReason::Expired);
         let injected = injected?;
-        if let Some(old) = &injected.replaced {
-            self.log_ended(std::slice::from_ref(old), EndReason::Replaced);
+        self.log_ended(&replaced, EndReason::Replaced);
+        if seal.is_some() {
+            self.refresh_gauges();
+            return Ok(injected);
         }
         let f = &injected.fault;
         self.0.metrics.fault_injections.get_or_create(&fault_labels(f.kind)).inc();
@@ -282,26 +364,38 @@ impl NodeState {
         Ok(injected)
     }
 
-    /// Ends one fault early.
-    pub fn clear(&self, id: u64) -> Result<Fault, FaultError> {
+    /// Ends one fault early. A sealed fault is ended only when `seal` is its key;
+    /// otherwise it is as unknown as any id that does not exist. Returns the fault if it
+    /// is not sealed (a sealed one is ended but not shown).
+    pub fn clear(&self, id: u64, seal: Option<&str>) -> Result<Option<Fault>, FaultError> {
         let now = self.0.clock.now();
         let (expired, cleared) = {
             let mut sim = self.sim();
-            (sim.model.expire(now), sim.model.clear(id, now))
+            let expired = sim.model.expire(now);
+            let expired = sim.seals.ended(expired, now, EndReason::Expired);
+            let cleared = match sim.seals.key_of(id) {
+                Some(key) if Some(key) != seal => Err(FaultError::UnknownFault(id)),
+                _ => sim.model.clear(id, now).map(|f| sim.seals.ended(vec![f], now, EndReason::Cleared)),
+            };
+            (expired, cleared)
         };
         self.log_ended(&expired, EndReason::Expired);
         let cleared = cleared?;
-        self.log_ended(std::slice::from_ref(&cleared), EndReason::Cleared);
+        self.log_ended(&cleared, EndReason::Cleared);
         self.refresh_gauges();
-        Ok(cleared)
+        Ok(cleared.into_iter().next())
     }
 
-    /// Ends every fault early.
+    /// Ends every fault early, sealed ones too (clearing a node is a learner's
+    /// mitigation); returns the ones that are not sealed.
     pub fn clear_all(&self) -> Vec<Fault> {
         let now = self.0.clock.now();
         let (expired, cleared) = {
             let mut sim = self.sim();
-            (sim.model.expire(now), sim.model.clear_all(now))
+            let expired = sim.model.expire(now);
+            let expired = sim.seals.ended(expired, now, EndReason::Expired);
+            let cleared = sim.model.clear_all(now);
+            (expired, sim.seals.ended(cleared, now, EndReason::Cleared))
         };
         self.log_ended(&expired, EndReason::Expired);
         self.log_ended(&cleared, EndReason::Cleared);
@@ -309,10 +403,39 @@ impl NodeState {
         cleared
     }
 
-    /// The active faults now.
+    /// The active faults now that are not sealed: everything a reader may see.
     pub fn active_faults(&self) -> Vec<Fault> {
         let now = self.0.clock.now();
+        let sim = self.sim();
+        sim.model.faults().active(now).filter(|f| !sim.seals.is_sealed(f.id)).cloned().collect()
+    }
+
+    /// Every active fault, sealed or not: what the node really applies.
+    pub fn applied_faults(&self) -> Vec<Fault> {
+        let now = self.0.clock.now();
         self.sim().model.faults().active(now).cloned().collect()
+    }
+
+    /// Whether a sealed fault is active now: failures are then answered as plain
+    /// internal errors, not as injected ones.
+    pub fn sealed_active(&self) -> bool {
+        let now = self.0.clock.now();
+        let sim = self.sim();
+        sim.seals.any_active(&sim.model, now)
+    }
+
+    /// The sealed faults with this key that the node remembers (active and ended), oldest
+    /// first.
+    pub fn sealed(&self, key: &str) -> Vec<SealRecord> {
+        let now = self.0.clock.now();
+        let mut sim = self.sim();
+        // Expiry is noticed lazily (per tick or call); catch up so `ended` is current.
+        let expired = sim.model.expire(now);
+        let expired = sim.seals.ended(expired, now, EndReason::Expired);
+        let records = sim.seals.0.iter().filter(|r| r.key == key).cloned().collect();
+        drop(sim);
+        self.log_ended(&expired, EndReason::Expired);
+        records
     }
 
     fn log_ended(&self, faults: &[Fault], reason: EndReason) {
@@ -357,7 +480,8 @@ impl NodeState {
         let expired = {
             let mut sim = self.sim();
             sim.model.set_load(rps);
-            sim.model.expire(now)
+            let expired = sim.model.expire(now);
+            sim.seals.ended(expired, now, EndReason::Expired)
         };
         self.log_ended(&expired, EndReason::Expired);
         self.refresh_gauges();
@@ -370,7 +494,13 @@ impl NodeState {
         let (signals, active) = {
             let mut sim = self.sim();
             let signals = sim.model.signals(now);
-            let active: Vec<FaultKind> = sim.model.faults().active(now).map(|f| f.kind).collect();
+            let active: Vec<FaultKind> = sim
+                .model
+                .faults()
+                .active(now)
+                .filter(|f| !sim.seals.is_sealed(f.id))
+                .map(|f| f.kind)
+                .collect();
             (signals, active)
         };
         let orders = self.orders_stored();
@@ -478,7 +608,7 @@ mod tests {
             // Logs the expiry found on the way in, the start, then the replacement.
             state.inject(&spec(FaultKind::CpuSpike, 30.0)).expect("started");
             let again = state.inject(&spec(FaultKind::CpuSpike, 30.0)).expect("replaced");
-            state.clear(again.fault.id).expect("cleared");
+            state.clear(again.fault.id, None).expect("cleared");
             state.inject(&spec(FaultKind::NodeCrash, 1.0)).expect("started");
             tokio::time::advance(2 * second).await;
             state.tick(second);

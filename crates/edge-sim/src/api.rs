@@ -7,7 +7,13 @@
 //! | `POST /inject` | [`InjectRequest`] | `201` [`Started`] |
 //! | `GET /inject` | - | `200` [`FaultList`] (the faults active now) |
 //! | `DELETE /inject`, `DELETE /inject/{id}` | - | `200` [`FaultList`] (the faults just ended) |
+//! | `GET /inject?seal=KEY` | - | `200` [`SealedList`] (the sealed faults started with that key) |
 //! | any refusal or failure | - | `4xx`/`5xx` [`ErrorBody`] |
+//!
+//! A fault injected with a `seal` (a drill's secret key) is *sealed*: the node applies it
+//! but hides it from every surface a learner reads (`GET /inject`, the fault gauges and
+//! counters, the fault log lines, the access log's `fault` field, error bodies). Only a
+//! `GET /inject?seal=KEY` with the same key shows it, with when and how it ended.
 //!
 //! Times are Unix seconds and durations seconds, both as floats rounded to the
 //! millisecond. Fields that are `Option` are always present in what a node sends
@@ -38,6 +44,21 @@ pub struct InjectRequest {
     /// Optional target service, for modes that accept one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
+    /// A drill's key: the fault is sealed (hidden from everything but this key); see
+    /// [`valid_seal`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
+}
+
+/// Shortest seal key: long enough that it cannot be guessed from outside.
+pub const MIN_SEAL_LEN: usize = 16;
+/// Longest seal key.
+pub const MAX_SEAL_LEN: usize = 64;
+
+/// Whether `key` is a usable seal: 16-64 characters of `[A-Za-z0-9_-]`.
+pub fn valid_seal(key: &str) -> bool {
+    (MIN_SEAL_LEN..=MAX_SEAL_LEN).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl From<&InjectRequest> for FaultSpec {
@@ -53,6 +74,7 @@ impl From<&FaultSpec> for InjectRequest {
             duration_s: s.duration_s,
             intensity: s.intensity,
             service: s.service,
+            seal: None,
         }
     }
 }
@@ -96,7 +118,8 @@ impl FaultView {
     }
 }
 
-fn round_ms(x: f64) -> f64 {
+/// Rounds seconds to the millisecond, as every time on the wire is.
+pub fn round_ms(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
 }
 
@@ -121,6 +144,29 @@ pub struct FaultList {
     pub node: u32,
     /// Oldest first.
     pub faults: Vec<FaultView>,
+}
+
+/// A sealed fault as `GET /inject?seal=KEY` shows it: the fault, and when and why it
+/// ended (`null` while it is active).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedView {
+    /// The fault as it was started.
+    #[serde(flatten)]
+    pub fault: FaultView,
+    /// Unix time it ended: expired, cleared (a learner's `DELETE /inject`) or replaced.
+    pub ended_at: Option<f64>,
+    /// `expired`, `cleared` or `replaced`; `null` while active.
+    pub end_reason: Option<String>,
+}
+
+/// The answer to `GET /inject?seal=KEY`: the node's sealed faults with that key, oldest
+/// first (the node keeps the most recent ones only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedList {
+    /// The node's number.
+    pub node: u32,
+    /// Oldest first.
+    pub faults: Vec<SealedView>,
 }
 
 /// The body of every refusal and failure: `{"error": "...", "status": 400}`.

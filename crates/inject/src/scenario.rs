@@ -59,6 +59,7 @@ impl Step {
             duration_s: self.duration,
             intensity: self.intensity,
             service: self.service,
+            seal: None,
         }
     }
 }
