@@ -12,7 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use edge_sim::api::{
-    FaultList, FaultView, InjectRequest, SealedList, SealedView, Started, round_ms, valid_seal,
+    FaultList, FaultView, InjectRequest, MAX_START_IN_S, SealedList, SealedView, Started, round_ms,
+    valid_seal,
 };
 use edge_sim::{Fault, FaultKind, FaultSpec, Service};
 use std::time::Duration;
@@ -63,8 +64,8 @@ pub async fn start(
         }
         _ => ApiError::BadRequest(e.body_text()),
     })?;
-    let (spec, seal) = match (query.is_empty(), body.is_empty()) {
-        (false, true) => (spec_from_query(query)?, None),
+    let (spec, seal, delay) = match (query.is_empty(), body.is_empty()) {
+        (false, true) => (spec_from_query(query)?, None, Duration::ZERO),
         (true, false) => spec_from_body(&headers, &body)?,
         (true, true) => {
             return Err(ApiError::BadRequest(format!(
@@ -79,7 +80,7 @@ pub async fn start(
             ));
         }
     };
-    let injected = state.inject_sealed(&spec, seal.as_deref())?;
+    let injected = state.inject_sealed_in(&spec, seal.as_deref(), delay)?;
     let started = Started {
         node: state.id(),
         replaced: injected.replaced.map(|f| f.id),
@@ -97,7 +98,10 @@ fn spec_from_query(q: InjectQuery) -> Result<FaultSpec, ApiError> {
     to_spec(&mode, duration, q.intensity, q.service.as_deref())
 }
 
-fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<(FaultSpec, Option<String>), ApiError> {
+fn spec_from_body(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(FaultSpec, Option<String>, Duration), ApiError> {
     if !headers.get(header::CONTENT_TYPE).is_some_and(crate::guard::is_json) {
         return Err(ApiError::UnsupportedMediaType(
             "the body of /inject must be application/json".to_owned(),
@@ -108,7 +112,21 @@ fn spec_from_body(headers: &HeaderMap, body: &[u8]) -> Result<(FaultSpec, Option
     let spec = FaultSpec::from(&request);
     spec.validate()?;
     let seal = request.seal.map(checked_seal).transpose()?;
-    Ok((spec, seal))
+    let delay = match (request.start_in_s, &seal) {
+        (None, _) => Duration::ZERO,
+        (Some(_), None) => {
+            return Err(ApiError::BadRequest("start_in_s is for sealed faults (with seal) only".to_owned()));
+        }
+        (Some(s), Some(_)) if s.is_finite() && (0.0..=MAX_START_IN_S).contains(&s) => {
+            Duration::from_secs_f64(s)
+        }
+        (Some(s), Some(_)) => {
+            return Err(ApiError::BadRequest(format!(
+                "start_in_s must be a number of seconds between 0 and {MAX_START_IN_S}, got {s}"
+            )));
+        }
+    };
+    Ok((spec, seal, delay))
 }
 
 fn checked_seal(key: String) -> Result<String, ApiError> {

@@ -321,13 +321,24 @@ impl NodeState {
     /// any other but not logged, counted, listed or shown in the gauges, and a fault it
     /// replaces is not named. Otherwise as [`Self::inject`].
     pub fn inject_sealed(&self, spec: &FaultSpec, seal: Option<&str>) -> Result<Injected, FaultError> {
+        self.inject_sealed_in(spec, seal, Duration::ZERO)
+    }
+
+    /// As [`Self::inject_sealed`], the fault starting `delay` from now (held inactive
+    /// until then).
+    pub fn inject_sealed_in(
+        &self,
+        spec: &FaultSpec,
+        seal: Option<&str>,
+        delay: Duration,
+    ) -> Result<Injected, FaultError> {
         let now = self.0.clock.now();
         let (expired, injected, replaced) = {
             let mut sim = self.sim();
             let expired = sim.model.expire(now);
             let expired = sim.seals.ended(expired, now, EndReason::Expired);
             let Sim { model, rng, seals } = &mut *sim;
-            let mut injected = model.inject(spec, now, rng);
+            let mut injected = model.inject_from(spec, now + delay, now, rng);
             let mut replaced = Vec::new();
             if let Ok(injected) = &mut injected {
                 if let Some(key) = seal {

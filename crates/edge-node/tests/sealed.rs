@@ -135,8 +135,30 @@ fn a_sealed_fault_expires_on_time_and_a_learners_fault_of_the_same_mode_does_not
         let v = &sealed["faults"][0];
         let (a, b) = (v["ended_at"].as_f64().expect("e"), v["expires_at"].as_f64().expect("x"));
         assert!(a >= b && a - b < 1.5, "{sealed}");
-        let bad = post_json(&app, "/inject", r#"{"failure":"cpu_spike","duration_s":5,"seal":"x y"}"#).await;
-        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        for bad in [
+            r#"{"failure":"cpu_spike","duration_s":5,"seal":"x y"}"#,
+            r#"{"failure":"cpu_spike","duration_s":5,"start_in_s":3}"#,
+            r#"{"failure":"cpu_spike","duration_s":5,"seal":"drill-key-0123456789","start_in_s":601}"#,
+        ] {
+            assert_eq!(post_json(&app, "/inject", bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+        assert_eq!(get(&app, "/inject").await.json()["faults"].as_array().map(Vec::len), Some(0));
+    });
+}
+
+#[test]
+fn a_sealed_fault_with_a_start_delay_begins_later() {
+    runtime().block_on(async {
+        let (_, app) = quiet_node(6);
+        let body = format!(r#"{{"failure":"node_crash","duration_s":5,"seal":"{KEY}","start_in_s":10}}"#);
+        let started = inject(&app, &body).await;
+        let (s, x) = (started["started_at"].as_f64().expect("s"), started["expires_at"].as_f64().expect("x"));
+        assert!((x - s - 5.0).abs() < 1e-3, "{started}");
+        assert_eq!(get(&app, "/api/products").await.status, StatusCode::OK, "not yet");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(get(&app, "/api/products").await.status, StatusCode::SERVICE_UNAVAILABLE, "now");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(get(&app, "/api/products").await.status, StatusCode::OK, "over");
         assert_eq!(get(&app, "/inject").await.json()["faults"].as_array().map(Vec::len), Some(0));
     });
 }

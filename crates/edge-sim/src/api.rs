@@ -48,7 +48,14 @@ pub struct InjectRequest {
     /// [`valid_seal`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<String>,
+    /// Seconds until a sealed fault starts (0-[`MAX_START_IN_S`]), so a drill's learner
+    /// cannot tell when it began; only with `seal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_in_s: Option<f64>,
 }
+
+/// Longest start delay of a sealed fault: ten minutes.
+pub const MAX_START_IN_S: f64 = 600.0;
 
 /// Shortest seal key: long enough that it cannot be guessed from outside.
 pub const MIN_SEAL_LEN: usize = 16;
@@ -75,6 +82,7 @@ impl From<&FaultSpec> for InjectRequest {
             intensity: s.intensity,
             service: s.service,
             seal: None,
+            start_in_s: None,
         }
     }
 }

@@ -160,7 +160,20 @@ impl FaultSet {
         now: Duration,
         rng: &mut impl Rng,
     ) -> Result<Injected, FaultError> {
+        self.inject_from(spec, now, now, rng)
+    }
+
+    /// Starts a fault at `start` (at or after `now`): until then it is held but not
+    /// active (a drill's start delay). Otherwise as [`Self::inject`].
+    pub fn inject_from(
+        &mut self,
+        spec: &FaultSpec,
+        start: Duration,
+        now: Duration,
+        rng: &mut impl Rng,
+    ) -> Result<Injected, FaultError> {
         spec.validate()?;
+        let start = start.max(now);
         self.expire(now);
         let intensity = spec.intensity.or_else(|| {
             spec.kind.intensity().map(|i| {
@@ -183,8 +196,8 @@ impl FaultSet {
             kind: spec.kind,
             intensity,
             service: spec.service,
-            started_at: now,
-            expires_at: now + Duration::from_secs_f64(spec.duration_s),
+            started_at: start,
+            expires_at: start + Duration::from_secs_f64(spec.duration_s),
         };
         self.faults.push(fault.clone());
         Ok(Injected { fault, replaced })
@@ -278,6 +291,21 @@ mod tests {
             assert_eq!(set.inject(&s, secs(0), &mut rng).expect("valid").replaced, None);
         }
         assert_eq!(set.active_of(FaultKind::LatencySpike, secs(1)).count(), 2);
+    }
+
+    #[test]
+    fn a_fault_started_later_is_held_inactive_until_its_start() {
+        let mut set = FaultSet::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let f = set
+            .inject_from(&spec(FaultKind::NodeCrash, 10.0), secs(15), secs(5), &mut rng)
+            .expect("ok")
+            .fault;
+        assert_eq!((f.started_at, f.expires_at), (secs(15), secs(25)));
+        assert!(!set.is_active(FaultKind::NodeCrash, secs(14)));
+        assert!(set.is_active(FaultKind::NodeCrash, secs(15)));
+        assert!(set.expire(secs(14)).is_empty(), "a pending fault does not expire");
+        assert_eq!(set.expire(secs(25)).len(), 1);
     }
 
     #[test]

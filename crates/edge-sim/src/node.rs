@@ -46,6 +46,17 @@ impl NodeSim {
         self.faults.inject(spec, now, rng)
     }
 
+    /// Starts a fault at `start`; see [`FaultSet::inject_from`].
+    pub fn inject_from(
+        &mut self,
+        spec: &FaultSpec,
+        start: Duration,
+        now: Duration,
+        rng: &mut impl Rng,
+    ) -> Result<Injected, FaultError> {
+        self.faults.inject_from(spec, start, now, rng)
+    }
+
     /// Ends one fault early.
     pub fn clear(&mut self, id: u64, now: Duration) -> Result<Fault, FaultError> {
         self.faults.clear(id, now)

@@ -60,6 +60,7 @@ impl Step {
             intensity: self.intensity,
             service: self.service,
             seal: None,
+            start_in_s: None,
         }
     }
 }
