@@ -129,6 +129,9 @@ pub enum Command {
     },
     /// A seeded chaos schedule; the printed seed replays it.
     Random(RandomArgs),
+    /// Blind on-call drills: a sealed fault you did not choose, hints, answers, a score
+    /// and an incident report (see README, "Practise on-call").
+    Drill(crate::drill::DrillArgs),
 }
 
 /// Options of `inject random`.

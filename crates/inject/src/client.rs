@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use edge_sim::api::{ErrorBody, FaultList, InjectRequest, Started};
+use edge_sim::api::{ErrorBody, FaultList, InjectRequest, SealedList, Started};
 use serde::de::DeserializeOwned;
 
 use crate::targets::Targets;
@@ -168,6 +168,16 @@ impl Client {
         self.read(node, self.http.delete(url)).await
     }
 
+    /// `GET /inject?seal=KEY`: a drill's sealed faults on the node (the key is URL-safe).
+    pub async fn sealed(&self, node: u32, key: &str) -> Result<SealedList, NodeError> {
+        self.read(node, self.http.get(format!("{}/inject?seal={key}", self.url(node)))).await
+    }
+
+    /// `DELETE /inject/{id}?seal=KEY`: ends a drill's sealed fault.
+    pub async fn clear_sealed(&self, node: u32, id: u64, key: &str) -> Result<FaultList, NodeError> {
+        self.read(node, self.http.delete(format!("{}/inject/{id}?seal={key}", self.url(node)))).await
+    }
+
     /// `GET /metrics`, read.
     pub async fn metrics(&self, node: u32) -> Result<Metrics, NodeError> {
         let res = self.call(node, self.http.get(format!("{}/metrics", self.url(node)))).await?;
@@ -190,6 +200,12 @@ trait Answer {
 }
 
 impl Answer for Started {
+    fn node(&self) -> u32 {
+        self.node
+    }
+}
+
+impl Answer for SealedList {
     fn node(&self) -> u32 {
         self.node
     }

@@ -105,7 +105,7 @@ pub async fn clear(
     report(&results, json, out, |n, list: &FaultList| {
         let ended: Vec<String> = list.faults.iter().map(|f| format!("{} #{}", f.failure, f.id)).collect();
         if ended.is_empty() {
-            format!("node {n}: nothing to clear")
+            format!("node {n}: nothing to clear (no listed faults; a drill's sealed faults end too, unnamed)")
         } else {
             format!("node {n}: ended {}", ended.join(", "))
         }

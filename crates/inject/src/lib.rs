@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod drill;
 pub mod numbers;
 pub mod scenario;
 pub mod table;
@@ -130,6 +131,10 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 return Ok(true);
             }
             run_scenario(&client, &scenario, watch.then_some(&cli.inject), g.json, out).await
+        }
+        Some(Command::Drill(args)) => {
+            let prometheus = cli.inject.prometheus.as_deref().unwrap_or_default();
+            drill::run(&client, args, prometheus, g.json, out).await
         }
         Some(Command::Random(args)) => {
             if args.node.0.is_empty() {

@@ -1,0 +1,335 @@
+//! What really happened, read from the sources an incident review trusts: each node's
+//! record of the drill's sealed faults (start, end, why it ended), Prometheus (every
+//! alert's pending, firing and resolved times from `ALERTS` and `ALERTS_FOR_STATE`, and
+//! the impact on requests), and the alert sink (each notification as it was delivered).
+//!
+//! A source that does not answer is noted in `problems` and the rest is still gathered:
+//! a report with a gap says so rather than failing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use edge_sim::api::SealedList;
+
+use super::state::DrillState;
+use crate::client::Client;
+
+/// A fault as its node recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultRecord {
+    /// Index among the drill's faults.
+    pub index: usize,
+    /// Unix time it started.
+    pub started_at: f64,
+    /// Unix time it ended, if it has.
+    pub ended_at: Option<f64>,
+    /// `expired`, `cleared` or `replaced`.
+    pub end_reason: Option<String>,
+}
+
+/// One run of one alert: from pending to resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRun {
+    /// The alert.
+    pub alertname: String,
+    /// Its node, if it has one.
+    pub node: Option<String>,
+    /// Its severity.
+    pub severity: Option<String>,
+    /// The other labels that tell runs of one alert apart (SLO windows), `k=v` joined.
+    pub detail: String,
+    /// When it became active (pending), from `ALERTS_FOR_STATE`.
+    pub pending_at: Option<f64>,
+    /// The first evaluation seen firing.
+    pub firing_at: Option<f64>,
+    /// The first evaluation after its last firing one; `None` while it fires.
+    pub resolved_at: Option<f64>,
+}
+
+/// A notification the alert sink received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Unix time it arrived.
+    pub received_at: f64,
+    /// `firing` or `resolved`.
+    pub status: String,
+    /// The alert.
+    pub alertname: String,
+    /// Its node.
+    pub node: Option<String>,
+    /// The Alertmanager receiver.
+    pub receiver: String,
+}
+
+/// One impact figure and the PromQL that gives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figure {
+    /// What it counts.
+    pub what: String,
+    /// The query, evaluated at `Impact::at`.
+    pub promql: String,
+    /// Its value (`None` if Prometheus did not answer or had no data).
+    pub value: Option<f64>,
+}
+
+/// The impact on the drill's nodes over the incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impact {
+    /// Unix time the queries are evaluated at.
+    pub at: f64,
+    /// The window they look back over, seconds.
+    pub window_s: u64,
+    /// The figures.
+    pub figures: Vec<Figure>,
+}
+
+/// Everything gathered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// The faults, as the nodes recorded them.
+    pub faults: Vec<FaultRecord>,
+    /// Every alert run but the Watchdog's, in the drill's window, by firing time.
+    pub alerts: Vec<AlertRun>,
+    /// Every notification but the Watchdog's, in the drill's window, oldest first.
+    pub notices: Vec<Notice>,
+    /// Impact on requests.
+    pub impact: Option<Impact>,
+    /// Unix time the evidence was read.
+    pub read_at: f64,
+    /// Sources that did not answer.
+    pub problems: Vec<String>,
+}
+
+/// Reads it all. `now` is the current Unix time.
+pub async fn gather(client: &Client, state: &DrillState, now: f64) -> Evidence {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let mut problems = Vec::new();
+    let faults = match node_records(client, state).await {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
+    let start = state.started_at.floor() - 1.0;
+    let end = now.max(start + 1.0);
+    let alerts = match alert_runs(&http, &state.prometheus, start, end).await {
+        Ok(a) => a,
+        Err(e) => {
+            problems.push(format!("Prometheus alerts: {e}"));
+            Vec::new()
+        }
+    };
+    let notices = match notices(&http, &state.sink, start).await {
+        Ok(n) => n,
+        Err(e) => {
+            problems.push(format!("alert sink: {e}"));
+            Vec::new()
+        }
+    };
+    let fault_start = faults.iter().map(|f| f.started_at).fold(f64::INFINITY, f64::min);
+    let impact = if fault_start.is_finite() && fault_start < now {
+        let nodes: Vec<u32> = state.faults.iter().map(|f| f.plan.node).collect();
+        Some(impact(&http, &state.prometheus, &nodes, fault_start, now).await)
+    } else {
+        None
+    };
+    Evidence { faults, alerts, notices, impact, read_at: now, problems }
+}
+
+async fn node_records(client: &Client, state: &DrillState) -> Result<Vec<FaultRecord>, String> {
+    let mut out = Vec::new();
+    let mut lists: BTreeMap<u32, SealedList> = BTreeMap::new();
+    for (index, f) in state.faults.iter().enumerate() {
+        let Some(id) = f.id else { continue };
+        let node = f.plan.node;
+        if let std::collections::btree_map::Entry::Vacant(slot) = lists.entry(node) {
+            slot.insert(client.sealed(node, &state.key).await.map_err(|e| e.to_string())?);
+        }
+        if let Some(v) = lists.get(&node).and_then(|l| l.faults.iter().find(|v| v.fault.id == id)) {
+            out.push(FaultRecord {
+                index,
+                started_at: v.fault.started_at,
+                ended_at: v.ended_at,
+                end_reason: v.end_reason.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn prom_get(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<Value, String> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let full = reqwest::Url::parse_with_params(&url, query).map_err(|e| format!("{url}: {e}"))?;
+    let res =
+        http.get(full).send().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
+    let status = res.status();
+    let body: Value = res.json().await.map_err(|e| format!("{url}: {e}"))?;
+    if !status.is_success() || body["status"] != "success" {
+        return Err(format!("{url}: {status}: {}", body["error"].as_str().unwrap_or("no answer")));
+    }
+    Ok(body["data"].clone())
+}
+
+/// The step of range queries: one second (every alert is evaluated at least that often),
+/// coarser only for drills so long that Prometheus' 11,000-point limit would be passed.
+fn step_for(start: f64, end: f64) -> f64 {
+    ((end - start) / 10_000.0).ceil().max(1.0)
+}
+
+/// Labels that make one alert run distinct, without `alertstate`.
+fn run_key(metric: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
+    metric
+        .iter()
+        .filter(|(k, _)| k.as_str() != "alertstate" && k.as_str() != "__name__")
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn samples(series: &Value) -> Vec<(f64, f64)> {
+    series["values"]
+        .as_array()
+        .map(|vs| {
+            vs.iter().filter_map(|v| Some((v[0].as_f64()?, v[1].as_str()?.parse::<f64>().ok()?))).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every alert run in `[start, end]` from `ALERTS` (firing) and `ALERTS_FOR_STATE` (the
+/// time each became active, i.e. pending).
+pub async fn alert_runs(
+    http: &reqwest::Client,
+    prom: &str,
+    start: f64,
+    end: f64,
+) -> Result<Vec<AlertRun>, String> {
+    let step = step_for(start, end);
+    let range = |q: &str| {
+        vec![
+            ("query", q.to_owned()),
+            ("start", format!("{start:.3}")),
+            ("end", format!("{end:.3}")),
+            ("step", format!("{step}")),
+        ]
+    };
+    let firing = prom_get(
+        http,
+        prom,
+        "/api/v1/query_range",
+        &range(r#"ALERTS{alertstate="firing", alertname!="Watchdog"}"#),
+    )
+    .await?;
+    let active =
+        prom_get(http, prom, "/api/v1/query_range", &range(r#"ALERTS_FOR_STATE{alertname!="Watchdog"}"#))
+            .await?;
+    let mut active_at: BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>> = BTreeMap::new();
+    for s in active["result"].as_array().into_iter().flatten() {
+        if let Some(m) = s["metric"].as_object() {
+            active_at.entry(run_key(m)).or_default().extend(samples(s));
+        }
+    }
+    let mut runs = Vec::new();
+    for s in firing["result"].as_array().into_iter().flatten() {
+        let Some(m) = s["metric"].as_object() else { continue };
+        let key = run_key(m);
+        let points = samples(s);
+        let mut i = 0;
+        while i < points.len() {
+            let mut j = i;
+            while j + 1 < points.len() && points[j + 1].0 - points[j].0 <= step * 1.5 {
+                j += 1;
+            }
+            let (first, last) = (points[i].0, points[j].0);
+            let pending_at = active_at
+                .get(&key)
+                .and_then(|v| v.iter().filter(|(t, _)| (*t - first).abs() <= step).map(|(_, at)| *at).next())
+                .map(|at| at.min(first));
+            let label = |k: &str| key.get(k).cloned();
+            let detail = key
+                .iter()
+                .filter(|(k, _)| {
+                    !["alertname", "node", "severity", "region", "job", "instance"].contains(&k.as_str())
+                })
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            runs.push(AlertRun {
+                alertname: label("alertname").unwrap_or_default(),
+                node: label("node"),
+                severity: label("severity"),
+                detail,
+                pending_at,
+                firing_at: Some(first),
+                resolved_at: (last + step < end - step * 0.5).then_some(last + step),
+            });
+            i = j + 1;
+        }
+    }
+    runs.sort_by(|a, b| a.firing_at.partial_cmp(&b.firing_at).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(runs)
+}
+
+async fn notices(http: &reqwest::Client, sink: &str, since: f64) -> Result<Vec<Notice>, String> {
+    let url = format!("{}/notifications?limit=1000", sink.trim_end_matches('/'));
+    let res =
+        http.get(&url).send().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
+    if !res.status().is_success() {
+        return Err(format!("{url}: {}", res.status()));
+    }
+    let mut all: Vec<Notice> = res.json().await.map_err(|e| format!("{url}: {e}"))?;
+    all.retain(|n| n.received_at >= since && n.alertname != "Watchdog");
+    all.sort_by(|a, b| a.received_at.partial_cmp(&b.received_at).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(all)
+}
+
+/// The impact queries over `nodes` from `from` to `at`.
+pub fn impact_queries(nodes: &[u32], window_s: u64) -> Vec<(String, String)> {
+    let mut nodes = nodes.to_vec();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let sel = nodes.iter().map(u32::to_string).collect::<Vec<_>>().join("|");
+    let w = format!("{window_s}s");
+    vec![
+        (
+            "requests served".to_owned(),
+            format!(r#"sum(increase(edge_http_requests_total{{node=~"{sel}"}}[{w}]))"#),
+        ),
+        (
+            "requests failed (5xx)".to_owned(),
+            format!(r#"sum(increase(edge_http_requests_total{{node=~"{sel}", status=~"5.."}}[{w}]))"#),
+        ),
+        (
+            "requests slower than 0.25 s (the latency SLO)".to_owned(),
+            format!(
+                r#"sum(increase(edge_http_request_duration_seconds_count{{node=~"{sel}"}}[{w}])) - sum(increase(edge_http_request_duration_seconds_bucket{{node=~"{sel}", le="0.25"}}[{w}]))"#
+            ),
+        ),
+        (
+            "seconds a node could not be scraped".to_owned(),
+            format!(r#"sum(count_over_time((up{{node=~"{sel}"}} == 0)[{w}:1s])) or vector(0)"#),
+        ),
+    ]
+}
+
+async fn impact(http: &reqwest::Client, prom: &str, nodes: &[u32], from: f64, at: f64) -> Impact {
+    let window_s = (at - from).ceil().max(1.0) as u64;
+    let mut figures = Vec::new();
+    for (what, promql) in impact_queries(nodes, window_s) {
+        let value =
+            prom_get(http, prom, "/api/v1/query", &[("query", promql.clone()), ("time", format!("{at:.3}"))])
+                .await
+                .ok()
+                .and_then(|d| d["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()))
+                .map(|v| v.round());
+        figures.push(Figure { what, promql, value });
+    }
+    Impact { at, window_s, figures }
+}

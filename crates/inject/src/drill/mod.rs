@@ -1,0 +1,559 @@
+//! Blind drills for on-call practice: `inject drill start|status|hint|answer|reveal|stop|report`.
+//!
+//! A drill draws a fault (or two) from the catalogue (`drills/`) with a printed seed,
+//! injects it *sealed* (the nodes apply it but name it nowhere a learner looks) with a
+//! start delay the learner does not know, and keeps its state in a file. The learner
+//! finds it from alerts, dashboards and logs, answers, mitigates with the ordinary CLI,
+//! and gets a score and a post-mortem built from what the nodes, Prometheus and the
+//! alert sink recorded.
+//!
+//! Modules: [`catalog`] (the drills and the seeded draw), [`state`] (the state file),
+//! [`score`] (judging and scoring, pure), [`evidence`] (reading the sources), [`report`]
+//! (the Markdown post-mortem, pure).
+
+pub mod catalog;
+pub mod evidence;
+pub mod report;
+pub mod score;
+pub mod state;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use edge_sim::api::InjectRequest;
+use edge_sim::{FaultKind, Service};
+use serde_json::json;
+
+use crate::client::{Client, NodeError};
+use crate::numbers;
+use crate::targets::NodeSpec;
+use catalog::{Catalog, Drill, Level, Role};
+use evidence::Evidence;
+use score::Times;
+use state::{DrillState, HintTaken};
+
+/// `inject drill ...`.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+    /// The drill's state file [default: $XDG_STATE_HOME/edge-fleet/drill.json or
+    /// ~/.local/state/edge-fleet/drill.json].
+    #[arg(long, global = true, env = "INJECT_DRILL_STATE", value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+/// The drill's commands.
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// Start a blind drill: something will break, and you are on call.
+    Start(StartArgs),
+    /// How the drill is going: time, hints, answers, steady state, score so far.
+    Status,
+    /// The next hint (each costs points).
+    Hint,
+    /// Record a diagnosis: the node and the failure (and the service, if one).
+    Answer {
+        /// The node you believe is at fault.
+        #[arg(long, short = 'n')]
+        node: u32,
+        /// The failure mode you believe it suffers.
+        #[arg(long, short = 'f', value_enum)]
+        failure: FaultKind,
+        /// The service, if the failure is aimed at one.
+        #[arg(long, value_enum)]
+        service: Option<Service>,
+    },
+    /// For the instructor: what the drill really is, and where it stands.
+    Reveal,
+    /// End the drill: end its faults (the fleet is left healthy) and print the score.
+    Stop,
+    /// Write the incident report (Markdown, a blameless post-mortem).
+    Report {
+        /// Write it here instead of to stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Options of `inject drill start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The level: easy (one obvious fault), medium (an indirect first alert), hard (two
+    /// faults, or one and a red herring).
+    #[arg(long, value_enum, default_value = "easy")]
+    pub level: Level,
+    /// Seed (default: random, printed so an instructor can replay the drill).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The nodes a drill may break.
+    #[arg(long, short = 'n', default_value = "all")]
+    pub node: NodeSpec,
+    /// For instructors: this drill (a file name in the catalogue, without .toml) instead of
+    /// one drawn at the level.
+    #[arg(long, value_name = "NAME")]
+    pub drill: Option<String>,
+    /// The drill catalogue [default: ./drills, else the repository's].
+    #[arg(long, env = "INJECT_DRILLS", value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// For instructors and tests: seconds before the first fault, instead of the drawn delay.
+    #[arg(long, value_name = "SECONDS", value_parser = numbers::seconds(0.0, 300.0))]
+    pub delay: Option<f64>,
+    /// The alert sink, for the report [default: http://127.0.0.1:9095, or Compose's ALERT_SINK_PORT].
+    #[arg(long, env = "INJECT_SINK")]
+    pub sink: Option<String>,
+}
+
+/// Runs a drill command. `Err` is a one-line refusal (exit 2): nothing changed.
+pub async fn run(
+    client: &Client,
+    args: DrillArgs,
+    prometheus: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<bool, String> {
+    let path = args.state.unwrap_or_else(state::default_path);
+    match args.action {
+        Action::Start(a) => start(client, a, &path, prometheus, json, out).await,
+        Action::Status => {
+            let st = state::require(&path)?;
+            let drill = drill_of(&st)?;
+            let ev = evidence::gather(client, &st, now()).await;
+            status(&st, &drill, &ev, json, out);
+            Ok(ev.problems.is_empty())
+        }
+        Action::Hint => hint(&path, json, out),
+        Action::Answer { node, failure, service } => answer(&path, node, failure, service, json, out),
+        Action::Reveal => {
+            let st = state::require(&path)?;
+            let drill = drill_of(&st)?;
+            let ev = evidence::gather(client, &st, now()).await;
+            reveal(&st, &drill, &ev, json, out);
+            Ok(true)
+        }
+        Action::Stop => stop(client, &path, json, out).await,
+        Action::Report { output } => {
+            let st = state::require(&path)?;
+            let drill = drill_of(&st)?;
+            let ev = evidence::gather(client, &st, now()).await;
+            let sc = score::score(&st, &times(&st, &drill, &ev));
+            let md = report::render(&drill, &st, &ev, &sc);
+            match output {
+                Some(file) => {
+                    std::fs::write(&file, md).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    let _ = writeln!(out, "wrote the incident report to {}", file.display());
+                }
+                None => {
+                    let _ = write!(out, "{md}");
+                }
+            }
+            for p in &ev.problems {
+                let _ = writeln!(out, "warning: {p}");
+            }
+            Ok(ev.problems.is_empty())
+        }
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The drill of a state, from the catalogue it was drawn from (by name, from the
+/// default catalogue: a state does not depend on the working directory).
+fn drill_of(st: &DrillState) -> Result<Drill, String> {
+    let catalog = Catalog::load(&catalog::default_dir())?;
+    catalog.named(&st.drill).cloned()
+}
+
+/// A seal key no one outside the state file can guess.
+fn new_key() -> String {
+    format!("drill-{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
+}
+
+async fn start(
+    client: &Client,
+    a: StartArgs,
+    path: &std::path::Path,
+    prometheus: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<bool, String> {
+    if let Some(old) = state::load(path)?
+        && old.stopped_at.is_none()
+    {
+        return Err(format!(
+            "a drill is already running (level {}, seed {}, started {} UTC); end it with `inject drill stop`",
+            old.level.as_str(),
+            old.seed,
+            report::clock(old.started_at)
+        ));
+    }
+    let dir = a.catalog.clone().unwrap_or_else(catalog::default_dir);
+    let catalog = Catalog::load(&dir)?;
+    if a.node.0.is_empty() {
+        return Err("--node selects no node".to_owned());
+    }
+    let sink = match a.sink {
+        Some(s) => s,
+        None => crate::targets::compose_service_url(
+            "ALERT_SINK_PORT",
+            std::env::var("ALERT_SINK_PORT").ok(),
+            9095,
+        )?,
+    };
+    let seed = a.seed.unwrap_or_else(rand::random);
+    let drawn = catalog::draw(&catalog, a.level, a.drill.as_deref(), &a.node.0, seed)?;
+    let key = new_key();
+    let shift = a
+        .delay
+        .map(|d| d.round() as i64 - i64::from(drawn.faults.iter().map(|f| f.start_in_s).min().unwrap_or(0)));
+    let mut st = DrillState {
+        version: state::VERSION,
+        seed,
+        level: drawn.drill.level,
+        drill: drawn.drill.name.clone(),
+        pool: a.node.0.clone(),
+        key: key.clone(),
+        started_at: now(),
+        prometheus: prometheus.trim_end_matches('/').to_owned(),
+        sink: sink.trim_end_matches('/').to_owned(),
+        faults: drawn
+            .faults
+            .iter()
+            .map(|p| {
+                let mut plan = p.clone();
+                if let Some(shift) = shift {
+                    plan.start_in_s = (i64::from(plan.start_in_s) + shift).max(0) as u32;
+                }
+                state::Injected { plan, id: None, starts_at: None }
+            })
+            .collect(),
+        hints: Vec::new(),
+        answers: Vec::new(),
+        stopped_at: None,
+    };
+    // Inject every fault; on any failure or ctrl-c, end what was started: nothing changes.
+    let injecting = async {
+        for f in &mut st.faults {
+            let p = &f.plan;
+            let body = InjectRequest {
+                failure: p.failure,
+                duration_s: f64::from(p.duration_s),
+                intensity: p.intensity,
+                service: p.service,
+                seal: Some(key.clone()),
+                start_in_s: Some(f64::from(p.start_in_s)),
+            };
+            let started = client.inject(p.node, &body).await?;
+            f.id = Some(started.fault.id);
+            f.starts_at = Some(started.fault.started_at);
+        }
+        Ok::<(), NodeError>(())
+    };
+    let outcome = tokio::select! {
+        r = injecting => r.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+    };
+    let outcome = outcome.and_then(|()| state::save(path, &st));
+    if let Err(e) = outcome {
+        let (ended, failed) = end_faults(client, &st).await;
+        let left = if failed.is_empty() {
+            format!("nothing was left running ({ended} fault(s) ended)")
+        } else {
+            format!("could not end: {}", failed.join("; "))
+        };
+        return Err(format!("drill not started: {e}; {left}"));
+    }
+    let window = st.faults.iter().map(|f| f.plan.start_in_s).max().unwrap_or(0);
+    if json {
+        let _ =
+            writeln!(out, "{}", json!({"seed": seed, "level": st.level, "state": path, "within_s": window}));
+    } else {
+        let _ = writeln!(
+            out,
+            "Drill started: level {}, seed {seed} (replay with `inject drill start --level {} --seed {seed}`).\n\
+             You are on call. Within the next {} s something will go wrong on the fleet (nodes {}).\n\
+             Find it from the alerts (alert sink, Prometheus), the dashboards and the logs; then\n  \
+             inject drill answer --node N --failure MODE [--service S]   your diagnosis\n  \
+             inject clear --node N   (or what the runbook says)           your mitigation\n  \
+             inject drill hint       a hint (costs points)\n  \
+             inject drill status     how it is going\n  \
+             inject drill stop       end it (the fleet is left healthy), then `inject drill report`\n\
+             State: {}",
+            st.level.as_str(),
+            st.level.as_str(),
+            window.max(1),
+            a.node,
+            path.display()
+        );
+    }
+    Ok(true)
+}
+
+/// Ends every injected fault of the drill (its key may end sealed faults). Returns how
+/// many were ended or already over, and the nodes that could not be reached.
+async fn end_faults(client: &Client, st: &DrillState) -> (usize, Vec<String>) {
+    let mut ended = 0;
+    let mut failed = Vec::new();
+    for f in &st.faults {
+        let Some(id) = f.id else { continue };
+        match client.clear_sealed(f.plan.node, id, &st.key).await {
+            Ok(_) | Err(NodeError::Refused { status: 404, .. }) => ended += 1,
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    (ended, failed)
+}
+
+fn hint(path: &std::path::Path, json: bool, out: &mut impl Write) -> Result<bool, String> {
+    let mut st = state::require(path)?;
+    let drill = drill_of(&st)?;
+    if st.stopped_at.is_some() {
+        return Err("the drill is over; start another with `inject drill start`".to_owned());
+    }
+    let index = st.hints.len();
+    let Some(text) = drill.hints.get(index) else {
+        return Err(format!("no more hints: all {} taken", drill.hints.len()));
+    };
+    let text = fill(text, &st);
+    st.hints.push(HintTaken { index, at: now() });
+    state::save(path, &st)?;
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"hint": index + 1, "of": drill.hints.len(), "text": text, "cost": score::HINT_COST})
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Hint {} of {} (-{:.0} points): {text}",
+            index + 1,
+            drill.hints.len(),
+            score::HINT_COST
+        );
+    }
+    Ok(true)
+}
+
+/// A hint with `{node}`, `{region}` and `{service}` filled in from the first cause.
+fn fill(text: &str, st: &DrillState) -> String {
+    let Some((_, cause)) = st.causes().next() else { return text.to_owned() };
+    let p = &cause.plan;
+    text.replace("{node}", &p.node.to_string())
+        .replace("{region}", edge_sim::fleet::default_region(p.node))
+        .replace("{service}", p.service.map_or("the service", |s| s.as_str()))
+}
+
+fn answer(
+    path: &std::path::Path,
+    node: u32,
+    failure: FaultKind,
+    service: Option<Service>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<bool, String> {
+    let mut st = state::require(path)?;
+    if !st.pool.contains(&node) {
+        return Err(format!(
+            "node {node} is not in this drill's fleet (nodes {})",
+            NodeSpec(st.pool.clone())
+        ));
+    }
+    if st.stopped_at.is_some() {
+        return Err("the drill is over; start another with `inject drill start`".to_owned());
+    }
+    let (verdict, cause) = score::judge(&st, node, failure, service);
+    st.answers.push(state::Answer { at: now(), node, failure, service, verdict, cause });
+    state::save(path, &st)?;
+    let causes: Vec<usize> = st.causes().map(|(i, _)| i).collect();
+    let found = causes
+        .iter()
+        .filter(|&&i| st.answers.iter().any(|a| a.cause == Some(i) && a.verdict == state::Verdict::Right))
+        .count();
+    if json {
+        let _ = writeln!(out, "{}", json!({"verdict": verdict, "found": found, "causes": causes.len()}));
+    } else {
+        let _ = writeln!(out, "{}: {found} of {} cause(s) found", verdict.says(), causes.len());
+        if found == causes.len() {
+            let _ = writeln!(
+                out,
+                "Now mitigate (the runbook's Mitigate step); `inject drill status` shows when the steady state is back."
+            );
+        }
+    }
+    Ok(true)
+}
+
+/// The times of the incident from the evidence: the first cause's start (its node), the
+/// first alert firing on a cause's node, and when the drill's symptoms on the cause
+/// nodes resolved after the learner cleared every cause before it would have ended.
+pub fn times(st: &DrillState, drill: &Drill, ev: &Evidence) -> Times {
+    let causes: Vec<usize> = st.causes().map(|(i, _)| i).collect();
+    let records: Vec<_> = ev.faults.iter().filter(|f| causes.contains(&f.index)).collect();
+    let fault_start = records.iter().map(|f| f.started_at).reduce(f64::min);
+    let nodes: Vec<String> = causes.iter().map(|&i| st.faults[i].plan.node.to_string()).collect();
+    let on_cause = |a: &&evidence::AlertRun| a.node.as_ref().is_some_and(|n| nodes.contains(n));
+    let after_start = |t: Option<f64>| matches!((t, fault_start), (Some(t), Some(s)) if t >= s - 1.0);
+    let detected_at = ev
+        .alerts
+        .iter()
+        .filter(on_cause)
+        .filter(|a| after_start(a.firing_at))
+        .filter_map(|a| a.firing_at)
+        .reduce(f64::min);
+    let cleared_by_learner = records.len() == causes.len()
+        && records.iter().all(|f| {
+            f.end_reason.as_deref() == Some("cleared")
+                && f.ended_at.is_some_and(|t| st.stopped_at.is_none_or(|stop| t < stop - 0.5))
+        });
+    let mitigated_at = if cleared_by_learner {
+        let symptoms: Vec<_> = ev
+            .alerts
+            .iter()
+            .filter(on_cause)
+            .filter(|a| drill.symptoms.contains(&a.alertname) && after_start(a.firing_at))
+            .collect();
+        if symptoms.iter().any(|a| a.resolved_at.is_none()) {
+            None
+        } else {
+            let cleared = records.iter().filter_map(|f| f.ended_at).reduce(f64::max);
+            symptoms.iter().filter_map(|a| a.resolved_at).chain(cleared).reduce(f64::max)
+        }
+    } else {
+        None
+    };
+    Times { fault_start, detected_at, mitigated_at }
+}
+
+fn status(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut impl Write) {
+    let t = times(st, drill, ev);
+    let sc = score::score(st, &t);
+    // Whether a cause was cleared is the learner's own action; saying so names no fault.
+    let cleared = ev
+        .faults
+        .iter()
+        .any(|f| st.faults[f.index].plan.role == Role::Cause && f.end_reason.as_deref() == Some("cleared"));
+    let steady = match (t.mitigated_at, cleared) {
+        (Some(at), _) => format!("back at {} UTC (mitigated)", report::clock(at)),
+        (None, true) => "not yet: the symptoms still fire, or not every cause was cleared".to_owned(),
+        (None, false) => "not mitigated".to_owned(),
+    };
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({
+                "seed": st.seed, "level": st.level, "running": st.stopped_at.is_none(),
+                "hints": st.hints.len(), "answers": st.answers.len(), "found": sc.found.0, "causes": sc.found.1,
+                "mitigated": t.mitigated_at.is_some(), "score": sc, "problems": ev.problems,
+            })
+        );
+        return;
+    }
+    let elapsed = st.stopped_at.unwrap_or(ev.read_at) - st.started_at;
+    let _ = writeln!(
+        out,
+        "drill: level {}, seed {}, started {} UTC, {} ({:.0} s)",
+        st.level.as_str(),
+        st.seed,
+        report::clock(st.started_at),
+        if st.stopped_at.is_some() { "stopped" } else { "running" },
+        elapsed
+    );
+    let _ = writeln!(out, "hints: {} of {} taken", st.hints.len(), drill.hints.len());
+    let _ =
+        writeln!(out, "answers: {} given, {} of {} cause(s) found", st.answers.len(), sc.found.0, sc.found.1);
+    let _ = writeln!(out, "steady state: {steady}");
+    let _ = writeln!(out, "score so far: {:.0}/100", sc.total);
+    for p in &ev.problems {
+        let _ = writeln!(out, "warning: {p}");
+    }
+}
+
+fn reveal(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut impl Write) {
+    let rows: Vec<serde_json::Value> = st
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let rec = ev.faults.iter().find(|r| r.index == i);
+            json!({
+                "node": f.plan.node, "failure": f.plan.failure, "service": f.plan.service,
+                "intensity": f.plan.intensity, "role": f.plan.role, "id": f.id,
+                "starts_at": rec.map(|r| r.started_at).or(f.starts_at), "duration_s": f.plan.duration_s,
+                "ended_at": rec.and_then(|r| r.ended_at), "end_reason": rec.and_then(|r| r.end_reason.clone()),
+            })
+        })
+        .collect();
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"drill": drill.name, "title": drill.title, "level": st.level, "seed": st.seed,
+                   "runbook": drill.runbook, "symptoms": drill.symptoms, "faults": rows})
+        );
+        return;
+    }
+    let _ = writeln!(out, "drill {} ({}): {}", drill.name, st.level.as_str(), drill.title);
+    let _ =
+        writeln!(out, "runbook: docs/runbooks/{}.md; symptoms: {}", drill.runbook, drill.symptoms.join(", "));
+    for (i, f) in st.faults.iter().enumerate() {
+        let rec = ev.faults.iter().find(|r| r.index == i);
+        let role = if f.plan.role == Role::RedHerring { "red herring" } else { "cause" };
+        let service = f.plan.service.map_or(String::new(), |s| format!(" on {s}"));
+        let when = match rec {
+            Some(r) => format!(
+                "starts {} UTC, {}",
+                report::clock(r.started_at),
+                match (r.ended_at, &r.end_reason) {
+                    (Some(t), Some(why)) => format!("ended {} UTC ({why})", report::clock(t)),
+                    _ => format!("lasts {} s", f.plan.duration_s),
+                }
+            ),
+            None => "no record on its node".to_owned(),
+        };
+        let _ = writeln!(out, "  {role}: node {} {}{service}; {when}", f.plan.node, f.plan.failure);
+    }
+}
+
+async fn stop(
+    client: &Client,
+    path: &std::path::Path,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<bool, String> {
+    let mut st = state::require(path)?;
+    let (ended, failed) = end_faults(client, &st).await;
+    if st.stopped_at.is_none() {
+        st.stopped_at = Some(now());
+        state::save(path, &st)?;
+    }
+    let drill = drill_of(&st)?;
+    let ev = evidence::gather(client, &st, now()).await;
+    let t = times(&st, &drill, &ev);
+    let sc = score::score(&st, &t);
+    if json {
+        let _ = writeln!(out, "{}", json!({"ended": ended, "failed": failed, "score": sc}));
+    } else {
+        let _ = writeln!(
+            out,
+            "drill stopped: {ended} fault(s) ended or already over; the drill's nodes are healthy"
+        );
+        for f in &failed {
+            let _ = writeln!(out, "error: {f}");
+        }
+        let _ = writeln!(out, "score: {:.0}/100", sc.total);
+        for (what, points) in &sc.parts {
+            let _ = writeln!(out, "  {what}: {points:+.0}");
+        }
+        let _ = writeln!(
+            out,
+            "reveal what it was with `inject drill reveal`; write it up with `inject drill report -o report.md`"
+        );
+    }
+    Ok(failed.is_empty())
+}

@@ -1,0 +1,414 @@
+//! The incident report in the blameless post-mortem shape (summary, impact, timeline,
+//! detection and response, what went well and what did not, action items), as Markdown,
+//! rendered from the drill state and the evidence only: a pure function, so it is tested
+//! from fixed inputs.
+
+use std::fmt::Write;
+
+use super::catalog::{Drill, Role};
+use super::evidence::Evidence;
+use super::score::Score;
+use super::state::{DrillState, Verdict};
+
+/// `HH:MM:SS.s` UTC of a Unix time.
+pub fn clock(t: f64) -> String {
+    let tenths = (t * 10.0).round() as i64;
+    let secs = tenths.div_euclid(10);
+    let day = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}.{}", day / 3600, day % 3600 / 60, day % 60, tenths.rem_euclid(10))
+}
+
+/// `YYYY-MM-DD` UTC of a Unix time (Howard Hinnant's civil-from-days).
+pub fn date(t: f64) -> String {
+    let z = (t.floor() as i64).div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn secs(s: Option<f64>) -> String {
+    s.map_or_else(|| "not reached".to_owned(), |s| format!("{s:.1} s"))
+}
+
+/// What a fault is, in words: `error_burst on payments, node 3`.
+fn fault_words(state: &DrillState, i: usize) -> String {
+    let p = &state.faults[i].plan;
+    match p.service {
+        Some(s) => format!("`{}` on {s}, node {}", p.failure, p.node),
+        None => format!("`{}` on node {}", p.failure, p.node),
+    }
+}
+
+/// Renders the report.
+pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -> String {
+    let mut md = String::new();
+    let causes: Vec<String> = state.causes().map(|(i, _)| fault_words(state, i)).collect();
+    let herrings: Vec<String> = state
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.plan.role == Role::RedHerring)
+        .map(|(i, _)| fault_words(state, i))
+        .collect();
+    let first_start = ev.faults.iter().map(|f| f.started_at).reduce(f64::min);
+    let _ = writeln!(md, "# Incident report: {}\n", drill.title);
+    let _ = writeln!(
+        md,
+        "Drill `{}` ({} level, seed {}), {}. A blameless review: it is about the system and the \
+         process, not about who did what. Written by `inject drill report` at {} UTC from what the \
+         nodes, Prometheus and the alert sink recorded; times are UTC.{}\n",
+        drill.name,
+        state.level.as_str(),
+        state.seed,
+        date(state.started_at),
+        clock(ev.read_at),
+        if state.stopped_at.is_none() {
+            " **The drill was still running when this was written.**"
+        } else {
+            ""
+        }
+    );
+
+    let _ = writeln!(md, "## Summary\n");
+    let _ = write!(
+        md,
+        "{} {} ({}).",
+        if causes.len() == 1 { "The cause was" } else { "The causes were" },
+        causes.join(" and "),
+        drill.description
+    );
+    if !herrings.is_empty() {
+        let _ = write!(md, " A red herring ran alongside: {}, which ended on its own.", herrings.join(", "));
+    }
+    let _ = writeln!(
+        md,
+        " It started at {}, was detected after {}, diagnosed after {} and mitigated after {}. \
+         {} of {} cause(s) found; score {:.0}/100.\n",
+        first_start.map_or_else(|| "an unknown time".to_owned(), clock),
+        secs(score.detect_s),
+        secs(score.diagnose_s),
+        secs(score.mitigate_s),
+        score.found.0,
+        score.found.1,
+        score.total
+    );
+
+    let _ = writeln!(md, "## Impact\n");
+    match &ev.impact {
+        Some(imp) => {
+            let _ = writeln!(
+                md,
+                "On the drill's nodes, from the fault's start to {} ({} s); each figure is the PromQL \
+                 beside it, evaluated at that time, so a reader can check it.\n",
+                clock(imp.at),
+                imp.window_s
+            );
+            let _ = writeln!(md, "| what | value | PromQL |\n|---|---:|---|");
+            for f in &imp.figures {
+                let v = f.value.map_or_else(|| "no data".to_owned(), |v| format!("{v:.0}"));
+                let _ = writeln!(md, "| {} | {v} | `{}` |", f.what, f.promql.replace('|', "\\|"));
+            }
+        }
+        None => {
+            let _ = writeln!(md, "No fault had started when this was written.");
+        }
+    }
+
+    let _ = writeln!(md, "\n## Timeline\n\n| time (UTC) | source | event |\n|---|---|---|");
+    let mut rows: Vec<(f64, &str, String)> = vec![(
+        state.started_at,
+        "drill",
+        format!("`inject drill start --level {} --seed {}`", state.level.as_str(), state.seed),
+    )];
+    for f in &ev.faults {
+        let what = fault_words(state, f.index);
+        let role = if state.faults[f.index].plan.role == Role::RedHerring { " (red herring)" } else { "" };
+        rows.push((f.started_at, "node", format!("fault started: {what}{role}")));
+        if let (Some(t), Some(why)) = (f.ended_at, &f.end_reason) {
+            let why = match state.stopped_at {
+                Some(stop) if why == "cleared" && t >= stop - 0.5 => "ended by `drill stop`",
+                _ if why == "cleared" => "cleared (the mitigation)",
+                _ => why.as_str(),
+            };
+            rows.push((t, "node", format!("fault ended: {what}, {why}")));
+        }
+    }
+    for a in &ev.alerts {
+        let on = a.node.as_ref().map_or_else(String::new, |n| format!(" on node {n}"));
+        let detail = if a.detail.is_empty() { String::new() } else { format!(" ({})", a.detail) };
+        let sev = a.severity.as_deref().unwrap_or("-");
+        if let Some(t) = a.pending_at {
+            rows.push((t, "Prometheus", format!("{}{on}{detail} pending ({sev})", a.alertname)));
+        }
+        if let Some(t) = a.firing_at {
+            rows.push((t, "Prometheus", format!("{}{on}{detail} firing", a.alertname)));
+        }
+        if let Some(t) = a.resolved_at {
+            rows.push((t, "Prometheus", format!("{}{on}{detail} resolved", a.alertname)));
+        }
+    }
+    for n in &ev.notices {
+        let on = n.node.as_ref().map_or_else(String::new, |n| format!(" node {n}"));
+        rows.push((
+            n.received_at,
+            "alert sink",
+            format!("{} {}{on} delivered to {}", n.alertname, n.status, n.receiver),
+        ));
+    }
+    for h in &state.hints {
+        rows.push((h.at, "learner", format!("took hint {}", h.index + 1)));
+    }
+    for a in &state.answers {
+        let service = a.service.map_or_else(String::new, |s| format!(" --service {s}"));
+        let verdict =
+            if a.verdict == Verdict::Right { "right".to_owned() } else { a.verdict.says().to_owned() };
+        rows.push((
+            a.at,
+            "learner",
+            format!("answered `--node {} --failure {}{service}`: {verdict}", a.node, a.failure),
+        ));
+    }
+    if let Some(t) = state.stopped_at {
+        rows.push((t, "drill", "`inject drill stop`".to_owned()));
+    }
+    rows.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    for (t, source, event) in rows {
+        let _ = writeln!(md, "| {} | {source} | {event} |", clock(t));
+    }
+
+    let first_notice = ev.notices.iter().find(|n| n.status == "firing").map(|n| n.received_at);
+    let _ = writeln!(md, "\n## Detection and response\n\n| figure | value |\n|---|---|");
+    let _ = writeln!(
+        md,
+        "| time to detect (fault start to the first alert firing on a cause's node) | {} |",
+        secs(score.detect_s)
+    );
+    let _ = writeln!(
+        md,
+        "| time to the first notification at the alert sink | {} |",
+        secs(first_notice.zip(first_start).map(|(n, s)| n - s))
+    );
+    let _ = writeln!(
+        md,
+        "| time to diagnose (fault start to the answer that found every cause) | {} |",
+        secs(score.diagnose_s)
+    );
+    let _ = writeln!(
+        md,
+        "| time to mitigate (fault start to the symptoms resolved after the learner's action) | {} |",
+        secs(score.mitigate_s)
+    );
+    let _ = writeln!(md, "| hints taken | {} of {} |", state.hints.len(), drill.hints.len());
+    let _ = writeln!(
+        md,
+        "| answers | {} ({} wrong) |",
+        state.answers.len(),
+        state.answers.iter().filter(|a| a.verdict == Verdict::Wrong).count()
+    );
+    let _ = writeln!(md, "\nScore **{:.0}/100**:\n", score.total);
+    for (what, points) in &score.parts {
+        let _ = writeln!(md, "- {what}: {points:+.0}");
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## What went well\n\n_For the learner to write: what helped you find it (an alert, a panel, a runbook step)?_\n"
+    );
+    let _ = writeln!(
+        md,
+        "## What did not go well\n\n_For the learner to write: where you lost time, what misled you._\n"
+    );
+    let _ = writeln!(md, "## Action items\n\n| action | why | owner |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| Re-read [docs/runbooks/{r}.md](../docs/runbooks/{r}.md) against this timeline and fix what did not lead you here | the runbook this drill exercises | _learner_ |",
+        r = drill.runbook
+    );
+    if !state.hints.is_empty() {
+        let _ = writeln!(
+            md,
+            "| Add what hint {} told you to the runbook's Diagnose section | the hints were needed | _learner_ |",
+            state.hints.len()
+        );
+    }
+    if score.detect_s.is_none_or(|d| d > 10.0) {
+        let _ = writeln!(
+            md,
+            "| Check why no alert fired on a cause's node within 10 s | detection was slow or missing | _learner_ |"
+        );
+    }
+    if score.mitigate_s.is_none() {
+        let _ = writeln!(
+            md,
+            "| Practise the runbook's Mitigate step | the symptoms were not resolved by a mitigation | _learner_ |"
+        );
+    }
+    let _ = writeln!(md, "| _your own_ | | |");
+    if !ev.problems.is_empty() {
+        let _ = writeln!(md, "\n## Gaps in the sources\n");
+        for p in &ev.problems {
+            let _ = writeln!(md, "- {p}");
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use edge_sim::{FaultKind, Service};
+
+    use super::super::catalog::Drill;
+    use super::super::evidence::{AlertRun, FaultRecord, Figure, Impact, Notice};
+    use super::super::score::{Times, score};
+    use super::super::state::tests::sample;
+    use super::super::state::{Answer, HintTaken};
+    use super::*;
+
+    #[test]
+    fn clock_and_date_are_utc() {
+        assert_eq!(clock(0.0), "00:00:00.0");
+        assert_eq!(clock(1_795_332_376.34), "07:26:16.3");
+        assert_eq!(date(1_795_332_376.0), "2026-11-22");
+        assert_eq!(date(951_782_400.0), "2000-02-29");
+    }
+
+    #[test]
+    fn the_report_has_every_section_and_a_timeline_in_order_from_its_sources() {
+        let drill = Drill::parse(
+            "medium-payments-errors",
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../drills/medium-payments-errors.toml"
+            ))
+            .expect("drill"),
+        )
+        .expect("parses");
+        let mut state = sample();
+        state.hints.push(HintTaken { index: 0, at: 1030.0 });
+        state.answers.push(Answer {
+            at: 1040.0,
+            node: 3,
+            failure: FaultKind::DependencyFailure,
+            service: None,
+            verdict: Verdict::Near,
+            cause: Some(0),
+        });
+        state.answers.push(Answer {
+            at: 1050.0,
+            node: 3,
+            failure: FaultKind::ErrorBurst,
+            service: Some(Service::Payments),
+            verdict: Verdict::Right,
+            cause: Some(0),
+        });
+        state.stopped_at = Some(1200.0);
+        let ev = Evidence {
+            faults: vec![
+                FaultRecord {
+                    index: 0,
+                    started_at: 1010.2,
+                    ended_at: Some(1060.0),
+                    end_reason: Some("cleared".into()),
+                },
+                FaultRecord {
+                    index: 1,
+                    started_at: 1010.2,
+                    ended_at: Some(1200.1),
+                    end_reason: Some("cleared".into()),
+                },
+            ],
+            alerts: vec![AlertRun {
+                alertname: "HighErrorRate".into(),
+                node: Some("3".into()),
+                severity: Some("critical".into()),
+                detail: String::new(),
+                pending_at: Some(1011.0),
+                firing_at: Some(1011.5),
+                resolved_at: Some(1063.0),
+            }],
+            notices: vec![Notice {
+                received_at: 1012.0,
+                status: "firing".into(),
+                alertname: "HighErrorRate".into(),
+                node: Some("3".into()),
+                receiver: "pager".into(),
+            }],
+            impact: Some(Impact {
+                at: 1200.0,
+                window_s: 190,
+                figures: vec![Figure {
+                    what: "requests failed (5xx)".into(),
+                    promql: "sum(x)".into(),
+                    value: Some(42.0),
+                }],
+            }),
+            read_at: 1201.0,
+            problems: vec![],
+        };
+        let times =
+            Times { fault_start: Some(1010.2), detected_at: Some(1011.5), mitigated_at: Some(1063.0) };
+        let sc = score(&state, &times);
+        let md = render(&drill, &state, &ev, &sc);
+        for section in [
+            "## Summary",
+            "## Impact",
+            "## Timeline",
+            "## Detection and response",
+            "## What went well",
+            "## What did not go well",
+            "## Action items",
+        ] {
+            assert!(md.contains(section), "{section} missing:\n{md}");
+        }
+        assert!(md.contains("| requests failed (5xx) | 42 | `sum(x)` |"), "{md}");
+        assert!(md.contains("`error_burst` on payments, node 3"), "{md}");
+        assert!(md.contains("red herring"), "{md}");
+        let timeline: Vec<&str> = md
+            .split("## Timeline")
+            .nth(1)
+            .expect("timeline")
+            .split("## Detection")
+            .next()
+            .expect("end")
+            .lines()
+            .filter(|l| l.starts_with("| 00:"))
+            .collect();
+        let events = [
+            "drill start",
+            "fault started: `error_burst`",
+            "fault started: `cpu_spike`",
+            "HighErrorRate on node 3 pending",
+            "HighErrorRate on node 3 firing",
+            "delivered to pager",
+            "took hint 1",
+            "close but not the failure",
+            "--service payments`: right",
+            "cleared (the mitigation)",
+            "HighErrorRate on node 3 resolved",
+            "`inject drill stop`",
+            "ended by `drill stop`",
+        ];
+        assert_eq!(timeline.len(), events.len(), "{timeline:#?}");
+        for (line, event) in timeline.iter().zip(events) {
+            assert!(line.contains(event), "expected `{event}` in `{line}`");
+        }
+        assert!(timeline[4].starts_with("| 00:16:51.5 | Prometheus |"), "{}", timeline[4]);
+        assert!(
+            md.contains("time to detect (fault start to the first alert firing on a cause's node) | 1.3 s"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "time to mitigate (fault start to the symptoms resolved after the learner's action) | 52.8 s"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("docs/runbooks/HighErrorRate.md"), "{md}");
+    }
+}
