@@ -179,12 +179,6 @@ async fn prom_get(
     Ok(body["data"].clone())
 }
 
-/// The step of range queries: one second (every alert is evaluated at least that often),
-/// coarser only for drills so long that Prometheus' 11,000-point limit would be passed.
-fn step_for(start: f64, end: f64) -> f64 {
-    ((end - start) / 10_000.0).ceil().max(1.0)
-}
-
 /// Labels that make one alert run distinct, without `alertstate`.
 fn run_key(metric: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
     metric
@@ -203,72 +197,76 @@ fn samples(series: &Value) -> Vec<(f64, f64)> {
         .unwrap_or_default()
 }
 
-/// Every alert run in `[start, end]` from `ALERTS` (firing) and `ALERTS_FOR_STATE` (the
-/// time each became active, i.e. pending).
+/// The raw samples of `selector` between `start` and `end`, by series: an instant query
+/// of a range selector returns every sample at its own timestamp (each rule evaluation),
+/// not values resampled at a query step.
+async fn raw(
+    http: &reqwest::Client,
+    prom: &str,
+    selector: &str,
+    start: f64,
+    end: f64,
+) -> Result<Vec<(BTreeMap<String, String>, Vec<(f64, f64)>)>, String> {
+    let window_ms = ((end - start) * 1e3).ceil().max(1.0) as u64;
+    let query = format!("{selector}[{window_ms}ms]");
+    let data =
+        prom_get(http, prom, "/api/v1/query", &[("query", query), ("time", format!("{end:.3}"))]).await?;
+    Ok(data["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((run_key(s["metric"].as_object()?), samples(s))))
+        .collect())
+}
+
+/// Every alert run in `[start, end]`: firing from the raw samples of `ALERTS` (each
+/// evaluation that found it firing), pending from `ALERTS_FOR_STATE` (whose value is the
+/// time the alert became active). A run ends at the first evaluation that no longer finds
+/// it, one evaluation interval (measured from the samples) after its last firing sample.
 pub async fn alert_runs(
     http: &reqwest::Client,
     prom: &str,
     start: f64,
     end: f64,
 ) -> Result<Vec<AlertRun>, String> {
-    let step = step_for(start, end);
-    let range = |q: &str| {
-        vec![
-            ("query", q.to_owned()),
-            ("start", format!("{start:.3}")),
-            ("end", format!("{end:.3}")),
-            ("step", format!("{step}")),
-        ]
-    };
-    let firing = prom_get(
-        http,
-        prom,
-        "/api/v1/query_range",
-        &range(r#"ALERTS{alertstate="firing", alertname!="Watchdog"}"#),
-    )
-    .await?;
-    let active =
-        prom_get(http, prom, "/api/v1/query_range", &range(r#"ALERTS_FOR_STATE{alertname!="Watchdog"}"#))
-            .await?;
-    let mut active_at: BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>> = BTreeMap::new();
-    for s in active["result"].as_array().into_iter().flatten() {
-        if let Some(m) = s["metric"].as_object() {
-            active_at.entry(run_key(m)).or_default().extend(samples(s));
-        }
-    }
+    let firing = raw(http, prom, r#"ALERTS{alertstate="firing", alertname!="Watchdog"}"#, start, end).await?;
+    let active: BTreeMap<_, _> = raw(http, prom, r#"ALERTS_FOR_STATE{alertname!="Watchdog"}"#, start, end)
+        .await?
+        .into_iter()
+        .collect();
     let mut runs = Vec::new();
-    for s in firing["result"].as_array().into_iter().flatten() {
-        let Some(m) = s["metric"].as_object() else { continue };
-        let key = run_key(m);
-        let points = samples(s);
+    for (key, points) in firing {
+        let interval =
+            points.windows(2).map(|w| w[1].0 - w[0].0).filter(|d| *d > 0.0).reduce(f64::min).unwrap_or(1.0);
+        let label = |k: &str| key.get(k).cloned();
+        let detail = key
+            .iter()
+            .filter(|(k, _)| {
+                !["alertname", "node", "severity", "region", "job", "instance"].contains(&k.as_str())
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let mut i = 0;
         while i < points.len() {
             let mut j = i;
-            while j + 1 < points.len() && points[j + 1].0 - points[j].0 <= step * 1.5 {
+            while j + 1 < points.len() && points[j + 1].0 - points[j].0 <= interval * 2.5 {
                 j += 1;
             }
             let (first, last) = (points[i].0, points[j].0);
-            let pending_at = active_at
-                .get(&key)
-                .and_then(|v| v.iter().filter(|(t, _)| (*t - first).abs() <= step).map(|(_, at)| *at).next())
-                .map(|at| at.min(first));
-            let label = |k: &str| key.get(k).cloned();
-            let detail = key
-                .iter()
-                .filter(|(k, _)| {
-                    !["alertname", "node", "severity", "region", "job", "instance"].contains(&k.as_str())
-                })
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let pending_at = active.get(&key).and_then(|v| {
+                v.iter().filter(|(t, _)| *t >= first - interval * 0.5).map(|(_, at)| at.min(first)).next()
+            });
+            // Still firing if its last sample is the newest evaluation Prometheus could have made.
+            let resolved = last + interval;
             runs.push(AlertRun {
                 alertname: label("alertname").unwrap_or_default(),
                 node: label("node"),
                 severity: label("severity"),
-                detail,
+                detail: detail.clone(),
                 pending_at,
                 firing_at: Some(first),
-                resolved_at: (last + step < end - step * 0.5).then_some(last + step),
+                resolved_at: (resolved + interval < end).then_some(resolved),
             });
             i = j + 1;
         }
