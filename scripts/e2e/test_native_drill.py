@@ -135,6 +135,7 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
     # The report: every section, and a timeline that matches Prometheus and the sink.
     drill(stack, binaries, tmp_path, "drill", "report", "-o", str(tmp_path / "report.md"))
     md = (tmp_path / "report.md").read_text()
+    (stack.state / "drill-report.md").write_text(md)  # kept with the stack's logs, for a reader
     for section in ("## Summary", "## Impact", "## Timeline", "## Detection and response", "## What went well",
                     "## What did not go well", "## Action items", "edge_http_requests_total"):
         assert section in md, f"{section} missing from the report:\n{md}"
@@ -162,3 +163,27 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
     assert re.search(r"\| took hint 1 \|", md) and "--failure memory_leak`: right node, close" in md, md
     print(f"drill on node {node}: score {score['total']}, detected {score['detect_s']} s, "
           f"mitigated {score['mitigate_s']} s; report {len(md)} bytes, {time.time() - t0:.0f} s in all")
+
+
+def test_a_scenario_run_writes_its_incident_report(stack, binaries, tmp_path):
+    """`inject scenario FILE --report FILE`: the same post-mortem for a game day, each fault
+    timed by its documented alert as Prometheus recorded it."""
+    node = fleet.size()
+    (tmp_path / "s.toml").write_text(f'name = "CPU on node {node}"\n[[step]]\nat = 0\nnode = "{node}"\n'
+                                     f'failure = "{MODE}"\nduration = 4\n')
+    t_start = time.time()
+    run = subprocess.run([str(binaries["inject"]), "--base-port", str(stack.base), "--prometheus", stack.prom,
+                          "scenario", str(tmp_path / "s.toml"), "--report", str(tmp_path / "run.md")],
+                         capture_output=True, text=True, timeout=90, env=dict(os.environ, INJECT_SINK=stack.sink))
+    assert run.returncode == 0, f"{run.stdout} {run.stderr}"
+    md = (tmp_path / "run.md").read_text()
+    (stack.state / "scenario-report.md").write_text(md)
+    row = next((line for line in md.splitlines() if line.startswith(f"| `{MODE}` #")), None)
+    assert row and f"| {node} | {ALERT} |" in row and "missed" not in row and "not seen" not in row, md
+    window = int(time.time() - t_start) + 1
+    fired = promql(stack.prom, f'ALERTS{{alertname="{ALERT}", alertstate="firing", node="{node}"}}[{window}s]')
+    first = min(float(t) for s in fired for t, _ in s["values"])
+    stamp = time.strftime("%H:%M:%S", time.gmtime(round(first * 10) / 10)) + f".{round(first * 10) % 10}"
+    assert f"| {stamp} | Prometheus | {ALERT} on node {node} firing |" in md, (stamp, md)
+    for section in ("## Summary", "## Impact", "## Timeline", "## Detection and response", "## Action items"):
+        assert section in md, section

@@ -126,6 +126,9 @@ pub enum Command {
         /// injections: --prometheus, --alertmanager, --watch-timeout before the subcommand).
         #[arg(long)]
         watch: bool,
+        /// Write an incident report (Markdown) of the run to FILE (see README).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
     /// A seeded chaos schedule; the printed seed replays it.
     Random(RandomArgs),
@@ -164,6 +167,9 @@ pub struct RandomArgs {
     /// Time each fault's documented alert.
     #[arg(long)]
     pub watch: bool,
+    /// Write an incident report (Markdown) of the run to FILE (see README).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// The largest node number as a port offset.

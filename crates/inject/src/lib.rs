@@ -122,7 +122,7 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             }
             Ok(commands::clear(&client, &node.0, id, g.json, out).await)
         }
-        Some(Command::Scenario { file, dry_run, watch }) => {
+        Some(Command::Scenario { file, dry_run, watch, report }) => {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let scenario = Scenario::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -130,7 +130,8 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 let _ = write!(out, "{}", scenario.plan());
                 return Ok(true);
             }
-            run_scenario(&client, &scenario, watch.then_some(&cli.inject), g.json, out).await
+            let report = report.map(|path| (path, cli.inject.prometheus.clone().unwrap_or_default()));
+            run_scenario(&client, &scenario, watch.then_some(&cli.inject), report, g.json, out).await
         }
         Some(Command::Drill(args)) => {
             let prometheus = cli.inject.prometheus.as_deref().unwrap_or_default();
@@ -147,33 +148,49 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 let _ = write!(out, "{}", scenario.plan());
                 return Ok(true);
             }
-            run_scenario(&client, &scenario, args.watch.then_some(&cli.inject), g.json, out).await
+            let report =
+                args.report.clone().map(|path| (path, cli.inject.prometheus.clone().unwrap_or_default()));
+            run_scenario(&client, &scenario, args.watch.then_some(&cli.inject), report, g.json, out).await
         }
     }
 }
 
-/// Runs a scenario, watching each step's documented alert if `watch` carries the settings.
+/// Runs a scenario, watching each step's documented alert if `watch` carries the settings,
+/// and writing an incident report if `report` names a file (and Prometheus).
 async fn run_scenario(
     client: &Client,
     scenario: &Scenario,
     watch: Option<&cli::InjectArgs>,
+    report: Option<(std::path::PathBuf, String)>,
     json: bool,
     out: &mut impl Write,
 ) -> Result<bool, String> {
-    let Some(settings) = watch else {
-        return Ok(scenario::run(client, scenario, None, out).await);
+    let sink = match &report {
+        Some(_) => Some(drill::run_report::sink_url()?),
+        None => None,
     };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let settings = settings.clone();
-    let watcher = tokio::spawn(async move {
-        let mut report = Vec::new();
-        let ok = watched(&settings, rx, json, &mut report).await;
-        (ok, report)
-    });
-    let ran = scenario::run(client, scenario, Some(tx), out).await;
-    let (ok, report) = watcher.await.map_err(|e| e.to_string())?;
-    let _ = out.write_all(&report);
-    Ok(ran && ok)
+    let begun = drill::run_report::now();
+    let mut record = Vec::new();
+    let ok = match watch {
+        None => scenario::run_recorded(client, scenario, None, out, &mut record).await,
+        Some(settings) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let settings = settings.clone();
+            let watcher = tokio::spawn(async move {
+                let mut report = Vec::new();
+                let ok = watched(&settings, rx, json, &mut report).await;
+                (ok, report)
+            });
+            let ran = scenario::run_recorded(client, scenario, Some(tx), out, &mut record).await;
+            let (ok, report) = watcher.await.map_err(|e| e.to_string())?;
+            let _ = out.write_all(&report);
+            ran && ok
+        }
+    };
+    let Some(((path, prometheus), sink)) = report.zip(sink) else { return Ok(ok) };
+    let wrote =
+        drill::run_report::write(&scenario.name, &record, begun, &prometheus, &sink, &path, out).await;
+    Ok(ok && wrote)
 }
 
 /// Watches the expectations on `rx` and prints the report.

@@ -162,6 +162,18 @@ pub async fn run(
     watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
     out: &mut impl Write,
 ) -> bool {
+    run_recorded(client, scenario, watch, out, &mut Vec::new()).await
+}
+
+/// As [`run`], keeping each node's answer to each injection in `record` (for the
+/// incident report of `--report`).
+pub async fn run_recorded(
+    client: &Client,
+    scenario: &Scenario,
+    watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
+    out: &mut impl Write,
+    record: &mut Vec<edge_sim::api::Started>,
+) -> bool {
     let start = tokio::time::Instant::now();
     let mut started: Vec<(u32, u64)> = Vec::new();
     let mut ok = true;
@@ -181,6 +193,7 @@ pub async fn run(
                 let _ = match r {
                     Ok(v) => {
                         started.push((n, v.fault.id));
+                        record.push(v.clone());
                         if let Some(tx) = &watch {
                             let _ = tx.send(crate::watch::Expectation {
                                 alert: step.failure.expected_alert().to_owned(),
@@ -332,6 +345,7 @@ mod tests {
             node: "all".parse().expect("all"),
             dry_run: true,
             watch: false,
+            report: None,
         }
     }
 

@@ -275,7 +275,8 @@ pub async fn alert_runs(
     Ok(runs)
 }
 
-async fn notices(http: &reqwest::Client, sink: &str, since: f64) -> Result<Vec<Notice>, String> {
+/// The notifications the sink received since `since`, but the Watchdog's, oldest first.
+pub async fn notices(http: &reqwest::Client, sink: &str, since: f64) -> Result<Vec<Notice>, String> {
     let url = format!("{}/notifications?limit=1000", sink.trim_end_matches('/'));
     let res =
         http.get(&url).send().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
@@ -317,7 +318,8 @@ pub fn impact_queries(nodes: &[u32], window_s: u64) -> Vec<(String, String)> {
     ]
 }
 
-async fn impact(http: &reqwest::Client, prom: &str, nodes: &[u32], from: f64, at: f64) -> Impact {
+/// The impact figures over `nodes` from `from` to `at`.
+pub async fn impact(http: &reqwest::Client, prom: &str, nodes: &[u32], from: f64, at: f64) -> Impact {
     let window_s = (at - from).ceil().max(1.0) as u64;
     let mut figures = Vec::new();
     for (what, promql) in impact_queries(nodes, window_s) {

@@ -14,6 +14,7 @@
 pub mod catalog;
 pub mod evidence;
 pub mod report;
+pub mod run_report;
 pub mod score;
 pub mod state;
 

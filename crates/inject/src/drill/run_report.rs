@@ -1,0 +1,290 @@
+//! The incident report of a scenario or random run (`--report FILE`): the same
+//! post-mortem shape as a drill's, built from the nodes' answers to each injection,
+//! Prometheus' alerts and impact queries and the alert sink's notifications, with the
+//! detection of each fault by its documented alert.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use edge_sim::api::Started;
+
+use super::evidence::{self, Evidence};
+use super::report::{clock, date};
+
+/// Longest wait, after the run, for the faults' alerts to resolve before the report is
+/// read: resolutions take a few seconds (a flaky network's up to 16 s).
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// Unix time now.
+pub fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The alert sink: `INJECT_SINK`, else Compose's `ALERT_SINK_PORT` on 127.0.0.1, else 9095.
+pub fn sink_url() -> Result<String, String> {
+    match std::env::var("INJECT_SINK") {
+        Ok(url) if !url.is_empty() => Ok(url.trim_end_matches('/').to_owned()),
+        _ => crate::targets::compose_service_url(
+            "ALERT_SINK_PORT",
+            std::env::var("ALERT_SINK_PORT").ok(),
+            9095,
+        ),
+    }
+}
+
+/// Waits for the run's expected alerts to resolve (bounded), reads the evidence and
+/// writes the report; false (with a line on `out`) if it could not be written.
+pub async fn write(
+    name: &str,
+    record: &[Started],
+    begun: f64,
+    prometheus: &str,
+    sink: &str,
+    path: &Path,
+    out: &mut impl Write,
+) -> bool {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let runs = evidence::alert_runs(&http, prometheus, begun - 1.0, now()).await.unwrap_or_default();
+        let open = runs.iter().any(|r| r.resolved_at.is_none() && expected(record, r));
+        if !open || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let read_at = now();
+    let mut problems = Vec::new();
+    let alerts = evidence::alert_runs(&http, prometheus, begun - 1.0, read_at).await.unwrap_or_else(|e| {
+        problems.push(format!("Prometheus alerts: {e}"));
+        Vec::new()
+    });
+    let notices = evidence::notices(&http, sink, begun - 1.0).await.unwrap_or_else(|e| {
+        problems.push(format!("alert sink: {e}"));
+        Vec::new()
+    });
+    let first = record.iter().map(|s| s.fault.started_at).reduce(f64::min);
+    let impact = match first {
+        Some(from) => {
+            let nodes: Vec<u32> = record.iter().map(|s| s.node).collect();
+            Some(evidence::impact(&http, prometheus, &nodes, from, read_at).await)
+        }
+        None => None,
+    };
+    let ev = Evidence { faults: Vec::new(), alerts, notices, impact, read_at, problems };
+    let md = render(name, record, begun, &ev);
+    match std::fs::write(path, md) {
+        Ok(()) => {
+            let _ = writeln!(out, "wrote the incident report to {}", path.display());
+            for p in &ev.problems {
+                let _ = writeln!(out, "warning: {p}");
+            }
+            ev.problems.is_empty()
+        }
+        Err(e) => {
+            let _ = writeln!(out, "error: cannot write {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+/// Whether an alert run is the documented alert of one of the run's faults, on its node.
+fn expected(record: &[Started], run: &evidence::AlertRun) -> bool {
+    record.iter().any(|s| {
+        run.alertname == s.fault.expected_alert && run.node.as_deref() == Some(s.node.to_string().as_str())
+    })
+}
+
+/// The documented alert's run that caught fault `s`: the first on its node firing from
+/// its start on.
+fn caught_by<'a>(ev: &'a Evidence, s: &Started) -> Option<&'a evidence::AlertRun> {
+    ev.alerts
+        .iter()
+        .filter(|r| expected(std::slice::from_ref(s), r))
+        .find(|r| r.firing_at.is_some_and(|t| t >= s.fault.started_at - 1.0 && t <= s.fault.expires_at + 1.0))
+}
+
+/// Renders the report of a run.
+pub fn render(name: &str, record: &[Started], begun: f64, ev: &Evidence) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Incident report: {name}\n");
+    let _ = writeln!(
+        md,
+        "A game day run by `inject`, {}. A blameless review. Written at {} UTC from the nodes' answers to \
+         each injection, Prometheus and the alert sink; times are UTC.\n",
+        date(begun),
+        clock(ev.read_at)
+    );
+    let missed: Vec<&Started> = record.iter().filter(|s| caught_by(ev, s).is_none()).collect();
+    let _ = writeln!(md, "## Summary\n");
+    let _ = writeln!(
+        md,
+        "{} fault(s) were injected on node(s) {}; {} caught by their documented alert, {} not.\n",
+        record.len(),
+        {
+            let mut n: Vec<u32> = record.iter().map(|s| s.node).collect();
+            n.sort_unstable();
+            n.dedup();
+            n.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        },
+        record.len() - missed.len(),
+        missed.len()
+    );
+    let _ = writeln!(md, "## Impact\n");
+    match &ev.impact {
+        Some(imp) => {
+            let _ = writeln!(
+                md,
+                "On the run's nodes, from the first fault to {} ({} s); each figure is the PromQL beside it, \
+                 evaluated at that time.\n\n| what | value | PromQL |\n|---|---:|---|",
+                clock(imp.at),
+                imp.window_s
+            );
+            for f in &imp.figures {
+                let v = f.value.map_or_else(|| "no data".to_owned(), |v| format!("{v:.0}"));
+                let _ = writeln!(md, "| {} | {v} | `{}` |", f.what, f.promql.replace('|', "\\|"));
+            }
+        }
+        None => {
+            let _ = writeln!(md, "Nothing was injected.");
+        }
+    }
+    let _ = writeln!(md, "\n## Timeline\n\n| time (UTC) | source | event |\n|---|---|---|");
+    let mut rows: Vec<(f64, &str, String)> = vec![(begun, "inject", "run started".to_owned())];
+    for s in record {
+        let what = match s.fault.service {
+            Some(sv) => format!("`{}` on {sv}, node {}", s.fault.failure, s.node),
+            None => format!("`{}` on node {}", s.fault.failure, s.node),
+        };
+        rows.push((s.fault.started_at, "node", format!("fault started: {what} (#{})", s.fault.id)));
+        rows.push((s.fault.expires_at, "node", format!("fault due to end: {what}")));
+    }
+    for a in &ev.alerts {
+        let on = a.node.as_ref().map_or_else(String::new, |n| format!(" on node {n}"));
+        let detail = if a.detail.is_empty() { String::new() } else { format!(" ({})", a.detail) };
+        for (t, what) in [(a.pending_at, "pending"), (a.firing_at, "firing"), (a.resolved_at, "resolved")] {
+            if let Some(t) = t {
+                rows.push((t, "Prometheus", format!("{}{on}{detail} {what}", a.alertname)));
+            }
+        }
+    }
+    for n in &ev.notices {
+        let on = n.node.as_ref().map_or_else(String::new, |n| format!(" node {n}"));
+        rows.push((
+            n.received_at,
+            "alert sink",
+            format!("{} {}{on} delivered to {}", n.alertname, n.status, n.receiver),
+        ));
+    }
+    rows.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    for (t, source, event) in rows {
+        let _ = writeln!(md, "| {} | {source} | {event} |", clock(t));
+    }
+    let _ = writeln!(
+        md,
+        "\n## Detection and response\n\n| fault | node | expected alert | time to detect | resolved after the fault's end |\n|---|---|---|---|---|"
+    );
+    for s in record {
+        let run = caught_by(ev, s);
+        let detect = run
+            .and_then(|r| r.firing_at)
+            .map_or("missed".to_owned(), |t| format!("{:.1} s", t - s.fault.started_at));
+        let resolved = run
+            .and_then(|r| r.resolved_at)
+            .map_or("not seen".to_owned(), |t| format!("{:.1} s", t - s.fault.expires_at));
+        let _ = writeln!(
+            md,
+            "| `{}` #{} | {} | {} | {detect} | {resolved} |",
+            s.fault.failure, s.fault.id, s.node, s.fault.expected_alert
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n## What went well\n\n_For the team to write._\n\n## What did not go well\n\n_For the team to write._\n"
+    );
+    let _ = writeln!(md, "## Action items\n\n| action | why | owner |\n|---|---|---|");
+    for s in &missed {
+        let _ = writeln!(
+            md,
+            "| Find why `{}` did not fire for `{}` on node {} | a fault no alert caught | _team_ |",
+            s.fault.expected_alert, s.fault.failure, s.node
+        );
+    }
+    let _ = writeln!(md, "| _your own_ | | |");
+    if !ev.problems.is_empty() {
+        let _ = writeln!(md, "\n## Gaps in the sources\n");
+        for p in &ev.problems {
+            let _ = writeln!(md, "- {p}");
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use edge_sim::FaultKind;
+    use edge_sim::api::FaultView;
+
+    use super::super::evidence::{AlertRun, Notice};
+    use super::*;
+
+    fn started(node: u32, id: u64, failure: FaultKind, at: f64) -> Started {
+        Started {
+            node,
+            replaced: None,
+            fault: FaultView {
+                id,
+                failure,
+                intensity: None,
+                service: None,
+                started_at: at,
+                expires_at: at + 30.0,
+                remaining_s: 30.0,
+                expected_alert: failure.expected_alert().to_owned(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_run_report_times_each_fault_by_its_alert_and_names_the_missed_ones() {
+        let record = [started(3, 1, FaultKind::CpuSpike, 100.0), started(5, 1, FaultKind::NodeCrash, 110.0)];
+        let ev = Evidence {
+            faults: vec![],
+            alerts: vec![AlertRun {
+                alertname: "HighCPUUsage".into(),
+                node: Some("3".into()),
+                severity: Some("warning".into()),
+                detail: String::new(),
+                pending_at: Some(100.8),
+                firing_at: Some(100.8),
+                resolved_at: Some(131.0),
+            }],
+            notices: vec![Notice {
+                received_at: 101.0,
+                status: "firing".into(),
+                alertname: "HighCPUUsage".into(),
+                node: Some("3".into()),
+                receiver: "ticket-queue".into(),
+            }],
+            impact: None,
+            read_at: 150.0,
+            problems: vec![],
+        };
+        let md = render("Two faults", &record, 99.0, &ev);
+        assert!(md.contains("| `cpu_spike` #1 | 3 | HighCPUUsage | 0.8 s | 1.0 s |"), "{md}");
+        assert!(md.contains("| `node_crash` #1 | 5 | NodeDown | missed | not seen |"), "{md}");
+        assert!(md.contains("Find why `NodeDown` did not fire for `node_crash` on node 5"), "{md}");
+        assert!(md.contains("1 caught by their documented alert, 1 not"), "{md}");
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| 00:0")).collect();
+        assert!(
+            rows[0].contains("run started") && rows[1].contains("fault started: `cpu_spike`"),
+            "{rows:#?}"
+        );
+        assert!(
+            rows.iter().any(|r| r.starts_with("| 00:01:41.0 | alert sink | HighCPUUsage firing node 3")),
+            "{rows:#?}"
+        );
+    }
+}
