@@ -162,10 +162,9 @@ fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// The drill of a state, from the catalogue it was drawn from (by name, from the
-/// default catalogue: a state does not depend on the working directory).
+/// The drill of a state, from the catalogue it was drawn from.
 fn drill_of(st: &DrillState) -> Result<Drill, String> {
-    let catalog = Catalog::load(&catalog::default_dir())?;
+    let catalog = Catalog::load(&st.catalog)?;
     catalog.named(&st.drill).cloned()
 }
 
@@ -221,6 +220,7 @@ async fn start(
         started_at: now(),
         prometheus: prometheus.trim_end_matches('/').to_owned(),
         sink: sink.trim_end_matches('/').to_owned(),
+        catalog: std::fs::canonicalize(&dir).unwrap_or(dir.clone()),
         faults: drawn
             .faults
             .iter()

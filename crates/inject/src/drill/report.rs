@@ -78,7 +78,7 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
     let _ = writeln!(md, "## Summary\n");
     let _ = write!(
         md,
-        "{} {} ({}).",
+        "{} {}. {}",
         if causes.len() == 1 { "The cause was" } else { "The causes were" },
         causes.join(" and "),
         drill.description
@@ -227,8 +227,9 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
     let _ = writeln!(md, "## Action items\n\n| action | why | owner |\n|---|---|---|");
     let _ = writeln!(
         md,
-        "| Re-read [docs/runbooks/{r}.md](../docs/runbooks/{r}.md) against this timeline and fix what did not lead you here | the runbook this drill exercises | _learner_ |",
-        r = drill.runbook
+        "| Re-read `docs/runbooks/{r}.md` (served at {sink}/runbooks/{r}) against this timeline and fix what did not lead you here | the runbook this drill exercises | _learner_ |",
+        r = drill.runbook,
+        sink = state.sink
     );
     if !state.hints.is_empty() {
         let _ = writeln!(

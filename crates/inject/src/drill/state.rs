@@ -111,6 +111,9 @@ pub struct DrillState {
     pub prometheus: String,
     /// The alert sink, as given at start.
     pub sink: String,
+    /// The catalogue the drill was drawn from (absolute), so later commands find its hints
+    /// from any directory.
+    pub catalog: PathBuf,
     /// The faults.
     pub faults: Vec<Injected>,
     /// Hints taken, in order.
@@ -208,6 +211,7 @@ pub(crate) mod tests {
             started_at: 1000.0,
             prometheus: "http://127.0.0.1:9090".to_owned(),
             sink: "http://127.0.0.1:9095".to_owned(),
+            catalog: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../drills")),
             faults: vec![
                 Injected {
                     plan: plan(3, FaultKind::ErrorBurst, Some(Service::Payments), Role::Cause),
