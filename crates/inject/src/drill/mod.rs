@@ -268,7 +268,13 @@ async fn start(
         };
         return Err(format!("drill not started: {e}; {left}"));
     }
-    let window = st.faults.iter().map(|f| f.plan.start_in_s).max().unwrap_or(0);
+    // The longest the drill's definition allows, not this draw's: the learner must not be
+    // able to read the start from the message.
+    let last_offset = drawn.drill.faults.iter().map(|f| f.offset_s).max().unwrap_or(0);
+    let window = match a.delay {
+        Some(d) => d.round() as u32 + last_offset,
+        None => drawn.drill.start_delay_s.1 + last_offset,
+    };
     if json {
         let _ =
             writeln!(out, "{}", json!({"seed": seed, "level": st.level, "state": path, "within_s": window}));
