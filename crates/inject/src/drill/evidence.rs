@@ -103,6 +103,10 @@ pub struct Evidence {
     pub problems: Vec<String>,
 }
 
+/// How far before the drill alert runs are read, so one already firing at its start shows
+/// its true start rather than the edge of the window.
+const LOOKBACK_S: f64 = 300.0;
+
 /// Reads it all. `now` is the current Unix time.
 pub async fn gather(client: &Client, state: &DrillState, now: f64) -> Evidence {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
@@ -116,8 +120,9 @@ pub async fn gather(client: &Client, state: &DrillState, now: f64) -> Evidence {
     };
     let start = state.started_at.floor() - 1.0;
     let end = now.max(start + 1.0);
-    let alerts = match alert_runs(&http, &state.prometheus, start, end).await {
-        Ok(a) => a,
+    let alerts = match alert_runs(&http, &state.prometheus, start - LOOKBACK_S, end).await {
+        // Alerts already firing when the drill began are context; ones over by then are not.
+        Ok(a) => a.into_iter().filter(|r| r.resolved_at.is_none_or(|t| t >= start)).collect(),
         Err(e) => {
             problems.push(format!("Prometheus alerts: {e}"));
             Vec::new()

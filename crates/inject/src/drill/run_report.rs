@@ -57,10 +57,12 @@ pub async fn write(
     }
     let read_at = now();
     let mut problems = Vec::new();
-    let alerts = evidence::alert_runs(&http, prometheus, begun - 1.0, read_at).await.unwrap_or_else(|e| {
+    let alerts = evidence::alert_runs(&http, prometheus, begun - 300.0, read_at).await.unwrap_or_else(|e| {
         problems.push(format!("Prometheus alerts: {e}"));
         Vec::new()
     });
+    // Alerts already firing when the run began are context; ones over by then are not.
+    let alerts = alerts.into_iter().filter(|r| r.resolved_at.is_none_or(|t| t >= begun - 1.0)).collect();
     let notices = evidence::notices(&http, sink, begun - 1.0).await.unwrap_or_else(|e| {
         problems.push(format!("alert sink: {e}"));
         Vec::new()
