@@ -14,6 +14,7 @@ import re
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 
 from lib import fleet
 from lib.dashboard_queries import queries, substitute
@@ -92,6 +93,10 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
     leaks = [line for line in recent if MODE in json.dumps(line) or "fault_" in line.get("event", "")
              or line.get("fault", "none") != "none"]
     assert not leaks, f"log lines name the sealed fault: {leaks[:3]}"
+    for path in ("/api/products", "/api/products/1", "/healthz"):
+        with urllib.request.urlopen(stack.node_url(node) + path, timeout=10) as res:
+            seen = json.dumps(dict(res.headers)) + res.read().decode()
+        assert MODE not in seen and "inject" not in seen.lower(), f"{path} names the fault: {seen[:300]}"
     status = subprocess.run([str(binaries["inject"]), "--base-port", str(stack.base), "status", "--json"],
                             capture_output=True, text=True, timeout=30)
     assert status.returncode == 0 and MODE not in status.stdout, status.stdout
