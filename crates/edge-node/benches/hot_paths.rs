@@ -26,7 +26,7 @@ fn busy_node() -> NodeState {
                 status,
             };
             for i in 0..100 {
-                state.metrics().observe_request(&labels, 0.001 * f64::from(i), "0123456789abcdef");
+                state.metrics().observe_request(&labels, 0.001 * f64::from(i), "0123456789abcdef", None);
             }
         }
     }
