@@ -15,7 +15,10 @@
 //! node (the exporter carries one resource), over one shared HTTP client. A dead or slow
 //! collector therefore costs the worker time, never a request or a scrape. The SDK's
 //! own `BatchSpanProcessor` is not used because it starts a thread per provider (one
-//! per node) and keeps its count of dropped spans private.
+//! per node) and keeps its count of dropped spans private. Spans are made with the
+//! OpenTelemetry API directly rather than through `tracing-opentelemetry`: its layer
+//! hangs one tracer (so one resource) on the process's subscriber, where a fleet process
+//! needs one per node, and with traces off it would still sit in every log event's path.
 //!
 //! The sampler (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`), `OTEL_SERVICE_NAME`
 //! and `OTEL_RESOURCE_ATTRIBUTES` are read by the SDK the standard way; the exporter
