@@ -9,6 +9,12 @@
 #
 #   scripts/run-native.sh                  # nodes on 8001-8012, Prometheus 9090, Alertmanager 9093, sink 9095
 #   PROM_PORT=19090 AM_PORT=19093 SINK_PORT=19095 BASE_PORT=18000 NODES=12 scripts/run-native.sh
+#
+# Traces: the fleet reads the standard OpenTelemetry variables, so the switch is the same as in
+# Compose and Kubernetes: set OTEL_EXPORTER_OTLP_ENDPOINT to an OTLP/HTTP receiver you run (a
+# Tempo, an OpenTelemetry Collector; none is started here) and every node exports its spans;
+# unset, nothing is exported. OTEL_TRACES_SAMPLER(_ARG) and OTEL_RESOURCE_ATTRIBUTES pass too.
+#   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 scripts/run-native.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -73,6 +79,7 @@ run-native: the stack is up (state, logs and data in $STATE)
   Prometheus      http://127.0.0.1:$PROM_PORT/alerts
   Alertmanager    http://127.0.0.1:$AM_PORT
   alert sink      http://127.0.0.1:$SINK_PORT   (the on-call channel)
+  traces          ${OTEL_EXPORTER_OTLP_ENDPOINT:-${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:-off (set OTEL_EXPORTER_OTLP_ENDPOINT to export)}}
 Try: curl -s -XPOST 127.0.0.1:$((BASE_PORT + 3))/inject -H 'content-type: application/json' -d '{"failure":"cpu_spike","duration_s":30}'
 ctrl-c stops everything.
 INFO

@@ -20,6 +20,10 @@ first-run rules below are argued, with their sources, in docs/COMPOSE.md (one se
 - every image is pinned to a version (never `latest`, never untagged); the built image is
   tagged with the workspace version and its Dockerfile exists;
 - every bind mount from the repository exists, and every bind mount is read-only;
+- traces: Tempo 3 (monolithic, no Tempo 2 blocks) receives OTLP/HTTP where every node exports,
+  keeps its data on its volume, and writes the service graph to a Prometheus that accepts remote
+  writes; every datasource link resolves, and the exemplar, log-line, traces-to-logs and
+  traces-to-metrics links meet on the trace id and the node's labels;
 - Prometheus' scrape and alerting targets and Alertmanager's webhook name compose services;
 - the Dockerfile passes hadolint, and its build stage compiles from exactly the files it copies
   (a copy of them, built with its own `cargo build` command); the runtime stage's other sources
@@ -55,7 +59,7 @@ MiB, MB = 2**20, 10**6
 # the service in a loop (Grafana 13 under 256m-400m: grafana/grafana#123017).
 HEADROOM = 2
 MEMORY = {
-    "edge-node": (32 * MiB, 5.3 * MB, "docs/BENCHMARKS.md: one node, RSS"),
+    "edge-node": (32 * MiB, 8.0 * MB, "docs/BENCHMARKS.md: one node exporting traces, RSS"),
     "alert-sink": (32 * MiB, 6.8 * MB, "docs/BENCHMARKS.md: the stack's cost, max RSS"),
     "prometheus": (512 * MiB, 216.9 * MB, "docs/BENCHMARKS.md: the stack's cost, max RSS"),
     "alertmanager": (128 * MiB, 44.0 * MB, "docs/BENCHMARKS.md: the stack's cost, max RSS"),
@@ -63,6 +67,7 @@ MEMORY = {
     "loki": (None, None, "no published figure for a single-binary Loki this small"),
     "alloy": (None, None, "Alloy's docs give 120 MiB per 1 MiB/s of logs, no base footprint"),
     "docker-socket-proxy": (None, None, "no published figure for HAProxy at this load"),
+    "tempo": (None, None, "no published figure for a monolithic Tempo this small"),
 }
 
 # Every published port and the variable that moves it, with its default (docs/COMPOSE.md).
@@ -71,6 +76,7 @@ PORTS = {f"edge-node-{i}": (f"EDGE_NODE_{i}_PORT", 8000 + i) for i in range(1, N
     "prometheus": ("PROMETHEUS_PORT", 9090),
     "alertmanager": ("ALERTMANAGER_PORT", 9093),
     "loki": ("LOKI_PORT", 3100),
+    "tempo": ("TEMPO_PORT", 3200),
     "alloy": ("ALLOY_PORT", 12345),
     "grafana": ("GRAFANA_PORT", 3000),
 }
@@ -409,13 +415,149 @@ def check_mounts(model):
     return problems
 
 
-def check(model, moved, proxy_config=None, alloy_config=None):
+# --- 8. traces: Tempo, the nodes' export and the datasources' links ---------------------------
+
+TEMPO = "tempo"
+TEMPO_CONFIG = ROOT / "tempo/tempo.yml"
+DATASOURCES = ROOT / "grafana/provisioning/datasources/datasources.yml"
+# Blocks Tempo 3 removed (docs/sources/tempo/set-up-for-tracing/setup-tempo/upgrade.md, v3.0.3):
+# a config written for Tempo 2 that still has them is not the one the pinned image reads.
+TEMPO2_ONLY = {"ingester", "ingester_client", "compactor", "metrics_generator_client", "partition_ring_live_store"}
+# An access log line as the node writes it (crates/edge-node/src/red.rs): the Loki derived
+# field's regex must find its trace id.
+ACCESS_LINE = ('{"timestamp":"2026-11-22T07:00:00.000000Z","level":"INFO","node":3,"request_id":"9f2c4e1a0b3d5e7f",'
+               '"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","service":"orders","route":"/api/orders",'
+               '"method":"POST","status":201,"message":"request","target":"edge_node::access"}')
+ACCESS_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def alloy_labels(alloy_config):
+    """The stream labels Alloy gives the log lines (its relabel rules' target labels)."""
+    return set(re.findall(r'target_label\s*=\s*"([\w]+)"', alloy_config))
+
+
+def datasource_links(doc):
+    """(where, uid) of every datasource link in the provisioning file."""
+    for ds in doc["datasources"]:
+        j = ds.get("jsonData", {})
+        for d in j.get("exemplarTraceIdDestinations", []):
+            if "datasourceUid" in d:
+                yield f"{ds['name']} exemplar link {d['name']}", d["datasourceUid"]
+        for d in j.get("derivedFields", []):
+            if "datasourceUid" in d:
+                yield f"{ds['name']} derived field {d['name']}", d["datasourceUid"]
+        for key in ("tracesToLogsV2", "tracesToMetrics", "serviceMap", "lokiSearch", "tracesToProfiles"):
+            if key in j:
+                yield f"{ds['name']} {key}", j[key].get("datasourceUid")
+
+
+def check_tempo(model, tempo, datasources, alloy_config):
+    """Point 8: Tempo 3 receives the nodes' OTLP/HTTP on the address they export to, keeps traces on
+    its volume, writes the service graph to a Prometheus that accepts remote writes; every datasource
+    link resolves, and the links from metrics, logs and traces meet on the trace id and the node."""
+    problems = []
+    services = model["services"]
+    t = services.get(TEMPO)
+    if not t:
+        return [f"no {TEMPO} service: the nodes export traces to it"]
+    command = t.get("command") or []
+    config_path = next((c.split("=", 1)[1] for c in command if c.startswith("-config.file=")), None)
+    mounts = {v["target"]: v for v in t.get("volumes", [])}
+    if not config_path or config_path not in mounts or pathlib.Path(mounts[config_path]["source"]) != TEMPO_CONFIG:
+        problems.append(f"{TEMPO}: -config.file must name the mounted tempo/tempo.yml (command {command})")
+    if any(c.startswith("-target=") and c != "-target=all" for c in command):
+        problems.append(f"{TEMPO}: not monolithic (-target=all): other targets need Kafka in Tempo 3")
+    if (t.get("healthcheck") or {}).get("test") != ["CMD", "/tempo", "-health"]:
+        problems.append(f"{TEMPO}: the healthcheck must be Tempo's own `/tempo -health` (distroless image, no shell)")
+    stale = TEMPO2_ONLY & set(tempo)
+    if stale:
+        problems.append(f"tempo.yml: {sorted(stale)} were removed in Tempo 3")
+    if set(tempo.get("overrides", {})) - {"defaults", "per_tenant_override_config"}:
+        problems.append("tempo.yml: overrides must be in the scoped `defaults` form (Tempo 3 refuses legacy ones)")
+    http = (((tempo.get("distributor") or {}).get("receivers") or {}).get("otlp") or {}).get("protocols", {})
+    http = http.get("http") if isinstance(http, dict) else None
+    endpoint = (http or {}).get("endpoint", "localhost:4318")
+    host, _, otlp_port = endpoint.rpartition(":")
+    if host not in ("0.0.0.0", "", TEMPO):
+        problems.append(f"tempo.yml: the OTLP/HTTP receiver listens on {endpoint}, which other containers cannot reach")
+    storage = ((tempo.get("storage") or {}).get("trace") or {})
+    data = [target for target, v in mounts.items() if v["type"] == "volume"]
+    paths = [storage.get("wal", {}).get("path", ""), storage.get("local", {}).get("path", ""),
+             (tempo.get("metrics_generator") or {}).get("storage", {}).get("path", "")]
+    if storage.get("backend") != "local":
+        problems.append("tempo.yml: the trace backend must be local storage")
+    for path in paths:
+        if not any(pathlib.PurePosixPath(path).is_relative_to(d) for d in data):
+            problems.append(f"tempo.yml: {path or '(no path)'} is not on Tempo's data volume {data}")
+    http_port = str((tempo.get("server") or {}).get("http_listen_port", 3200))
+    # The nodes export where Tempo receives.
+    want = f"http://{TEMPO}:{otlp_port}"
+    for name, s in services.items():
+        if re.fullmatch(r"edge-node-\d+", name) and s.get("environment", {}).get("OTEL_EXPORTER_OTLP_ENDPOINT") != want:
+            problems.append(f"{name}: OTEL_EXPORTER_OTLP_ENDPOINT is "
+                            f"{s.get('environment', {}).get('OTEL_EXPORTER_OTLP_ENDPOINT')!r}, Tempo receives at {want}")
+    # The service graph: the metrics-generator writes to Prometheus, which must accept it.
+    processors = (((tempo.get("overrides") or {}).get("defaults") or {}).get("metrics_generator") or {}).get(
+        "processors", [])
+    writes = [w.get("url", "") for w in ((tempo.get("metrics_generator") or {}).get("storage") or {}).get(
+        "remote_write", [])]
+    if "service-graphs" not in processors:
+        problems.append("tempo.yml: the service-graphs processor is off: Grafana's service graph would be empty")
+    prom_port = "9090"
+    if f"http://prometheus:{prom_port}/api/v1/write" not in writes:
+        problems.append(f"tempo.yml: the metrics-generator does not remote-write to Prometheus ({writes})")
+    if "--web.enable-remote-write-receiver" not in services.get("prometheus", {}).get("command", []):
+        problems.append("prometheus: without --web.enable-remote-write-receiver it refuses Tempo's service graph")
+    # Datasources: every link resolves; the trace links meet where the signals do.
+    uids = {d["uid"]: d for d in datasources["datasources"]}
+    for where, uid in datasource_links(datasources):
+        if uid not in uids:
+            problems.append(f"datasources: {where} links to uid {uid!r}, which is not provisioned")
+    tempo_ds = [d for d in datasources["datasources"] if d["type"] == "tempo"]
+    if len(tempo_ds) != 1:
+        return problems + [f"datasources: expected one Tempo datasource, found {len(tempo_ds)}"]
+    tds = tempo_ds[0]
+    if tds.get("url") != f"http://{TEMPO}:{http_port}":
+        problems.append(f"datasources: Tempo at {tds.get('url')}, Tempo serves http://{TEMPO}:{http_port}")
+    prom_ds = next((d for d in datasources["datasources"] if d["type"] == "prometheus"), {})
+    loki_ds = next((d for d in datasources["datasources"] if d["type"] == "loki"), {})
+    if not any(d.get("name") == "trace_id" and d.get("datasourceUid") == tds["uid"]
+               for d in prom_ds.get("jsonData", {}).get("exemplarTraceIdDestinations", [])):
+        problems.append("datasources: Prometheus' exemplar label trace_id does not open Tempo")
+    fields = [d for d in loki_ds.get("jsonData", {}).get("derivedFields", []) if d.get("datasourceUid") == tds["uid"]]
+    if not any((m := re.search(d.get("matcherRegex", "$^"), ACCESS_LINE)) and m.group(1) == ACCESS_TRACE_ID
+               for d in fields):
+        problems.append("datasources: no Loki derived field finds the trace id of an access line and opens Tempo")
+    j = tds.get("jsonData", {})
+    logs = j.get("tracesToLogsV2", {})
+    if logs.get("datasourceUid") != loki_ds.get("uid") or not logs.get("filterByTraceID"):
+        problems.append("datasources: Tempo's traces-to-logs must query Loki filtered by the trace id")
+    labels = alloy_labels(alloy_config)
+    for tag in logs.get("tags", []):
+        if tag.get("value", tag.get("key")) not in labels:
+            problems.append(f"datasources: traces-to-logs maps {tag.get('key')} to Loki label "
+                            f"{tag.get('value')!r}, which Alloy does not set ({sorted(labels)})")
+    metrics = j.get("tracesToMetrics", {})
+    if metrics.get("datasourceUid") != prom_ds.get("uid") or not metrics.get("queries"):
+        problems.append("datasources: Tempo's traces-to-metrics must query Prometheus")
+    for tag in metrics.get("tags", []):
+        if tag.get("value", tag.get("key")) not in ("node", "region"):
+            problems.append(f"datasources: traces-to-metrics maps {tag.get('key')} to {tag.get('value')!r}, "
+                            "not a target label of the nodes (node, region)")
+    if j.get("serviceMap", {}).get("datasourceUid") != prom_ds.get("uid"):
+        problems.append("datasources: Tempo's service graph must read Prometheus (where the generator writes)")
+    return problems
+
+
+def check(model, moved, proxy_config=None, alloy_config=None, tempo=None, datasources=None):
     proxy_config = PROXY_CONFIG.read_text() if proxy_config is None else proxy_config
     alloy_config = (ROOT / "loki/config.alloy").read_text() if alloy_config is None else alloy_config
+    tempo = yaml.safe_load(TEMPO_CONFIG.read_text()) if tempo is None else tempo
+    datasources = yaml.safe_load(DATASOURCES.read_text()) if datasources is None else datasources
     services = model["services"]
     return (check_nodes(services) + check_memory(services) + check_startup(services) + check_ports(model, moved)
             + check_images(services) + check_grafana(services) + check_socket(model, proxy_config, alloy_config)
-            + check_mounts(model))
+            + check_mounts(model) + check_tempo(model, tempo, datasources, alloy_config))
 
 
 def dockerfile_builds():
@@ -455,11 +597,19 @@ def self_test(model, moved):
     """Breaks each rule on purpose (on copies of the models and configs) and returns the names
     of the breakages the checks did not catch."""
     proxy_config, alloy_config = PROXY_CONFIG.read_text(), (ROOT / "loki/config.alloy").read_text()
+    tempo_config, datasources = yaml.safe_load(TEMPO_CONFIG.read_text()), yaml.safe_load(DATASOURCES.read_text())
 
-    def broken(change=lambda m, n: None, proxy=lambda c: c, alloy=lambda c: c):
+    def broken(change=lambda m, n: None, proxy=lambda c: c, alloy=lambda c: c, tempo=lambda t: None,
+               ds=lambda d: None):
         m, n = copy.deepcopy(model), copy.deepcopy(moved)
+        t, d = copy.deepcopy(tempo_config), copy.deepcopy(datasources)
         change(m, n)
-        return check(m, n, proxy(proxy_config), alloy(alloy_config))
+        tempo(t)
+        ds(d)
+        return check(m, n, proxy(proxy_config), alloy(alloy_config), t, d)
+
+    def by_type(d, kind):
+        return next(x for x in d["datasources"] if x["type"] == kind)
 
     def both(change):
         """The same change to the default model and the moved-ports model."""
@@ -535,6 +685,46 @@ def self_test(model, moved):
             "    http-request deny\n", "    http-request allow if { path_beg /containers }\n    http-request deny\n")),
         "alloy on the socket": dict(alloy=lambda c: c.replace(PROXY_HOST, "unix:///var/run/docker.sock", 1)),
         "alloy over http": dict(alloy=lambda c: c.replace(PROXY_HOST, "http://docker-socket-proxy:2375")),
+        # 8. traces
+        "no tempo": both(lambda s: s.pop(TEMPO)),
+        "tempo latest": both(lambda s: s[TEMPO].update(image="grafana/tempo:latest")),
+        "tempo config not mounted": both(lambda s: s[TEMPO].update(command=["-config.file=/etc/tempo.yaml"])),
+        "tempo without a healthcheck": both(lambda s: s[TEMPO].pop("healthcheck")),
+        "tempo distributed target": both(lambda s: s[TEMPO]["command"].append("-target=distributor")),
+        "receiver on localhost": dict(tempo=lambda t: t["distributor"]["receivers"]["otlp"]["protocols"]["http"]
+                                      .update(endpoint="localhost:4318")),
+        "receiver default address": dict(tempo=lambda t: t["distributor"]["receivers"]["otlp"]["protocols"].update(
+            http=None)),
+        "tempo 2 ingester block": dict(tempo=lambda t: t.update(ingester={"max_block_duration": "5m"})),
+        "legacy overrides": dict(tempo=lambda t: t["overrides"].update(max_bytes_per_trace=5000000)),
+        "blocks off the volume": dict(tempo=lambda t: t["storage"]["trace"]["local"].update(path="/tmp/blocks")),
+        "no service graph": dict(tempo=lambda t: t["overrides"]["defaults"]["metrics_generator"].update(
+            processors=["span-metrics"])),
+        "generator writes nowhere": dict(tempo=lambda t: t["metrics_generator"]["storage"].update(remote_write=[])),
+        "prometheus refuses remote writes": both(lambda s: s["prometheus"]["command"].remove(
+            "--web.enable-remote-write-receiver")),
+        "nodes export elsewhere": both(lambda s: s["edge-node-8"]["environment"].update(
+            OTEL_EXPORTER_OTLP_ENDPOINT="http://localhost:4318")),
+        "nodes export to the query port": both(lambda s: [s[f"edge-node-{i}"]["environment"].update(
+            OTEL_EXPORTER_OTLP_ENDPOINT="http://tempo:3200") for i in range(1, NODES + 1)]),
+        "exemplar link to a missing uid": dict(ds=lambda d: by_type(d, "prometheus")["jsonData"][
+            "exemplarTraceIdDestinations"][0].update(datasourceUid="tempo-1")),
+        "no exemplar link to tempo": dict(ds=lambda d: by_type(d, "prometheus")["jsonData"].update(
+            exemplarTraceIdDestinations=[x for x in by_type(d, "prometheus")["jsonData"]["exemplarTraceIdDestinations"]
+                                         if x.get("datasourceUid") != "tempo"])),
+        "derived field misses the trace id": dict(ds=lambda d: [f.update(matcherRegex='"traceId":"(\\w+)"')
+                                                                for f in by_type(d, "loki")["jsonData"]["derivedFields"]
+                                                                if f.get("datasourceUid") == "tempo"]),
+        "tempo at the wrong port": dict(ds=lambda d: by_type(d, "tempo").update(url="http://tempo:4318")),
+        "traces to logs without the trace id": dict(ds=lambda d: by_type(d, "tempo")["jsonData"]["tracesToLogsV2"]
+                                                    .update(filterByTraceID=False)),
+        "traces to logs on a label alloy lacks": dict(ds=lambda d: by_type(d, "tempo")["jsonData"]["tracesToLogsV2"][
+            "tags"].append({"key": "cloud.region", "value": "region"})),
+        "traces to metrics on a missing label": dict(ds=lambda d: by_type(d, "tempo")["jsonData"]["tracesToMetrics"][
+            "tags"].append({"key": "service.instance.id", "value": "instance_id"})),
+        "service map on loki": dict(ds=lambda d: by_type(d, "tempo")["jsonData"]["serviceMap"].update(
+            datasourceUid="loki")),
+        "two tempo datasources": dict(ds=lambda d: d["datasources"].append(dict(by_type(d, "tempo"), uid="tempo2"))),
     }
     if check(model, moved):
         return ["(the unbroken models already fail)"]

@@ -96,7 +96,8 @@ def structure(dashboards, datasources, log_labels):
         for p in panels_of(d):
             if p["type"] == "row":
                 continue
-            exprs = [t.get("expr", "").strip() for t in p.get("targets", [])]
+            # PromQL and LogQL in `expr`; Tempo's TraceQL in `query`.
+            exprs = [(t.get("expr") or t.get("query") or "").strip() for t in p.get("targets", [])]
             if not exprs or not all(exprs):
                 problems.append(f"{where} panel {p.get('title')!r} has no query")
             if not p.get("title"):

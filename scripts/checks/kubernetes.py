@@ -54,7 +54,8 @@ WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 APP_LABELS = [f"app.kubernetes.io/{k}" for k in ("name", "component", "part-of", "version")]
 # Which Compose service each app runs as (for images and flags).
 COMPOSE_SERVICE = {"edge-node": "edge-node-1", "alert-sink": "alert-sink", "prometheus": "prometheus",
-                   "alertmanager": "alertmanager", "grafana": "grafana", "loki": "loki", "alloy": "alloy"}
+                   "alertmanager": "alertmanager", "grafana": "grafana", "loki": "loki", "alloy": "alloy",
+                   "tempo": "tempo"}
 
 
 class Loader(yaml.SafeLoader):
@@ -523,7 +524,7 @@ def habits(builds):
                 service = services.get(COMPOSE_SERVICE.get(app(w), ""), {})
                 if service.get("image") != c["image"]:
                     problems.append(f"{where}: image {c['image']}, Compose runs {service.get('image')}")
-                if app(w) in ("prometheus", "alertmanager", "loki", "alloy") and c.get("args") != service.get("command"):
+                if app(w) in ("prometheus", "alertmanager", "loki", "alloy", "tempo") and c.get("args") != service.get("command"):
                     problems.append(f"{where}: flags {c.get('args')} are not Compose's {service.get('command')}")
                 if app(w) == "grafana":
                     env = {e["name"]: e.get("value") for e in c.get("env", [])}

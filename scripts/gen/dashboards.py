@@ -16,6 +16,7 @@ OUT = ROOT / "grafana/dashboards"
 
 PROM = {"type": "prometheus", "uid": "prometheus"}
 LOKI = {"type": "loki", "uid": "loki"}
+TEMPO = {"type": "tempo", "uid": "tempo"}
 EDGE = 'job="edge-node"'
 RATE = "$__rate_interval"
 NODE_LINK = "/d/edge-node-detail/edge-node?var-node=${__field.labels.node}&${__url_time_range}"
@@ -105,6 +106,10 @@ def loki(expr):
     return {"datasource": LOKI, "expr": expr, "queryType": "range", "editorMode": "code"}
 
 
+def traceql(query, limit=50):
+    return {"datasource": TEMPO, "queryType": "traceql", "query": query, "limit": limit, "tableType": "traces"}
+
+
 # --- panels ----------------------------------------------------------------------------------
 
 def panel(kind, title, desc, targets, w, h, fc=None, options=None, ds=PROM, transformations=None):
@@ -160,6 +165,15 @@ def table(title, desc, targets, w=12, h=8, hide=(), rename=None, links=None, uni
                        {"id": "organize", "options": {"excludeByName": excluded, "renameByName": rename or {},
                                                       "indexByName": {}}}]
     return panel("table", title, desc, targets, w, h, fc, options, transformations=transformations)
+
+
+def slowest_traces(title, desc, query, w=24, h=8):
+    """The most recent traces matching a TraceQL query, slowest first (click a trace id to open it)."""
+    fc = {"defaults": {"custom": {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False}},
+          "overrides": []}
+    options = {"showHeader": True, "cellHeight": "sm", "frameIndex": 0,
+               "sortBy": [{"displayName": "Duration", "desc": True}]}
+    return panel("table", title, desc, [traceql(query)], w, h, fc, options, ds=TEMPO)
 
 
 def state_timeline(title, desc, targets, w=24, h=6, mappings=None, thresholds=None):
@@ -397,10 +411,16 @@ def node_detail():
         timeseries("Errors by status", "5xx answers per second, by status code.",
                    [prom(f'sum by (status) (rate(edge_http_requests_total{{{sel}, status=~"5.."}}[{RATE}]))',
                          "{{status}}")], "reqps", w=8, stack=True, fill=30),
-        timeseries("Latency p50 / p95 / p99", "Request latency quantiles, with exemplars: click a dot for "
-                   "the request's log lines.",
+        timeseries("Latency p50 / p95 / p99", "Request latency quantiles, with exemplars: click a dot to "
+                   "open the request's trace or its log lines.",
                    [prom(quantile(q, "", n), f"p{int(q * 100)}", exemplar=(q == 0.99)) for q in (0.5, 0.95, 0.99)],
                    "s", w=8, lo=0, thresholds=steps(("green", None), ("red", P95_LINE)), line=True, fill=0),
+    ]
+    traces = [
+        slowest_traces("Slowest recent traces", "The node's 50 most recent request traces (server spans; "
+                       "Tempo leaves out the last 30 s), slowest first. Click a trace id to see where the time "
+                       "went and which fault was active (span attribute edge.faults). Empty when the nodes do not "
+                       "export traces.", '{ resource.edge.node = "$node" && kind = server }'),
     ]
     node_logs = '{service="edge-node", node="$node"}'
     log_panels = [
@@ -415,7 +435,7 @@ def node_detail():
     return dashboard("edge-node-detail", "Edge node",
                      "One node: its status and faults, USE (utilisation, saturation, errors), RED (rate, errors, "
                      "duration) and its logs.",
-                     [("Status", status), ("USE", use), ("RED", red), ("Logs", log_panels)],
+                     [("Status", status), ("USE", use), ("RED", red), ("Traces", traces), ("Logs", log_panels)],
                      variables=[node_variable()], node_filter=n, tags=("node",))
 
 
@@ -450,6 +470,13 @@ def services():
                    [prom(f"sum by (upstream, outcome) (rate(edge_upstream_requests_total{{{EDGE}}}[{RATE}]))",
                          "{{upstream}} {{outcome}}")], "reqps", w=12, fill=0),
     ]
+    traces = [
+        slowest_traces("$service: slowest recent traces", "The 50 most recent traces of the chosen service's "
+                       "requests on any node (Tempo leaves out the last 30 s), slowest first. Click a trace id to "
+                       "see where the time went: an order's stock check, its call to payments and the payment "
+                       "gateway. Empty when the nodes do not export traces.",
+                       '{ kind = server && span.http.route =~ "/api/$service.*" }'),
+    ]
     fleet_logs = '{service="edge-node"}'
     log_panels = [
         logs("$service: error lines", "Requests of the chosen service answered with a 5xx, on any node.",
@@ -462,7 +489,7 @@ def services():
     ]
     return dashboard("edge-services", "Edge services",
                      "RED per shop service (orders, products, payments) across the fleet.",
-                     [("All services", per_service), ("One service", one), ("Logs", log_panels)],
+                     [("All services", per_service), ("One service", one), ("Traces", traces), ("Logs", log_panels)],
                      variables=[service_variable()], tags=("services",))
 
 

@@ -11,6 +11,7 @@ a kustomization's folder, so they are copied or converted here, never edited by 
     prometheus/prometheus.yml       Compose's, with Kubernetes discovery for the fleet
     prometheus/rules/*.yml          prometheus/rules/ (runbook links rewritten)
     alertmanager.yml, loki.yml,     copies
+    tempo.yml
     grafana/*.yml                   Grafana's provisioning, copies
     config.alloy                    alloy-discovery.alloy + Compose's pipeline from loki/config.alloy
 
@@ -251,6 +252,7 @@ def outputs():
     out.update({gen / "prometheus/rules" / p.name: rules_text(p, sa["runbookBaseUrl"]) for p in RULES})
     out[gen / "alertmanager.yml"] = (ROOT / "alertmanager/alertmanager.yml").read_text()
     out[gen / "loki.yml"] = (ROOT / "loki/loki.yml").read_text()
+    out[gen / "tempo.yml"] = (ROOT / "tempo/tempo.yml").read_text()
     for p in sorted((ROOT / "grafana/provisioning").glob("*/*.yml")):
         out[gen / "grafana" / p.name] = p.read_text()
     out[gen / "config.alloy"] = standalone_alloy()

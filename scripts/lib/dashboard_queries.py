@@ -19,7 +19,8 @@ def queries():
         d = json.loads(path.read_text())
         for p in d["panels"]:
             for t in p.get("targets", []):
-                found.append((path.name, p["title"], t["datasource"]["uid"], t["expr"]))
+                # PromQL and LogQL in `expr`; Tempo's TraceQL in `query`.
+                found.append((path.name, p["title"], t["datasource"]["uid"], t.get("expr", t.get("query"))))
         for a in d["annotations"]["list"]:
             if "target" in a:
                 found.append((path.name, f"annotation {a['name']}", a["datasource"]["uid"], a["target"]["expr"]))

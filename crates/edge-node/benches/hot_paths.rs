@@ -1,8 +1,10 @@
 //! Criterion benchmarks of the hot paths: encoding `/metrics` with full RED histograms,
-//! and the RED middleware's cost per request (a trivial handler with and without it).
+//! the RED middleware's cost per request (a trivial handler with and without it), and
+//! what traces add to it (off, and on with export to a local OTLP endpoint).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -11,7 +13,9 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use edge_node::metrics::RequestLabels;
 use edge_node::shop::ROUTES;
+use edge_node::traces::{ExportSettings, Exporter, NodeTracer};
 use edge_node::{NodeConfig, NodeState, red};
+use opentelemetry::trace::SpanKind;
 use tower::ServiceExt;
 
 /// A node whose registry holds what a busy node exposes: every route with a few statuses.
@@ -26,7 +30,7 @@ fn busy_node() -> NodeState {
                 status,
             };
             for i in 0..100 {
-                state.metrics().observe_request(&labels, 0.001 * f64::from(i), "0123456789abcdef");
+                state.metrics().observe_request(&labels, 0.001 * f64::from(i), "0123456789abcdef", None);
             }
         }
     }
@@ -80,5 +84,60 @@ fn red_middleware(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, metrics_encoding, red_middleware);
+/// An OTLP/HTTP endpoint that accepts every export (on a thread of its own), so the
+/// exporter's worker keeps up and the request path measures enqueueing, not dropping.
+fn accepting_collector() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let router = Router::new().route("/v1/traces", axum::routing::post(|| async { "" }));
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, router).await
+        })
+    });
+    format!("http://{addr}/v1/traces")
+}
+
+fn traced_request(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let exporter =
+        Exporter::start(&ExportSettings::to_url(accepting_collector()), &[(1, "eu-west".to_owned())])
+            .expect("exporter");
+    let off = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(1, 1) });
+    let on =
+        NodeState::new(NodeConfig { rps: 0.0, traces: Some(exporter.tracer(1)), ..NodeConfig::new(1, 1) });
+    let bare: Router = Router::new().route("/api/products", get(|| async { "ok" }));
+    let mut group = c.benchmark_group("request");
+    for (name, state) in [("traces_off", off), ("traces_on_server_span", on.clone())] {
+        let router = bare.clone().layer(axum::middleware::from_fn_with_state(state, red::track));
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| {
+                let router = router.clone();
+                async move {
+                    let req = Request::get("/api/products")
+                        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                        .body(Body::empty())
+                        .expect("request");
+                    black_box(router.oneshot(req).await.map(|r| r.status()))
+                }
+            });
+        });
+    }
+    // One step of a request (the shop's child spans): start, attributes, end, enqueue.
+    let tracer = on.config().traces.clone().expect("tracer");
+    group.bench_function("traces_on_step_span", |b| {
+        b.iter(|| {
+            let cx = tracer.step_span("orders stock check", SpanKind::Internal, None);
+            NodeTracer::end_step_span(&cx, Duration::from_millis(20), None);
+            black_box(cx);
+        });
+    });
+    group.finish();
+    black_box(exporter.drops().queue_full.load(std::sync::atomic::Ordering::Relaxed));
+}
+
+criterion_group!(benches, metrics_encoding, red_middleware, traced_request);
 criterion_main!(benches);

@@ -88,6 +88,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// How the request ended, for logs and spans.
+    pub fn outcome(&self) -> Outcome {
+        self.status_and_outcome().1
+    }
+
     fn status_and_outcome(&self) -> (StatusCode, Outcome) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, Outcome::Rejected),

@@ -19,6 +19,7 @@ pub mod server;
 pub mod shop;
 pub mod state;
 pub mod targets;
+pub mod traces;
 pub mod traffic;
 
 pub use config::NodeConfig;

@@ -100,6 +100,23 @@ async fn serve(cli: Cli, log_drops: LogDrops) -> anyhow::Result<()> {
         }
     };
 
+    // Traces: on only when an OTLP endpoint is set (the standard variables).
+    let exporter = match edge_node::traces::ExportSettings::from_env() {
+        None => None,
+        Some(settings) => {
+            let ids: Vec<(u32, String)> =
+                configs.iter().map(|(c, _)| (c.node_id, c.region.clone())).collect();
+            Some(edge_node::traces::Exporter::start(&settings, &ids).context("starting trace export")?)
+        }
+    };
+    let configs: Vec<(NodeConfig, u16)> = configs
+        .into_iter()
+        .map(|(config, port)| {
+            let traces = exporter.as_ref().map(|e| e.tracer(config.node_id));
+            (NodeConfig { traces, ..config }, port)
+        })
+        .collect();
+
     let mut nodes = Vec::with_capacity(configs.len());
     for (config, port) in configs {
         let addr = SocketAddr::new(cli.bind, port);
@@ -114,6 +131,7 @@ async fn serve(cli: Cli, log_drops: LogDrops) -> anyhow::Result<()> {
         nodes = nodes.len(),
         seed,
         rps = cli.rps,
+        traces = exporter.is_some(),
         first = first.map(|a| a.to_string()),
         "edge-node serving; replay this run with --seed {seed}"
     );
@@ -121,7 +139,12 @@ async fn serve(cli: Cli, log_drops: LogDrops) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
     let times = ShutdownTimes { drain: cli.drain(), grace: cli.grace() };
-    edge_node::run_with(nodes, shutdown, times).await?;
+    let served = edge_node::run_with(nodes, shutdown, times).await;
+    if let Some(exporter) = &exporter {
+        // The last requests' spans, without letting a dead collector hold the exit.
+        tokio::task::block_in_place(|| exporter.shutdown(logging::FLUSH_TIMEOUT));
+    }
+    served?;
     tracing::info!(event = "stopped", "edge-node stopped cleanly");
     Ok(())
 }

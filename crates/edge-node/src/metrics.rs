@@ -5,7 +5,8 @@
 //! the unit suffix. The node's identity (`node`, `region`) comes from Prometheus' target
 //! labels, never from the app.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use edge_sim::FaultKind;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
@@ -18,6 +19,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::logging::LogDrops;
+use crate::traces::Exporter;
 
 /// The content type `/metrics` answers with (Prometheus v3 rejects a scrape without a valid
 /// one): the workspace's one definition, in service-kit.
@@ -44,11 +46,30 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
-/// The exemplar attached to a latency observation.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// The exemplar attached to a latency observation: the request id, and the trace id
+/// when the request's trace was sampled (so an exemplar link always opens a trace that
+/// was exported). Both are also in the response headers and the access log line.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct RequestExemplar {
-    /// The request id, also in the response header and the log line.
+    /// The request id (`x-request-id`).
     pub request_id: String,
+    /// The trace id, 32 hex digits (`trace_id`, the label Grafana's exemplar link reads).
+    pub trace_id: Option<String>,
+}
+
+impl EncodeLabelSet for RequestExemplar {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        // A label only when there is a trace: an empty `trace_id` would link to nothing.
+        // At most 10 + 64 + 8 + 32 characters: within OpenMetrics' 128 for an exemplar.
+        let mut labels = vec![("request_id", self.request_id.as_str())];
+        if let Some(trace_id) = &self.trace_id {
+            labels.push(("trace_id", trace_id.as_str()));
+        }
+        labels.encode(encoder)
+    }
 }
 
 /// Labels of the fault metrics.
@@ -84,7 +105,7 @@ type GaugeF64 = Gauge<f64, AtomicU64>;
 pub struct NodeMetrics {
     /// Served requests (RED: rate and errors).
     pub requests: Family<RequestLabels, Counter>,
-    /// Served request latency (RED: duration), with the request id as exemplar.
+    /// Served request latency (RED: duration), with the request and trace ids as exemplar.
     pub request_duration: LatencyFamily,
     /// Requests being served now (USE: saturation).
     pub in_flight: Gauge,
@@ -122,6 +143,8 @@ pub struct BuildInfo {
     pub seed: u64,
     /// Where the count of dropped log lines comes from.
     pub log_drops: LogDrops,
+    /// The process's trace exporter, if traces are on (its drop counts).
+    pub traces: Option<Arc<Exporter>>,
 }
 
 /// `edge_log_lines_dropped_total`: read from the log writer at each scrape, so it needs
@@ -133,6 +156,38 @@ struct DroppedLogLines(LogDrops);
 impl EncodeMetric for DroppedLogLines {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         encoder.encode_counter::<NoLabelSet, _, u64>(&self.0.dropped(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
+}
+
+/// Labels of `edge_trace_spans_dropped_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpanDropLabels {
+    /// `queue_full` (the exporter fell behind) or `export_failed` (the collector refused
+    /// or did not answer).
+    reason: &'static str,
+}
+
+/// `edge_trace_spans_dropped_total`: read from the process's trace exporter at each
+/// scrape (every node of a fleet reports the same count: aggregate with `max`). Both
+/// reasons exist from the start, at 0 while traces are off.
+#[derive(Debug)]
+struct DroppedSpans(Option<Arc<Exporter>>);
+
+impl EncodeMetric for DroppedSpans {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let (queue_full, export_failed) = self.0.as_ref().map_or((0, 0), |e| {
+            let d = e.drops();
+            (d.queue_full.load(Ordering::Relaxed), d.export_failed.load(Ordering::Relaxed))
+        });
+        for (reason, count) in [("queue_full", queue_full), ("export_failed", export_failed)] {
+            let labels = SpanDropLabels { reason };
+            encoder.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+        }
+        Ok(())
     }
 
     fn metric_type(&self) -> MetricType {
@@ -215,6 +270,11 @@ impl NodeMetrics {
             DroppedLogLines(info.log_drops.clone()),
         );
         r.register(
+            "edge_trace_spans_dropped",
+            "Finished spans not exported, by reason (per process: every node of a fleet reports the same count)",
+            DroppedSpans(info.traces.clone()),
+        );
+        r.register(
             "edge_build",
             "Version and run seed of the node",
             // No region (or node): those are Prometheus target labels, and an app label of
@@ -249,10 +309,17 @@ impl NodeMetrics {
         }
     }
 
-    /// Records one served request.
-    pub fn observe_request(&self, labels: &RequestLabels, seconds: f64, request_id: &str) {
+    /// Records one served request; `trace_id` is the sampled trace's id, if any.
+    pub fn observe_request(
+        &self,
+        labels: &RequestLabels,
+        seconds: f64,
+        request_id: &str,
+        trace_id: Option<&str>,
+    ) {
         self.requests.get_or_create(labels).inc();
-        let exemplar = RequestExemplar { request_id: request_id.to_owned() };
+        let exemplar =
+            RequestExemplar { request_id: request_id.to_owned(), trace_id: trace_id.map(str::to_owned) };
         self.request_duration.get_or_create(labels).observe(seconds, Some(exemplar), None);
     }
 

@@ -1,6 +1,6 @@
 //! RED instrumentation of the shop API: rate, errors and duration of every request
-//! really served, plus the request id, load shedding, the request timeout and the
-//! access log line.
+//! really served, plus the request id, the request's server span (when traces are on),
+//! load shedding, the request timeout and the access log line.
 //!
 //! Only shop routes (and unmatched paths, collapsed to one `route` label) are
 //! measured; `/metrics`, `/inject` and the health endpoints are control traffic.
@@ -9,12 +9,14 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use opentelemetry::trace::FutureExt as _;
 use tokio::time::Instant;
 
 use crate::error::{ApiError, Outcome};
 use crate::metrics::RequestLabels;
 use crate::shop;
 use crate::state::NodeState;
+use crate::traces::{self, NodeTracer, ServerRequest};
 
 /// The header carrying the request id in and out.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -36,12 +38,27 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     let method = method_label(request.method());
     let request_id = request_id(&request);
     let started = Instant::now();
+    // Traces off: no span, no context, nothing but this check.
+    let span = state.config().traces.as_ref().map(|tracer| {
+        tracer.server_span(&ServerRequest {
+            method: if method == "other" { "_OTHER" } else { method },
+            route: matched.as_ref().map(|_| route),
+            path: request.uri().path(),
+            headers: request.headers(),
+        })
+    });
 
     let mut response = match state.try_admit() {
         None => ApiError::Overloaded(state.config().concurrency_limit).into_response(),
         Some(_permit) => {
             let timeout = state.config().request_timeout;
-            match tokio::time::timeout(timeout, next.run(request)).await {
+            let served = next.run(request);
+            let served = match &span {
+                // The handlers' step spans are children of the server span.
+                Some(cx) => tokio::time::timeout(timeout, served.with_context(cx.clone())).await,
+                None => tokio::time::timeout(timeout, served).await,
+            };
+            match served {
                 Ok(response) => response,
                 Err(_) => ApiError::Timeout(timeout.as_secs()).into_response(),
             }
@@ -50,8 +67,15 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
 
     let latency = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
+    let trace = span.map(|cx| NodeTracer::end_server_span(&cx, status, traces::fault_attribute(&state)));
     state.count_served();
-    state.metrics().observe_request(&RequestLabels { service, route, method, status }, latency, &request_id);
+    let exemplar_trace = trace.as_ref().filter(|t| t.sampled).map(|t| t.trace_id.as_str());
+    state.metrics().observe_request(
+        &RequestLabels { service, route, method, status },
+        latency,
+        &request_id,
+        exemplar_trace,
+    );
     let outcome = response.extensions().get::<Outcome>().copied().unwrap_or(Outcome::Ok);
     // Computed before the log call: nothing is locked while a line is written.
     let fault = state.active_fault_names();
@@ -59,6 +83,7 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
         target: crate::logging::targets::ACCESS,
         node = state.id(),
         request_id = %request_id,
+        trace_id = trace.as_ref().map(|t| t.trace_id.as_str()),
         service,
         route,
         method,
@@ -70,6 +95,9 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     );
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    if let Some(trace) = &trace {
+        traces::tag_response(response.headers_mut(), trace);
     }
     response
 }

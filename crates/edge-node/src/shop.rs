@@ -4,6 +4,10 @@
 //! sleeps that long and really answers the planned status. Creating an order charges
 //! through `payments`, which calls the remote payment gateway, so a payment problem
 //! shows in orders too.
+//!
+//! With traces on, each step is a child span of the request's server span: the order's
+//! stock check, its call to payments (a client span) holding the payment's own work and
+//! its call to the gateway (a client span).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -14,11 +18,13 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post};
 use edge_sim::request::Step;
 use edge_sim::{Service, StepFailure};
+use opentelemetry::trace::{FutureExt as _, SpanKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::metrics::{NodeMetrics, UPSTREAM_GATEWAY, UPSTREAM_PAYMENTS};
 use crate::state::NodeState;
+use crate::traces::NodeTracer;
 
 /// One route of the shop: the single source for the router, the route label and the
 /// pre-created error counters.
@@ -98,7 +104,7 @@ fn product(id: u32) -> Option<&'static Product> {
 }
 
 async fn list_products(State(state): State<NodeState>) -> Result<Json<&'static [Product]>, ApiError> {
-    perform(&state, Step::Service(Service::Products), true).await?;
+    perform(&state, Step::Service(Service::Products), true, "products list").await?;
     Ok(Json(&CATALOG))
 }
 
@@ -107,7 +113,7 @@ async fn get_product(
     id: Result<Path<u32>, PathRejection>,
 ) -> Result<Json<&'static Product>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    perform(&state, Step::Service(Service::Products), true).await?;
+    perform(&state, Step::Service(Service::Products), true, "products lookup").await?;
     product(id).map(Json).ok_or_else(|| unknown_product(id))
 }
 
@@ -223,9 +229,18 @@ async fn create_order(
             new.quantity
         )));
     }
-    perform(&state, Step::Service(Service::Orders), true).await?;
+    perform(&state, Step::Service(Service::Orders), true, "orders stock check").await?;
     let total = product.price_cents * u64::from(new.quantity);
-    let charged = charge(&state, false).await;
+    let charged = match &state.config().traces {
+        None => charge(&state, false).await,
+        Some(tracer) => {
+            let cx = tracer.step_span("payments charge", SpanKind::Client, Some(UPSTREAM_PAYMENTS));
+            let charged = charge(&state, false).with_context(cx.clone()).await;
+            let failure = charged.as_ref().err().map(|e| e.outcome().as_str());
+            NodeTracer::end_step_span(&cx, std::time::Duration::ZERO, failure);
+            charged
+        }
+    };
     state.metrics().observe_upstream(UPSTREAM_PAYMENTS, charged.is_ok());
     let payment_id = charged?;
     let order = state.store_order(product.id, new.quantity, total, payment_id);
@@ -237,7 +252,7 @@ async fn get_order(
     id: Result<Path<u64>, PathRejection>,
 ) -> Result<Json<Order>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    perform(&state, Step::Service(Service::Orders), true).await?;
+    perform(&state, Step::Service(Service::Orders), true, "orders lookup").await?;
     state
         .order(id)
         .map(Json)
@@ -282,8 +297,8 @@ async fn create_payment(
 /// The payments service's work: its own step, then the gateway. `entry` is false when
 /// orders charge through it internally.
 async fn charge(state: &NodeState, entry: bool) -> Result<u64, ApiError> {
-    perform(state, Step::Service(Service::Payments), entry).await?;
-    let gateway = perform(state, Step::Gateway, false).await;
+    perform(state, Step::Service(Service::Payments), entry, "payments authorize").await?;
+    let gateway = perform(state, Step::Gateway, false, "payment gateway charge").await;
     state.metrics().observe_upstream(UPSTREAM_GATEWAY, gateway.is_ok());
     gateway?;
     Ok(state.next_payment_id())
@@ -291,19 +306,29 @@ async fn charge(state: &NodeState, entry: bool) -> Result<u64, ApiError> {
 
 // ---- shared ------------------------------------------------------------------------
 
-/// Plans a step with the model, really waits for it, and fails it if planned so.
-async fn perform(state: &NodeState, step: Step, entry: bool) -> Result<(), ApiError> {
+/// Plans a step with the model, really waits for it, and fails it if planned so; with
+/// traces on, as a span named `name` (a client span for the gateway, which is remote).
+async fn perform(state: &NodeState, step: Step, entry: bool, name: &'static str) -> Result<(), ApiError> {
     let plan = state.plan(step, entry);
+    let span = state.config().traces.as_ref().map(|tracer| match step {
+        Step::Gateway => tracer.step_span(name, SpanKind::Client, Some(UPSTREAM_GATEWAY)),
+        Step::Service(_) => tracer.step_span(name, SpanKind::Internal, None),
+    });
     tokio::time::sleep(plan.delay).await;
-    match plan.failure {
-        None => Ok(()),
-        // While a drill's fault is sealed, an injected failure reads like a real one.
+    let (result, failure) = match plan.failure {
+        None => (Ok(()), None),
+        // While a drill's fault is sealed, an injected failure reads like a real one, in the
+        // response and in the step's span.
         Some(StepFailure::Injected(_)) if state.sealed_active() => {
-            Err(ApiError::Opaque(axum::http::StatusCode::INTERNAL_SERVER_ERROR))
+            (Err(ApiError::Opaque(axum::http::StatusCode::INTERNAL_SERVER_ERROR)), Some("internal"))
         }
-        Some(StepFailure::Injected(kind)) => Err(ApiError::Injected(kind.as_str())),
-        Some(StepFailure::Upstream) => Err(ApiError::Upstream("payment gateway")),
+        Some(StepFailure::Injected(kind)) => (Err(ApiError::Injected(kind.as_str())), Some(kind.as_str())),
+        Some(StepFailure::Upstream) => (Err(ApiError::Upstream("payment gateway")), Some("upstream")),
+    };
+    if let Some(cx) = span {
+        NodeTracer::end_step_span(&cx, plan.delay, failure);
     }
+    result
 }
 
 /// Keeps axum's precise reason (syntax, missing field, content type) in our JSON shape.

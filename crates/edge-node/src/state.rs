@@ -193,6 +193,7 @@ impl NodeState {
             version: env!("CARGO_PKG_VERSION"),
             seed: config.run_seed,
             log_drops: config.log_drops.clone(),
+            traces: config.traces.as_ref().map(|t| t.exporter().clone()),
         });
         let clock = Clock::start();
         metrics.start_time.set(clock.unix(Duration::ZERO));

@@ -103,6 +103,7 @@ async fn metrics_are_openmetrics_with_every_required_family() {
         "edge_upstream_requests counter",
         "edge_build info",
         "edge_log_lines_dropped counter",
+        "edge_trace_spans_dropped counter",
     ] {
         assert!(reply.body.contains(&format!("# TYPE {family}\n")), "missing {family}");
     }

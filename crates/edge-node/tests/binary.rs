@@ -209,3 +209,44 @@ fn a_shutdown_past_its_grace_period_exits_non_zero() {
     assert!(stderr.is_some_and(|e| e.contains("grace period")), "the reason is printed");
     drop(slow);
 }
+
+#[test]
+fn a_fleet_process_exports_each_nodes_spans_under_its_own_node_and_region() {
+    let receiver = common::otlp::Receiver::start();
+    let base_url = receiver.url.trim_end_matches("/v1/traces").to_owned();
+    let base = free_base_port(3);
+    let child = Command::new(BIN)
+        .args(["--nodes", "3", "--base-port", &base.to_string(), "--rps", "50", "--drain-secs", "0"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &base_url)
+        .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_SDK_DISABLED")
+        .env_remove("OTEL_TRACES_SAMPLER")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut running = Running(child);
+    wait_until_healthy(base + 3, &mut running.0);
+    // The built-in traffic starts its own traces; each node's arrive under its resource.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = |node: &str| {
+        receiver.spans().iter().any(|s| s.resource.get("edge.node").map(String::as_str) == Some(node))
+    };
+    while !(seen("1") && seen("2") && seen("3")) {
+        assert!(Instant::now() < deadline, "spans of every node never arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for span in receiver.spans() {
+        let node: u32 = span.resource["edge.node"].parse().expect("node number");
+        assert_eq!(span.resource["cloud.region"], edge_node::config::default_region(node), "{span:?}");
+        assert_eq!(span.resource["service.instance.id"], format!("edge-node-{node}"));
+        assert_eq!(span.resource["service.name"], "edge-node");
+        assert_eq!(span.resource.get("deployment.environment.name").map(String::as_str), Some("test"));
+    }
+    let roots = receiver.spans().into_iter().filter(|s| s.span.parent_span_id.is_empty()).count();
+    assert!(roots > 0, "built-in traffic starts its own traces");
+    terminate(&running.0);
+    let status = wait_exit(&mut running.0, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+}

@@ -92,3 +92,4 @@ pub async fn metrics(router: &Router) -> String {
     assert_eq!(reply.status, StatusCode::OK);
     reply.body
 }
+pub mod otlp;
