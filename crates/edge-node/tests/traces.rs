@@ -111,6 +111,28 @@ async fn a_callers_traceparent_is_joined_and_5xx_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_drill_fault_fails_the_trace_but_names_itself_nowhere_in_it() {
+    let receiver = Receiver::start();
+    let (exporter, _, app) = traced_node(3, &ExportSettings::to_url(&receiver.url));
+    let seal = "drill-key-0123456789abcdef";
+    inject(&app, &format!(r#"{{"failure":"error_burst","duration_s":60,"intensity":1.0,"seal":"{seal}"}}"#))
+        .await;
+    let (status, trace_id) =
+        traced(&app, Request::get("/api/products").body(Body::empty()).expect("request")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    tokio::task::block_in_place(|| flush(&exporter));
+
+    let trace = receiver.trace(&trace_id.expect("x-trace-id"));
+    let server = by_name(&trace, "GET /api/products");
+    assert_eq!(server.span.status.as_ref().map(|s| s.code), Some(2));
+    assert_eq!(server.attr("edge.faults"), None);
+    let step = by_name(&trace, "products list");
+    assert_eq!(step.attr("error.type").as_deref(), Some("internal"));
+    let dump = format!("{trace:?}");
+    assert!(!dump.contains("error_burst"), "a sealed fault is named in its trace: {dump}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_latency_spike_shows_in_span_durations_and_attributes() {
     let receiver = Receiver::start();
     let (exporter, _, app) = traced_node(1, &ExportSettings::to_url(&receiver.url));
