@@ -77,7 +77,7 @@ class Profile:
 DEMO = Profile(name="demo", dir="prometheus", scrape_s=1, fast_eval_s=0.5, eval_s=1, scrape_timeout_s=1,
                node_down_for_s=0, slo_compression=60, slo_ticket_eval_s=10, slo_budget_eval_s=30)
 FLEET = Profile(name="fleet", dir="prometheus/fleet", scrape_s=10, fast_eval_s=5, eval_s=10, scrape_timeout_s=2,
-                node_down_for_s=10, slo_compression=10, slo_ticket_eval_s=60, slo_budget_eval_s=300)
+                node_down_for_s=10, slo_compression=10, slo_ticket_eval_s=60, slo_budget_eval_s=60)
 PROFILES = {p.name: p for p in (DEMO, FLEET)}
 
 # RegionDown: the share of a region's targets down at which the region, not its nodes, is
