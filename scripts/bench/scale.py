@@ -20,18 +20,18 @@ Figures are measurements, not assertions.
 """
 import argparse
 import json
-import platform
 import sys
 import time
 
 import yaml
 
 from bench.detection import MODES, Sampler, versions, write
+from gen.profiles import FLEET
 from lib import ROOT
 from lib.stack import NativeStack, get, http, promql, wait_until
 
 BEGIN, END = "<!-- bench-scale:begin -->", "<!-- bench-scale:end -->"
-SCRAPE_S = 10  # the fleet profile's (scripts/gen/profiles.py)
+SCRAPE_S = FLEET.scrape_s
 
 
 def scalar(prom, expr):

@@ -20,6 +20,7 @@ import urllib.parse
 import pytest
 import yaml
 
+from gen.profiles import FLEET
 from lib import ROOT
 from lib.dashboard_queries import label_values_query, queries, substitute
 from lib.stack import NativeStack, get, http, promql, wait_until
@@ -39,7 +40,8 @@ REGION_PAGE_LIMIT = 40
 NODE_PAGE_LIMIT = 50
 # The board built for scale, and what Grafana would put in its variables at this profile.
 BOARD = "fleet-scale.json"
-VALUES = {"region": ".*", "__rate_interval": "40s", "__interval": "10s"}
+VALUES = {"region": ".*"}
+SCRAPE_S = FLEET.scrape_s
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +133,7 @@ def test_the_scale_dashboard_queries_return_data(scale):
     for board, where, ds, expr in queries():
         if board != BOARD:
             continue
-        query = substitute(expr, VALUES)
+        query = substitute(expr, VALUES, SCRAPE_S)
         label_values = label_values_query(query)
         if label_values:
             selector, label = label_values
