@@ -47,6 +47,8 @@ class Profile:
     # Evaluation intervals of the slow SLO groups (long windows change slowly).
     slo_ticket_eval_s: float
     slo_budget_eval_s: float
+    # Scrapes in the leak prediction's window (see `leak`).
+    leak_scrapes: int
 
     def window(self, scrapes):
         """A window of `scrapes` scrape intervals, as Prometheus duration text."""
@@ -63,6 +65,15 @@ class Profile:
         return self.window(10)
 
     @property
+    def leak(self):
+        """The window MemoryLeakPredicted fits its line over. The horizon is fixed (120 s, the
+        fault's physics), so at long scrape intervals fewer scrapes must carry the slope: a
+        least-squares line over 10 scrapes that are mostly flat when a leak starts needs three
+        leaking scrapes to cross (40 s and more at 10 s scrapes), over 6 scrapes two. At rest a
+        longer span in seconds means less slope noise, not more."""
+        return self.window(self.leak_scrapes)
+
+    @property
     def region_keep_firing_s(self):
         """RegionDown outlives the outage by one scrape plus two evaluations of the fast group:
         the nodes of a recovering region come back scrape by scrape, and the share falls below
@@ -75,9 +86,11 @@ class Profile:
 
 
 DEMO = Profile(name="demo", dir="prometheus", scrape_s=1, fast_eval_s=0.5, eval_s=1, scrape_timeout_s=1,
-               node_down_for_s=0, slo_compression=60, slo_ticket_eval_s=10, slo_budget_eval_s=30)
+               node_down_for_s=0, slo_compression=60, slo_ticket_eval_s=10, slo_budget_eval_s=30,
+               leak_scrapes=10)
 FLEET = Profile(name="fleet", dir="prometheus/fleet", scrape_s=10, fast_eval_s=5, eval_s=10, scrape_timeout_s=2,
-                node_down_for_s=10, slo_compression=10, slo_ticket_eval_s=60, slo_budget_eval_s=60)
+                node_down_for_s=10, slo_compression=10, slo_ticket_eval_s=60, slo_budget_eval_s=60,
+                leak_scrapes=6)
 PROFILES = {p.name: p for p in (DEMO, FLEET)}
 
 # RegionDown: the share of a region's targets down at which the region, not its nodes, is

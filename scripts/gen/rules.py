@@ -34,6 +34,8 @@ def values(p):
         "fast_text": text(p.scrape_s * 3),
         "history": p.history,
         "history_text": text(p.scrape_s * 10),
+        "leak": p.leak,
+        "leak_text": text(p.scrape_s * p.leak_scrapes),
         "fast_fail": f"{p.scrape_timeout_s / 2:g}",
         "timeout_line": f"{p.scrape_timeout_s * 0.9:g}",
         "timeout_text": text(p.scrape_timeout_s),
