@@ -25,7 +25,7 @@ import time
 
 import yaml
 
-from bench.detection import MODES, Sampler, versions, write
+from bench.detection import MODES, Sampler, versions
 from gen.profiles import FLEET
 from lib import ROOT
 from lib.stack import NativeStack, get, http, promql, wait_until
@@ -159,6 +159,16 @@ def run_size(size, args):
         result.update(usage_rest=sampler.summary("rest"), usage_faults=sampler.summary("faults"),
                       detections=detections, outages=outages)
     return result
+
+
+def write(doc, section):
+    """Replaces this benchmark's section of doc (between its markers), or appends it."""
+    text = doc.read_text()
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    doc.write_text(text)
 
 
 def cell(v, fmt="{:.1f}"):
