@@ -9,6 +9,12 @@
 #
 #   scripts/run-native.sh                  # nodes on 8001-8012, Prometheus 9090, Alertmanager 9093, sink 9095
 #   PROM_PORT=19090 AM_PORT=19093 SINK_PORT=19095 BASE_PORT=18000 NODES=12 scripts/run-native.sh
+#   PROFILE=fleet NODES=1000 RPS=2 scripts/run-native.sh   # 10 s scrapes: prometheus/fleet/
+#
+# PROFILE picks the Prometheus profile (scripts/gen/profiles.py): demo (1 s scrapes, the
+# default, for about a dozen nodes) or fleet (10 s scrapes, for hundreds to a thousand). The
+# file_sd targets for NODES nodes are written into the state dir; the committed
+# prometheus/targets/edge-nodes.yml (Compose's 12) is never touched.
 #
 # Traces: the fleet reads the standard OpenTelemetry variables, so the switch is the same as in
 # Compose and Kubernetes: set OTEL_EXPORTER_OTLP_ENDPOINT to an OTLP/HTTP receiver you run (a
@@ -20,6 +26,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 NODES=${NODES:-12}
+PROFILE=${PROFILE:-demo}
+case "$PROFILE" in
+  demo) PROM_DIR=prometheus ;;
+  fleet) PROM_DIR=prometheus/fleet ;;
+  *) echo "run-native: PROFILE must be demo or fleet, not '$PROFILE'" >&2; exit 2 ;;
+esac
 BASE_PORT=${BASE_PORT:-8000}
 PROM_PORT=${PROM_PORT:-9090}
 AM_PORT=${AM_PORT:-9093}
@@ -37,7 +49,7 @@ ALERTMANAGER=${ALERTMANAGER:-$ROOT/scripts/lib/bin/prometheus-alertmanager}
 for tool in "$PROMETHEUS" "$ALERTMANAGER"; do
   command -v "$tool" >/dev/null || { echo "run-native: $tool not found" >&2; exit 1; }
 done
-echo "run-native: $("$PROMETHEUS" --version 2>&1 | head -1); $("$ALERTMANAGER" --version 2>&1 | head -1)"
+echo "run-native: $("$PROMETHEUS" --version 2>&1 | head -1); $("$ALERTMANAGER" --version 2>&1 | head -1); profile $PROFILE, $NODES nodes"
 
 cargo build --release -q -p edge-node -p alert-sink
 
@@ -52,13 +64,13 @@ trap stop INT TERM EXIT
 
 # One source of truth: the same generator that wrote prometheus/targets/edge-nodes.yml.
 target/release/edge-node targets --nodes "$NODES" --address '127.0.0.1:{port}' --base-port "$BASE_PORT" > "$STATE/edge-nodes.yml"
-# The shipped configs, with Compose host names swapped for loopback ports.
-sed -e "s|rules/\*.yml|$ROOT/prometheus/rules/*.yml|" \
-    -e "s|targets/edge-nodes.yml|$STATE/edge-nodes.yml|" \
+# The profile's shipped config, with Compose host names swapped for loopback ports.
+sed -e "s|rules/\*.yml|$ROOT/$PROM_DIR/rules/*.yml|" \
+    -e "s|\"\(\.\./\)\{0,1\}targets/edge-nodes.yml\"|\"$STATE/edge-nodes.yml\"|" \
     -e "s|alertmanager:9093|127.0.0.1:$AM_PORT|" \
     -e "s|alert-sink:9095|127.0.0.1:$SINK_PORT|" \
     -e "s|localhost:9090|127.0.0.1:$PROM_PORT|" \
-    prometheus/prometheus.yml > "$STATE/prometheus.yml"
+    "$PROM_DIR/prometheus.yml" > "$STATE/prometheus.yml"
 sed -e "s|http://alert-sink:9095|http://127.0.0.1:$SINK_PORT|" alertmanager/alertmanager.yml > "$STATE/alertmanager.yml"
 
 target/release/alert-sink --port "$SINK_PORT" --runbooks "$ROOT/docs/runbooks" > "$STATE/alert-sink.log" 2>&1 &
@@ -74,7 +86,7 @@ pids+=($!)
 pids+=($!)
 
 cat <<INFO
-run-native: the stack is up (state, logs and data in $STATE)
+run-native: the stack is up (profile $PROFILE; state, logs and data in $STATE)
   edge nodes      http://127.0.0.1:$((BASE_PORT + 1)) .. http://127.0.0.1:$((BASE_PORT + NODES))
   Prometheus      http://127.0.0.1:$PROM_PORT/alerts
   Alertmanager    http://127.0.0.1:$AM_PORT

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the alerting config with the tools made for it, on the versions the Compose stack
 # ships (Prometheus v3, Alertmanager 0.33, from Debian sid): promtool (config, rules, unit
-# tests), amtool (config, every routing case), the structural checks; then that the shipped
+# tests, both profiles), amtool (config, every routing case), the structural checks; then that the shipped
 # Prometheus config still loads on Debian bookworm's Prometheus 2.42 (run-native.sh users).
 # The live Alertmanager + alert sink + Chromium test is in the end-to-end suite.
 set -euo pipefail
@@ -11,12 +11,14 @@ ensure_v3_tools
 ensure_venv
 print_tool_versions
 
-echo "-- promtool check config / rules"
+echo "-- promtool check config / rules (demo and fleet profiles)"
 promtool check config prometheus/prometheus.yml
-promtool check rules prometheus/rules/*.yml
+promtool check config prometheus/fleet/prometheus.yml
+promtool check rules prometheus/rules/*.yml prometheus/fleet/rules/*.yml
 
-echo "-- promtool test rules"
+echo "-- promtool test rules (demo profile, then fleet profile)"
 promtool test rules prometheus/tests/*.yml
+promtool test rules prometheus/fleet/tests/*.yml
 
 echo "-- structure: labels, annotations, runbooks, test coverage, receivers"
 scripts/py -m checks.rules
@@ -39,3 +41,4 @@ echo "-- the shipped config still loads on Debian bookworm's Prometheus 2.42"
 ensure_bookworm_promtool
 echo "tools: $("$BOOKWORM_BIN/promtool" --version 2>&1 | head -1)"
 "$BOOKWORM_BIN/promtool" check config prometheus/prometheus.yml
+"$BOOKWORM_BIN/promtool" check config prometheus/fleet/prometheus.yml

@@ -5,6 +5,8 @@
 - every datasource a dashboard names (panels, queries, annotations, variables) is provisioned;
 - every panel has a query, panel ids are unique, and no two panels overlap in the 24-column grid;
 - every time series dashboard carries the fault annotations (from edge_fault_active);
+- a dashboard tagged `scale` (built for a thousand nodes) reads only recording rules
+  (level:metric:operations names) and ALERTS in its panels and variables, never raw series;
 - every LogQL stream selector uses only labels the Alloy config sets;
 - the dashboards type-check against @grafana/schema (tsc --noEmit, options per panel type).
 
@@ -77,6 +79,22 @@ def overlaps(dash):
     return found
 
 
+# PromQL words that are not metric names (functions, aggregations, keywords).
+PROMQL_WORDS = {"sum", "count", "min", "max", "avg", "topk", "bottomk", "by", "without", "on", "ignoring", "group_left",
+                "group_right", "or", "and", "unless", "rate", "increase", "histogram_quantile", "label_values",
+                "clamp_max", "clamp_min", "vector", "bool", "offset", "abs", "time"}
+
+
+def metric_names(expr):
+    """The metric names a PromQL expression selects (strings, label matchers and ranges removed)."""
+    values_of = re.fullmatch(r"\s*label_values\((.*),\s*\w+\)\s*", expr, re.S)
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', values_of.group(1) if values_of else expr)
+    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\([^()]*\bby\b[^()]*\)", " ", bare)
+    bare = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", bare)
+    words = re.findall(r"(?<![\w$.:])([A-Za-z_:][\w:]*)(?![\w:])(?!\s*\()", bare)
+    return sorted({w for w in words if w not in PROMQL_WORDS and not w.startswith("__")})
+
+
 def structure(dashboards, datasources, log_labels):
     problems = []
     uids = [d["uid"] for d in dashboards.values()]
@@ -109,6 +127,13 @@ def structure(dashboards, datasources, log_labels):
                             problems.append(f"{where} {p['title']!r} selects on label {label!r}, "
                                             f"which Alloy does not set ({sorted(log_labels)})")
         problems += [f"{where} {o}" for o in overlaps(d)]
+        if "scale" in d.get("tags", []):
+            queries = [(p["title"], t["expr"]) for p in panels_of(d) for t in p.get("targets", [])]
+            queries += [(f"variable {v['name']}", v["query"]) for v in d["templating"]["list"] if v["type"] == "query"]
+            for title, expr in queries:
+                raw = [m for m in metric_names(expr) if ":" not in m and m != "ALERTS"]
+                if raw:
+                    problems.append(f"{where} {title!r} reads raw series {raw}; at scale, read recording rules")
         has_series = any(p["type"] == "timeseries" for p in panels_of(d))
         faults = [a for a in d.get("annotations", {}).get("list", [])
                   if "edge_fault_active" in a.get("target", {}).get("expr", "")]
@@ -230,7 +255,12 @@ def self_test(dashboards, datasources, log_labels):
     def no_annotation(ds):
         ds["services.json"]["annotations"]["list"] = ds["services.json"]["annotations"]["list"][:1]
 
-    failures = [c.__name__ for c in (overlap, unknown_ds, no_query, same_uid, bad_label, no_annotation) if not broken(c)]
+    def raw_at_scale(ds):
+        p = next(p for p in ds["fleet-scale.json"]["panels"] if p["type"] != "row")
+        p["targets"][0]["expr"] = 'sum by (region) (up{job="edge-node"})'
+
+    failures = [c.__name__ for c in (overlap, unknown_ds, no_query, same_uid, bad_label, no_annotation, raw_at_scale)
+                if not broken(c)]
     typed = copy.deepcopy(dashboards)
     typed["fleet-overview.json"]["panels"][1]["options"]["colourMode"] = "background"
     if not type_check(typed):

@@ -625,7 +625,9 @@ def breakages():
         del first(kp(b), "PrometheusRule")["spec"]["groups"][0]["labels"]
 
     def misroute(b):
-        first(kp(b), "AlertmanagerConfig")["spec"]["route"]["routes"][1]["matchers"][0]["value"] = "warning"
+        routes = first(kp(b), "AlertmanagerConfig")["spec"]["route"]["routes"]
+        pager = next(r for r in routes if r["matchers"] == [{"name": "severity", "matchType": "=", "value": "critical"}])
+        pager["matchers"][0]["value"] = "warning"
 
     def wrong_selector(b):
         first(sa(b), "Service", "prometheus")["spec"]["selector"]["app.kubernetes.io/name"] = "promethues"

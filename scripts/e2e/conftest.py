@@ -1,5 +1,5 @@
 """Fixtures of the end-to-end suite: the binaries it drives and the whole no-Docker stack
-(scripts/run-native.sh on free loopback ports), started once for the session and stopped by
+(scripts/run-native.sh on free loopback ports), started once per test module that uses it and stopped by
 process group at the end, also on failure. Tests run in file order: the stack's history
 (rest first, then faults) is part of what they check."""
 import subprocess
@@ -17,9 +17,10 @@ def binaries():
     return {"inject": ROOT / "target/debug/inject", "alert-sink": ROOT / "target/debug/alert-sink"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack():
-    """The running stack, with every target up."""
+    """The running stack (demo profile, the default fleet), with every target up; stopped at
+    the end of the module that uses it, so the scale test's stack never runs beside it."""
     with NativeStack(ROOT) as running:
         wait_until(f"{fleet.size()} edge-node targets up",
                    lambda: len(promql(running.prom, 'up{job="edge-node"} == 1')) == fleet.size(), timeout=300)

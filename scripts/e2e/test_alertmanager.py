@@ -118,3 +118,41 @@ def test_the_oncall_page_in_chromium_shows_what_arrived(alerting):
         assert needle in dom, f"the page in Chromium lacks {needle!r}; it rendered:\n{dom[:2000]}"
     first = dom.index('data-alertname="NodeDown"')
     assert dom.index('data-alertname="Watchdog"') > first, "newest first: the resolved NodeDown leads"
+
+
+def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_on_its_own(alerting):
+    """The region's NodeDowns reach Alertmanager first (as they can from Prometheus: nodes are
+    seen down scrape by scrape) and RegionDown a second later; the NodeDown route's group_wait
+    lets the region alert claim them. A crash in another region pages by itself."""
+    eu_west = ("13", "14", "15")
+    start = time.monotonic()
+    post(alerting, *(alert("NodeDown", "critical", n, region="eu-west") for n in eu_west))
+    time.sleep(1)
+    post(alerting, alert("RegionDown", "critical", region="eu-west"),
+         alert("NodeDown", "critical", "6", region="us-east"))
+    wait_until("RegionDown for eu-west at the pager",
+               lambda: [n for n in received(alerting, receiver="pager", alertname="RegionDown")
+                        if n["labels"].get("region") == "eu-west"])
+    lone = wait_until("NodeDown of node 6 (us-east) at the pager",
+                      lambda: received(alerting, receiver="pager", alertname="NodeDown", node="6"), timeout=20)
+    # The region's NodeDown groups were due 5 s after they arrived; give them 3 s more.
+    time.sleep(max(0.0, start + 8 - time.monotonic()))
+    region_nodes = [n for n in received(alerting, alertname="NodeDown") if n["node"] in eu_west]
+    assert region_nodes == [], f"RegionDown must inhibit eu-west's NodeDown pages, got {region_nodes}"
+    assert [n["status"] for n in received(alerting, alertname="RegionDown")] == ["firing"], "one page for the region"
+    assert [n["status"] for n in lone] == ["firing"], f"node 6's crash pages once on its own, got {lone}"
+    inhibited = {a["labels"].get("node") for a in http("GET", f"{alerting['am']}/api/v2/alerts")
+                 if a["labels"]["alertname"] == "NodeDown" and a["status"]["inhibitedBy"]}
+    assert inhibited == set(eu_west), f"Alertmanager should hold eu-west's NodeDowns as inhibited, got {inhibited}"
+
+
+def test_a_region_that_recovers_resolves_once_and_never_pages_its_nodes(alerting):
+    # The nodes come back first, then the region alert (it is held a little in Prometheus).
+    post(alerting, *(alert("NodeDown", "critical", n, ends_in=0, region="eu-west") for n in ("13", "14", "15")))
+    time.sleep(1)
+    post(alerting, alert("RegionDown", "critical", ends_in=0, region="eu-west"))
+    wait_until("RegionDown resolved at the pager",
+               lambda: received(alerting, receiver="pager", alertname="RegionDown", status="resolved"), timeout=10)
+    time.sleep(2)
+    region_nodes = [n for n in received(alerting, alertname="NodeDown") if n["node"] in ("13", "14", "15")]
+    assert region_nodes == [], f"the region's nodes never page, firing or resolved; got {region_nodes}"

@@ -1,13 +1,14 @@
-"""scripts/py -m gen [dashboards|slo-rules|targets|kubernetes ...] [--check]: write the generated files
+"""scripts/py -m gen [dashboards|rules|targets|kubernetes ...] [--check]: write the generated files
 (all of them when none is named), or with --check exit 1 naming every stale one."""
 import argparse
 import sys
 
-from gen import dashboards, kubernetes, slo_rules, targets
+from gen import dashboards, kubernetes, rules, targets
 
 from lib import ROOT
 
-GENERATORS = {"dashboards": dashboards, "slo-rules": slo_rules, "targets": targets, "kubernetes": kubernetes}
+# Rules before kubernetes: the Kubernetes overlays copy the rules.
+GENERATORS = {"rules": rules, "dashboards": dashboards, "targets": targets, "kubernetes": kubernetes}
 
 
 def main():

@@ -9,6 +9,7 @@ not the JSON.
 import json
 import re
 
+from gen.profiles import REGION_DOWN_SHARE
 from gen.slo_rules import BUDGET as SLO_BUDGET
 from lib import ROOT, fleet
 
@@ -533,8 +534,99 @@ def slos():
                      variables=[service_variable()], tags=("slo",))
 
 
-DASHBOARDS = {"fleet-overview.json": fleet_overview, "node-detail.json": node_detail,
-              "services.json": services, "slos.json": slos}
+# --- the fleet at scale ------------------------------------------------------------------------
+
+# How many nodes each "worst nodes" table lists.
+WORST_K = 10
+# RegionDown's share, from where the rules take it.
+REGION_LINE = REGION_DOWN_SHARE
+REGION_VAR = "region:edge_nodes:count"
+
+
+def region_variable():
+    return {"name": "region", "label": "Region", "type": "query", "datasource": PROM,
+            "query": f"label_values({REGION_VAR}, region)", "refresh": 2, "sort": 1, "includeAll": True,
+            "multi": True, "current": {"text": "All", "value": "$__all"}, "allValue": ".*", "hide": 0, "options": []}
+
+
+def worst(title, desc, expr, unit, k_fn="topk"):
+    """A table of the k worst nodes by one signal, each row linking to the node's dashboard."""
+    return table(title, desc, [prom(f"{k_fn}({WORST_K}, {expr})", instant=True, fmt="table")], w=8, h=8,
+                 unit=unit, rename={"Value": title.split(" ", 1)[1] if " " in title else "value"},
+                 links=[{"title": "Node ${__value.raw}", "url": "/d/edge-node-detail/edge-node?"
+                         "var-node=${__value.raw}&${__url_time_range}"}])
+
+
+def fleet_at_scale():
+    """Hundreds to a thousand nodes: by region, the worst k nodes, and only the nodes in trouble.
+    Every query reads recording rules (or ALERTS), never the raw series of every node."""
+    r = 'region=~"$region"'
+    regions = [
+        stat("Nodes up", "Nodes whose last scrape succeeded, per region (of the region's targets).",
+             [prom(f"region:edge_nodes:count{{{r}}} - region:edge_nodes_down:count{{{r}}}", "{{region}}",
+                   instant=True)], "none", w=6, graph=False, text="value_and_name"),
+        stat("Share of nodes down", f"Per region; RegionDown pages at {REGION_LINE:.0%} (and two nodes): one "
+             "page for the region, its per-node alerts inhibited.",
+             [prom(f"region:edge_nodes_down:ratio{{{r}}}", "{{region}}", instant=True)], "percentunit", w=6,
+             graph=False, text="value_and_name",
+             thresholds=steps(("green", None), ("orange", 0.01), ("red", REGION_LINE))),
+        stat("Alerts firing", "Alerts firing now per region (RegionDown and per-node alerts; the Watchdog "
+             "excluded).",
+             [prom(f'count by (region) (ALERTS{{alertstate="firing", alertname!="Watchdog", {r}}})\n'
+                   f"or 0 * region:edge_nodes:count{{{r}}}", "{{region}}", instant=True)], "none", w=6,
+             graph=False, text="value_and_name", thresholds=steps(("green", None), ("red", 1))),
+        stat("Requests", "Shop API requests served per second, per region (last minute).",
+             [prom(f"region:edge_http_requests:rate1m{{{r}}}", "{{region}}")], "reqps", w=6,
+             text="value_and_name"),
+        timeseries("Error ratio by region", f"Share of each region's requests answered 5xx (last minute); a "
+                   f"node's HighErrorRate line is {ERROR_LINE:.0%}.",
+                   [prom(f"region:edge_http_error_ratio:rate1m{{{r}}}", "{{region}}")], "percentunit", w=8, lo=0,
+                   thresholds=steps(("green", None), ("red", ERROR_LINE)), line=True, fill=0),
+        timeseries("p95 latency by region", f"Each region's 95th percentile request latency (last minute); a "
+                   f"node's HighLatency line is {P95_LINE} s.",
+                   [prom(f"region:edge_http_request_duration_seconds:p95_rate1m{{{r}}}", "{{region}}")], "s", w=8,
+                   lo=0, thresholds=steps(("green", None), ("red", P95_LINE)), line=True, fill=0),
+        timeseries("Nodes down by region", "Nodes whose scrape fails, per region, over time.",
+                   [prom(f"region:edge_nodes_down:count{{{r}}}", "{{region}}")], "none", w=8, lo=0, fill=20),
+        state_timeline("Region status", f"Share of each region's nodes down: orange from one node, red from "
+                       f"the RegionDown line ({REGION_LINE:.0%}).",
+                       [prom(f"region:edge_nodes_down:ratio{{{r}}}", "{{region}}")], h=5,
+                       thresholds=steps(("green", None), ("orange", 0.001), ("red", REGION_LINE))),
+    ]
+    worst_nodes = [
+        worst("Worst error ratio", "The nodes answering the largest share of 5xx (last minute).",
+              f"node:edge_http_error_ratio:rate1m{{{r}}}", "percentunit"),
+        worst("Worst p95", "The nodes with the slowest 95th percentile latency (last minute).",
+              f"node:edge_http_request_duration_seconds:p95_rate1m{{{r}}}", "s"),
+        worst("Worst reliability", "The nodes with the lowest reliability score (successful and fast share).",
+              f"node:edge_reliability_score:ratio1m{{{r}}}", "percentunit", k_fn="bottomk"),
+        worst("Worst CPU", "The nodes with the highest CPU utilisation.",
+              f"node:edge_cpu_utilization:ratio{{{r}}}", "percentunit"),
+        worst("Worst memory", "The nodes with the highest memory utilisation.",
+              f"node:edge_memory_utilization:ratio{{{r}}}", "percentunit"),
+        table("Alerts firing", "Every alert firing now (the Watchdog excluded); a region's RegionDown stands "
+              "for its nodes, whose own alerts Alertmanager inhibits.",
+              [prom(f'ALERTS{{alertstate="firing", alertname!="Watchdog", {r}}}', instant=True, fmt="table")],
+              w=8, h=8, hide=("Value",), links=[{"title": "Node ${__value.raw}", "url": "/d/edge-node-detail/"
+                                                "edge-node?var-node=${__value.raw}&${__url_time_range}"}]),
+    ]
+    trouble = [
+        state_timeline("Nodes in trouble", "Status history of only the nodes that had an alert firing (down, "
+                       "saturated, failing...), one row each, 20 rows a page: readable at a thousand nodes, "
+                       "where one row per node is not. Empty when the fleet is healthy.",
+                       [prom(f'count by (node) (ALERTS{{alertstate="firing", alertname!="Watchdog", node!="", {r}}})',
+                             "node {{node}}")], h=10, thresholds=steps(("green", None), ("red", 1))),
+    ]
+    return dashboard("edge-fleet-scale", "Edge fleet at scale",
+                     "Hundreds to a thousand edge nodes: each region at a glance, the worst nodes by each signal, "
+                     "and a history of only the nodes in trouble. Every query reads recording rules (or ALERTS), "
+                     "so the board stays cheap at a thousand nodes; a node's name links to its dashboard.",
+                     [("Regions", regions), ("Worst nodes", worst_nodes), ("Nodes in trouble", trouble)],
+                     variables=[region_variable()], tags=("overview", "scale"))
+
+
+DASHBOARDS = {"fleet-overview.json": fleet_overview, "fleet-scale.json": fleet_at_scale,
+              "node-detail.json": node_detail, "services.json": services, "slos.json": slos}
 
 
 def outputs():

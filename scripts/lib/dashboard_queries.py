@@ -8,8 +8,14 @@ import re
 
 from lib import ROOT
 
-# What Grafana would put in: $__rate_interval is max(4 x the 1 s scrape interval, step + scrape).
-GRAFANA_VARS = {"__rate_interval": "4s", "__interval": "1s", "__range": "15m"}
+def grafana_vars(scrape_s):
+    """What Grafana would put in at a profile's scrape interval: $__rate_interval is
+    max(4 x the scrape interval, step + scrape)."""
+    return {"__rate_interval": f"{4 * scrape_s:g}s", "__interval": f"{scrape_s:g}s", "__range": "15m"}
+
+
+# The demo profile's (1 s scrapes); the scale test substitutes the fleet profile's.
+GRAFANA_VARS = grafana_vars(1)
 
 
 def queries():
@@ -30,9 +36,10 @@ def queries():
     return found
 
 
-def substitute(expr, values):
-    """Replaces $name and ${name} with values[name] (and Grafana's own interval variables)."""
-    merged = {**GRAFANA_VARS, **values}
+def substitute(expr, values, scrape_s=1):
+    """Replaces $name and ${name} with values[name] (and Grafana's own interval variables at
+    the profile's scrape interval)."""
+    merged = {**grafana_vars(scrape_s), **values}
     return re.sub(r"\$\{?(\w+)\}?", lambda m: merged.get(m.group(1), m.group(0)), expr)
 
 

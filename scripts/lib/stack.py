@@ -65,8 +65,9 @@ class NativeStack:
     """scripts/run-native.sh on free loopback ports with a fresh state dir, as a context
     manager that stops every process it started (by process group) on the way out."""
 
-    def __init__(self, root, seed="42", rps=None, nodes=None):
+    def __init__(self, root, seed="42", rps=None, nodes=None, profile="demo"):
         nodes = nodes or fleet.size()
+        self.nodes, self.profile = nodes, profile
         self.root = pathlib.Path(root)
         self.base = next(b for b in random.sample(range(20000, 40000, 20), 200)
                          if all(port_free(b + i) for i in range(1, nodes + 1)))
@@ -74,7 +75,8 @@ class NativeStack:
         self.prom, self.am, self.sink = (f"http://127.0.0.1:{p}" for p in (self.prom_port, self.am_port, self.sink_port))
         self.state = pathlib.Path(tempfile.mkdtemp(prefix="edge-native-"))
         self.env = dict(os.environ, BASE_PORT=str(self.base), PROM_PORT=str(self.prom_port), AM_PORT=str(self.am_port),
-                        SINK_PORT=str(self.sink_port), STATE=str(self.state), SEED=seed, NODES=str(nodes))
+                        SINK_PORT=str(self.sink_port), STATE=str(self.state), SEED=seed, NODES=str(nodes),
+                        PROFILE=profile)
         if rps is not None:
             self.env["RPS"] = str(rps)
         self.proc = None
