@@ -1,7 +1,7 @@
 //! The router, and running one node or a fleet of them until shutdown.
 //!
-//! A fleet shares one runtime and one housekeeping ticker; each node has its own
-//! listener, router, model and registry.
+//! A fleet shares one runtime, one traffic scheduler and one housekeeping ticker; each
+//! node has its own listener, router, model, RNG streams and registry.
 //!
 //! Shutdown has two phases. Drain: `/readyz` answers 503 for [`DRAIN_PERIOD`] while the
 //! node still accepts and serves, so probes and load balancers see it leave. Then stop:
@@ -44,6 +44,7 @@ pub fn app(state: NodeState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route(gate::FLEET_PATH, get(ops::fleet))
         .route("/inject", get(control::list).post(control::start).delete(control::clear_all))
         .route("/inject/{id}", delete(control::clear_one))
         .fallback(not_found)
@@ -113,14 +114,20 @@ pub async fn run_with(
     let tracker = TaskTracker::new();
     let mut servers = Vec::with_capacity(nodes.len());
     let states: Vec<NodeState> = nodes.iter().map(|(_, s)| s.clone()).collect();
+    let members: std::sync::Arc<[_]> = states.iter().map(NodeState::member).collect();
+    for state in &states {
+        state.join_fleet(members.clone());
+    }
+    let mut generated = Vec::with_capacity(nodes.len());
     for (listener, state) in nodes {
         let router = app(state.clone());
-        tracker.spawn(traffic::run(state.clone(), router.clone(), stop.clone()));
+        generated.push((state.clone(), router.clone()));
         let signal = stop.clone().cancelled_owned();
         servers.push(
             tracker.spawn(async move { axum::serve(listener, router).with_graceful_shutdown(signal).await }),
         );
     }
+    tracker.spawn(traffic::run_fleet(generated, stop.clone()));
     tracker.spawn(tick(states.clone(), stop.clone()));
     tracker.close();
 

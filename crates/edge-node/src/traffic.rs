@@ -5,6 +5,8 @@
 //! Requests go through the router in-process rather than over a socket: they are
 //! really served and measured, and a fleet of a thousand nodes needs no extra sockets.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,6 +16,7 @@ use edge_sim::rng::{self, Stream};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -31,35 +34,84 @@ const MAX_GAP: Duration = Duration::from_secs(3600);
 /// Largest response body the generator reads back.
 const MAX_BODY: usize = 64 * 1024;
 
-/// Sends requests at `state.config().rps` until `shutdown`.
-pub async fn run(state: NodeState, app: Router, shutdown: CancellationToken) {
-    let rps = state.config().rps;
-    if rps <= 0.0 || !rps.is_finite() {
-        return;
-    }
-    let mut rng = rng::stream(state.node_seed(), Stream::Traffic);
-    let mut next = tokio::time::Instant::now();
-    loop {
-        let rate = rps * (DAILY_SWING.0 + DAILY_SWING.1 * state.daily_cycle());
-        let gap = Exp::new(rate).map_or(1.0 / rps, |d| d.sample(&mut rng));
-        next += Duration::try_from_secs_f64(gap).map_or(MAX_GAP, |gap| gap.min(MAX_GAP));
-        // After a stall (a paused laptop), resume at the normal rate instead of bursting.
-        let now = tokio::time::Instant::now();
-        if next + Duration::from_secs(1) < now {
-            next = now;
+/// One node's generator: its router, its own RNG stream (so a seed replays each node's
+/// arrivals and mix whatever the fleet's size) and its next arrival.
+struct Generator {
+    state: NodeState,
+    app: Router,
+    rps: f64,
+    rng: ChaCha8Rng,
+    next: Instant,
+}
+
+impl Generator {
+    /// Draws the gap to the next arrival from this node's stream.
+    fn advance(&mut self) {
+        let rate = self.rps * (DAILY_SWING.0 + DAILY_SWING.1 * self.state.daily_cycle());
+        let gap = Exp::new(rate).map_or(1.0 / self.rps, |d| d.sample(&mut self.rng));
+        self.next += Duration::try_from_secs_f64(gap).map_or(MAX_GAP, |gap| gap.min(MAX_GAP));
+        // After a stall (a paused laptop, a starved process), resume at the normal rate
+        // instead of bursting.
+        let now = Instant::now();
+        if self.next + Duration::from_secs(1) < now {
+            self.next = now;
         }
+    }
+}
+
+/// Sends each node's requests at its `config().rps` until `shutdown`: one task and one
+/// timer for the whole fleet (a heap of next arrivals), not one per node, so a thousand
+/// nodes cost one wake-up per arrival and nothing while they wait.
+pub async fn run_fleet(nodes: Vec<(NodeState, Router)>, shutdown: CancellationToken) {
+    let start = Instant::now();
+    let mut generators: Vec<Generator> = nodes
+        .into_iter()
+        .filter(|(state, _)| state.config().rps > 0.0 && state.config().rps.is_finite())
+        .map(|(state, app)| {
+            let rng = rng::stream(state.node_seed(), Stream::Traffic);
+            Generator { rps: state.config().rps, state, app, rng, next: start }
+        })
+        .collect();
+    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::with_capacity(generators.len());
+    for (i, g) in generators.iter_mut().enumerate() {
+        g.advance();
+        due.push(Reverse((g.next, i)));
+    }
+    while let Some(&Reverse((at, _))) = due.peek() {
         tokio::select! {
+            biased;
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep_until(next) => {}
+            () = tokio::time::sleep_until(at) => {}
         }
-        let request = pick_request(&state, &mut rng);
-        let app = app.clone();
-        tokio::spawn(async move {
-            let Ok(response) = app.oneshot(request).await;
-            // Read the body so the whole response is really produced.
-            let _ = axum::body::to_bytes(response.into_body(), MAX_BODY).await;
-        });
+        // Everything due by now, in time order: arrivals that fell due together are sent
+        // in one wake-up.
+        let now = Instant::now();
+        while let Some(&Reverse((at, i))) = due.peek() {
+            if at > now {
+                break;
+            }
+            due.pop();
+            let g = &mut generators[i];
+            send(&g.app, pick_request(&g.state, &mut g.rng));
+            g.advance();
+            due.push(Reverse((g.next, i)));
+        }
     }
+}
+
+/// Sends requests for one node at `state.config().rps` until `shutdown` (a fleet of one).
+pub async fn run(state: NodeState, app: Router, shutdown: CancellationToken) {
+    run_fleet(vec![(state, app)], shutdown).await;
+}
+
+/// Serves `request` on its own task: a slow request never delays the next arrival.
+fn send(app: &Router, request: Request<Body>) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let Ok(response) = app.oneshot(request).await;
+        // Read the body so the whole response is really produced.
+        let _ = axum::body::to_bytes(response.into_body(), MAX_BODY).await;
+    });
 }
 
 /// One request of the mix: mostly catalog reads, some orders and payments, and a few

@@ -7,6 +7,7 @@
 //! | `POST /inject` | [`InjectRequest`] | `201` [`Started`] |
 //! | `GET /inject` | - | `200` [`FaultList`] (the faults active now) |
 //! | `DELETE /inject`, `DELETE /inject/{id}` | - | `200` [`FaultList`] (the faults just ended) |
+//! | `GET /fleet` | - | `200` [`FleetMembers`] (the nodes of the answering node's process) |
 //! | any refusal or failure | - | `4xx`/`5xx` [`ErrorBody`] |
 //!
 //! Times are Unix seconds and durations seconds, both as floats rounded to the
@@ -55,6 +56,26 @@ impl From<&FaultSpec> for InjectRequest {
             service: s.service,
         }
     }
+}
+
+/// One node of a fleet: its number and its region (the `node` and `region` target labels).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Node number.
+    pub node: u32,
+    /// Its region.
+    pub region: String,
+}
+
+/// The answer of `GET /fleet`: every node the answering node's process runs (a fleet
+/// process: all of them; a node in a container of its own: just itself), so the CLI
+/// learns what `--node all` and `--region` mean from the fleet that is running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetMembers {
+    /// The node that answered.
+    pub node: u32,
+    /// The nodes of its process, in node order.
+    pub nodes: Vec<Member>,
 }
 
 /// A fault as the API shows it.

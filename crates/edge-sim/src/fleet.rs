@@ -5,11 +5,20 @@
 /// Nodes in the demo fleet (Compose, `run-native.sh`, `inject --node all`).
 pub const DEFAULT_SIZE: u32 = 12;
 
+/// The most nodes one fleet process runs, and the largest node number the CLI accepts
+/// (node N listens on base-port + N, so a base port up to 64535 leaves node 1000 a port).
+pub const MAX_SIZE: u32 = 1000;
+
 /// Regions of the fleet, assigned to node ids in blocks of four (1-4, 5-8, 9-12, ...).
 pub const REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
 
 /// Nodes per region block.
 const BLOCK: u32 = 4;
+
+/// Whether `name` is one of the fleet's regions.
+pub fn is_region(name: &str) -> bool {
+    REGIONS.contains(&name)
+}
 
 /// The region of node `node_id` when none is given.
 pub fn default_region(node_id: u32) -> &'static str {
