@@ -164,13 +164,20 @@ pub async fn inject_until(
         async move { c.inject(n, &body).await }
     })
     .await;
-    report(&results, json, out, |n, s: &Started| {
+    let line = |n, s: &Started| {
         let replaced = s.replaced.map_or(String::new(), |id| format!(", replacing #{id}"));
         format!(
             "node {n}: {} started as #{} for {} s{replaced}; expect {}",
             s.fault.failure, s.fault.id, body.duration_s, s.fault.expected_alert
         )
-    })
+    };
+    let group = |s: &Started| {
+        format!(
+            "{} started for {} s (expect {}) on",
+            s.fault.failure, body.duration_s, s.fault.expected_alert
+        )
+    };
+    report_grouped(&results, json, out, line, group)
 }
 
 /// `inject clear`.
@@ -183,14 +190,64 @@ pub async fn clear(
 ) -> bool {
     let results =
         each_node_with(client, nodes, None, ctrl_c(), |c, n| async move { c.clear(n, id).await }).await;
-    report(&results, json, out, |n, list: &FaultList| {
+    let line = |n, list: &FaultList| {
         let ended: Vec<String> = list.faults.iter().map(|f| format!("{} #{}", f.failure, f.id)).collect();
         if ended.is_empty() {
             format!("node {n}: nothing to clear")
         } else {
             format!("node {n}: ended {}", ended.join(", "))
         }
-    })
+    };
+    let group = |list: &FaultList| {
+        let mut modes: Vec<&str> = list.faults.iter().map(|f| f.failure.as_str()).collect();
+        modes.sort_unstable();
+        modes.dedup();
+        if modes.is_empty() {
+            "nothing to clear on".to_owned()
+        } else {
+            format!("ended {} on", modes.join(", "))
+        }
+    };
+    report_grouped(&results, json, out, line, group)
+}
+
+/// Like [`report`], but above [`SUMMARY_ABOVE`] nodes the successes are folded into one
+/// line per `group` (`node_crash started ... on 333 nodes: 1-4,13-16,...`) and the nodes
+/// never sent to into one line; other failures keep a line each. True if every node
+/// succeeded.
+fn report_grouped<T: Serialize>(
+    results: &[(u32, Result<T, NodeError>)],
+    json: bool,
+    out: &mut impl Write,
+    line: impl Fn(u32, &T) -> String,
+    group: impl Fn(&T) -> String,
+) -> bool {
+    if json || results.len() <= SUMMARY_ABOVE {
+        return report(results, json, out, line);
+    }
+    let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let mut not_sent = Vec::new();
+    for (n, r) in results {
+        match r {
+            Ok(v) => groups.entry(group(v)).or_default().push(*n),
+            Err(NodeError::NotSent { .. }) => not_sent.push(*n),
+            Err(e) => {
+                let _ = writeln!(out, "error: {e}");
+            }
+        }
+    }
+    for (what, nodes) in &groups {
+        let _ = writeln!(out, "{what} {} nodes: {}", nodes.len(), crate::targets::compact(nodes));
+    }
+    if !not_sent.is_empty() {
+        let _ = writeln!(
+            out,
+            "error: not sent to {} nodes (interrupted before their turn): {}",
+            not_sent.len(),
+            crate::targets::compact(&not_sent)
+        );
+    }
+    results.iter().all(|(_, r)| r.is_ok())
 }
 
 /// Prints one line (or one JSON item) per node; true if every node succeeded.
