@@ -165,6 +165,82 @@ mod tests {
     use super::*;
     use crate::NodeConfig;
 
+    /// Requests node `state` served so far, by route and status, from its own /metrics.
+    fn served(state: &NodeState) -> Vec<(String, f64)> {
+        let text = state.metrics().encode().expect("encode");
+        let metrics = exposition::Metrics::parse(&text).expect("OpenMetrics");
+        let mut served: Vec<(String, f64)> = metrics
+            .samples()
+            .iter()
+            .filter(|s| s.name == "edge_http_requests_total" && s.value > 0.0)
+            .map(|s| {
+                let label = |k| s.label(k).unwrap_or_default().to_owned();
+                (format!("{} {} {}", label("method"), label("route"), label("status")), s.value)
+            })
+            .collect();
+        served.sort_by(|a, b| a.0.cmp(&b.0));
+        served
+    }
+
+    /// Runs a fleet of `ids` (seed `seed`, `rps` each) for `secs` of paused time through
+    /// the shared scheduler; returns what each node served.
+    fn run_for(ids: &[u32], seed: u64, rps: f64, secs: u64) -> Vec<Vec<(String, f64)>> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build();
+        rt.expect("runtime").block_on(async {
+            let nodes: Vec<(NodeState, Router)> = ids
+                .iter()
+                .map(|&id| {
+                    let state = NodeState::new(NodeConfig { rps, ..NodeConfig::new(id, seed) });
+                    (state.clone(), crate::app(state))
+                })
+                .collect();
+            let states: Vec<NodeState> = nodes.iter().map(|(s, _)| s.clone()).collect();
+            let stop = CancellationToken::new();
+            let scheduler = tokio::spawn(run_fleet(nodes, stop.clone()));
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            stop.cancel();
+            scheduler.await.expect("the scheduler ran");
+            // Let requests in flight finish (each at most the request timeout).
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            states.iter().map(served).collect()
+        })
+    }
+
+    fn total(served: &[(String, f64)]) -> f64 {
+        served.iter().map(|(_, v)| v).sum()
+    }
+
+    #[test]
+    fn the_shared_scheduler_gives_every_node_its_rate() {
+        let ids: Vec<u32> = (1..=20).collect();
+        let (rps, secs) = (20.0, 60);
+        let fleet = run_for(&ids, 11, rps, secs);
+        let expected = rps * secs as f64;
+        for (id, node) in ids.iter().zip(&fleet) {
+            // The daily swing keeps the rate within 80-120 % of --rps; Poisson noise over
+            // 1200 arrivals is about 3 %.
+            let got = total(node);
+            assert!(
+                (0.7 * expected..=1.3 * expected).contains(&got),
+                "node {id}: {got} requests in {secs} s"
+            );
+        }
+        let mean = fleet.iter().map(|n| total(n)).sum::<f64>() / fleet.len() as f64;
+        assert!((0.8 * expected..=1.2 * expected).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn a_seed_replays_each_node_whatever_the_fleet_around_it() {
+        let alone = run_for(&[3], 42, 20.0, 30);
+        let again = run_for(&[3], 42, 20.0, 30);
+        let in_fleet = run_for(&[1, 2, 3, 4, 5], 42, 20.0, 30);
+        assert!(total(&alone[0]) > 400.0, "{:?}", alone[0]);
+        assert_eq!(alone[0], again[0], "same seed, same requests, routes and statuses");
+        assert_eq!(alone[0], in_fleet[2], "other nodes do not shift node 3's stream");
+        let other_seed = run_for(&[3], 43, 20.0, 30);
+        assert_ne!(alone[0], other_seed[0], "another seed, another run");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn no_rate_however_small_panics_the_generator() {
         for rps in [1e-30, f64::MIN_POSITIVE, crate::config::MIN_RPS] {
