@@ -192,6 +192,23 @@ mod tests {
         assert_eq!(spec("1,4-5, 9"), Ok(vec![1, 4, 5, 9]));
     }
 
+    proptest::proptest! {
+        /// Any set of nodes, printed compactly (runs as ranges), parses back to itself.
+        #[test]
+        fn node_lists_of_any_size_round_trip(set in proptest::collection::btree_set(1u32..=MAX_NODE, 1..400)) {
+            let nodes: Vec<u32> = set.into_iter().collect();
+            let text = compact(&nodes);
+            proptest::prop_assert_eq!(spec(&text), Ok(nodes.clone()), "{}", text);
+            proptest::prop_assert_eq!(NodeSpec::List(nodes).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn compact_folds_runs_of_three_or_more() {
+        assert_eq!(compact(&[1, 2, 3, 4, 13, 14, 16]), "1-4,13,14,16");
+        assert_eq!(compact(&[]), "");
+    }
+
     #[test]
     fn bad_node_specs_say_what_is_valid() {
         for bad in ["0", "-1", "x", "6-2", "1,,2", "", "1001", "3-", "1-1001", "all,3"] {
