@@ -18,16 +18,25 @@ pub const FLEET_PATH: &str = "/fleet";
 
 /// The middleware.
 pub async fn gate(State(state): State<NodeState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
+    match admit(&state, request.uri().path()).await {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The gate on one request: `Err` holds the answer of a crashed node; a flaky network
+/// holds the request first. Takes the path, not the request: a request body is not
+/// `Sync`, so a borrowed request could not be held across the stall.
+pub async fn admit(state: &NodeState, path: &str) -> Result<(), ApiError> {
     if path.starts_with(CONTROL_PREFIX) || path == FLEET_PATH {
-        return next.run(request).await;
+        return Ok(());
     }
     let admission = state.admission();
     if admission.crashed {
-        return ApiError::Crashed.into_response();
+        return Err(ApiError::Crashed);
     }
     if let Some(stall) = admission.stall {
         tokio::time::sleep(stall).await;
     }
-    next.run(request).await
+    Ok(())
 }

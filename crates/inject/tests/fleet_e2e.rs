@@ -5,7 +5,6 @@
 //! report, and a fleet that cannot be learned.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener as StdListener;
 use std::time::Duration;
 
 use clap::Parser;
@@ -15,23 +14,28 @@ use tokio::net::TcpListener;
 
 const NODES: u16 = 300;
 
-/// A base port whose next `n` ports are free now, away from the real stack's ports.
+/// A base port whose next `n` ports are free now. Tried below the kernel's ephemeral
+/// range, where outgoing connections (a busy machine makes many) cannot hold a port of the
+/// block, and off the real stack's ports (8001-9095).
 fn free_base_port(n: u16) -> u16 {
-    for _ in 0..50 {
-        let Ok(probe) = StdListener::bind("127.0.0.1:0") else { continue };
-        let base = probe.local_addr().map_or(0, |a| a.port());
-        drop(probe);
-        let Some(last) = base.checked_add(n) else { continue };
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.saturating_sub(n + 1).max(10_001));
+    for _ in 0..200 {
+        let base = rand::random_range(low..high);
+        let last = base + n;
         if last >= 8001 && base <= 9095 {
             continue;
         }
         let held: Vec<_> =
-            (base + 1..=last).filter_map(|p| StdListener::bind(("127.0.0.1", p)).ok()).collect();
+            (base + 1..=last).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
         if held.len() == usize::from(n) {
             return base;
         }
     }
-    panic!("no free ports");
+    panic!("no {n} free ports in a row");
 }
 
 /// A port held closed (bound, not listening): where the tests' "Prometheus" is.
