@@ -19,11 +19,6 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Log lines gathered before one write to stdout: the log thread flushes whenever its
-/// queue runs empty, so lines are never held back, but a busy fleet writes in batches
-/// instead of one system call per line.
-const STDOUT_BUFFER: usize = 64 * 1024;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -49,10 +44,8 @@ fn main() -> ExitCode {
         eprintln!("edge-node: {e}");
         return ExitCode::FAILURE;
     }
-    let log = logging::non_blocking(
-        std::io::BufWriter::with_capacity(STDOUT_BUFFER, std::io::stdout()),
-        usize::try_from(cli.log_buffer_lines).unwrap_or(usize::MAX),
-    );
+    let log =
+        logging::non_blocking(std::io::stdout(), usize::try_from(cli.log_buffer_lines).unwrap_or(usize::MAX));
     let installed = match cli.log_format {
         LogFormat::Json => tracing::subscriber::set_global_default(logging::json_subscriber(
             log.writer,
