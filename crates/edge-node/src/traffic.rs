@@ -13,6 +13,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use edge_sim::rng::{self, Stream};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
@@ -77,10 +79,14 @@ pub async fn run_fleet(nodes: Vec<(NodeState, Router)>, shutdown: CancellationTo
         g.advance();
         due.push(Reverse((g.next, i)));
     }
+    // Requests being served, driven here rather than on a task each: no spawn, and no
+    // worker thread woken per request (the wake-ups cost more than the requests).
+    let mut in_flight = FuturesUnordered::new();
     while let Some(&Reverse((at, _))) = due.peek() {
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
             () = tokio::time::sleep_until(at) => {}
         }
         // Everything due by now, in time order: arrivals that fell due together are sent
@@ -92,11 +98,13 @@ pub async fn run_fleet(nodes: Vec<(NodeState, Router)>, shutdown: CancellationTo
             }
             due.pop();
             let g = &mut generators[i];
-            send(&g.app, pick_request(&g.state, &mut g.rng));
+            in_flight.push(serve(g.app.clone(), pick_request(&g.state, &mut g.rng)));
             g.advance();
             due.push(Reverse((g.next, i)));
         }
     }
+    // Requests already sent finish (each within the request timeout), as outside ones do.
+    while in_flight.next().await.is_some() {}
 }
 
 /// Sends requests for one node at `state.config().rps` until `shutdown` (a fleet of one).
@@ -104,14 +112,11 @@ pub async fn run(state: NodeState, app: Router, shutdown: CancellationToken) {
     run_fleet(vec![(state, app)], shutdown).await;
 }
 
-/// Serves `request` on its own task: a slow request never delays the next arrival.
-fn send(app: &Router, request: Request<Body>) {
-    let app = app.clone();
-    tokio::spawn(async move {
-        let Ok(response) = app.oneshot(request).await;
-        // Read the body so the whole response is really produced.
-        let _ = axum::body::to_bytes(response.into_body(), MAX_BODY).await;
-    });
+/// Serves `request` through the node's router and reads the whole response.
+async fn serve(app: Router, request: Request<Body>) {
+    let Ok(response) = app.oneshot(request).await;
+    // Read the body so the whole response is really produced.
+    let _ = axum::body::to_bytes(response.into_body(), MAX_BODY).await;
 }
 
 /// One request of the mix: mostly catalog reads, some orders and payments, and a few
