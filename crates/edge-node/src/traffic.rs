@@ -33,6 +33,9 @@ const DAILY_SWING: (f64, f64) = (0.8, 0.4);
 /// The longest gap between two requests: no rate, however small, can push the next
 /// arrival past what the clock can represent.
 const MAX_GAP: Duration = Duration::from_secs(3600);
+/// Turns of a traffic shard's loop (an arrival batch or a finished request each) between
+/// two explicit yields to the runtime.
+const YIELD_EVERY: u32 = 64;
 /// Largest response body the generator reads back.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -61,14 +64,36 @@ impl Generator {
     }
 }
 
-/// Sends each node's requests at its `config().rps` until `shutdown`: one task and one
-/// timer for the whole fleet (a heap of next arrivals), not one per node, so a thousand
-/// nodes cost one wake-up per arrival and nothing while they wait.
+/// Sends each node's requests at its `config().rps` until `shutdown`. The fleet is split
+/// into one shard per worker thread; each shard is one task with one timer (a heap of its
+/// nodes' next arrivals) that also drives its requests, so a thousand nodes cost no task,
+/// timer or thread each, and no task per request. Each node draws from its own stream, so
+/// the split never changes what a seed replays.
 pub async fn run_fleet(nodes: Vec<(NodeState, Router)>, shutdown: CancellationToken) {
+    let nodes: Vec<(NodeState, Router)> = nodes
+        .into_iter()
+        .filter(|(state, _)| state.config().rps > 0.0 && state.config().rps.is_finite())
+        .collect();
+    let shards = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, nodes.len().max(1));
+    let mut split: Vec<Vec<(NodeState, Router)>> = (0..shards).map(|_| Vec::new()).collect();
+    for (i, node) in nodes.into_iter().enumerate() {
+        split[i % shards].push(node);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for shard in split {
+        // Outside tokio's cooperative budget: the shard drives thousands of requests per
+        // poll, and a budget sized for one request's task would starve them (they pile up
+        // unserved while arrivals keep coming).
+        tasks.spawn(tokio::task::unconstrained(run_shard(shard, shutdown.clone())));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One shard of the fleet's traffic (see [`run_fleet`]).
+async fn run_shard(nodes: Vec<(NodeState, Router)>, shutdown: CancellationToken) {
     let start = Instant::now();
     let mut generators: Vec<Generator> = nodes
         .into_iter()
-        .filter(|(state, _)| state.config().rps > 0.0 && state.config().rps.is_finite())
         .map(|(state, app)| {
             let rng = rng::stream(state.node_seed(), Stream::Traffic);
             Generator { rps: state.config().rps, state, app, rng, next: start }
@@ -82,12 +107,28 @@ pub async fn run_fleet(nodes: Vec<(NodeState, Router)>, shutdown: CancellationTo
     // Requests being served, driven here rather than on a task each: no spawn, and no
     // worker thread woken per request (the wake-ups cost more than the requests).
     let mut in_flight = FuturesUnordered::new();
+    // One timer and one cancellation wait for the shard's life, moved rather than rebuilt.
+    let timer = tokio::time::sleep_until(start);
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(timer, cancelled);
+    let mut turns: u32 = 0;
     while let Some(&Reverse((at, _))) = due.peek() {
+        // Unconstrained (see `run_fleet`) but never hogging a worker: scrapes and /inject
+        // of every node share these threads, so give way every so often when busy.
+        turns += 1;
+        if turns == YIELD_EVERY {
+            turns = 0;
+            tokio::task::yield_now().await;
+        }
+        if timer.deadline() != at {
+            timer.as_mut().reset(at);
+        }
+        // Not biased: when the shard runs behind, arrivals must not starve the requests
+        // already sent (they would pile up unserved).
         tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
+            () = &mut cancelled => break,
+            () = &mut timer => {}
             Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
-            () = tokio::time::sleep_until(at) => {}
         }
         // Everything due by now, in time order: arrivals that fell due together are sent
         // in one wake-up.
