@@ -1,5 +1,6 @@
-//! The default fleet: its size and its regions. One source for the node binary (fleet mode,
-//! the file_sd targets it writes, a node's default region) and the CLI (`--node all`);
+//! The default fleet: its size, its largest size and its regions. One source for the node
+//! binary (fleet mode, the file_sd targets it writes, a node's default region) and the CLI
+//! (node numbers, `--region`'s values, regions of a fleet listed by `--targets`);
 //! Compose, the dashboards and the scripts read the targets file the node writes.
 
 /// Nodes in the demo fleet (Compose, `run-native.sh`, `inject --node all`).
@@ -14,11 +15,6 @@ pub const REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
 
 /// Nodes per region block.
 const BLOCK: u32 = 4;
-
-/// Whether `name` is one of the fleet's regions.
-pub fn is_region(name: &str) -> bool {
-    REGIONS.contains(&name)
-}
 
 /// The region of node `node_id` when none is given.
 pub fn default_region(node_id: u32) -> &'static str {
