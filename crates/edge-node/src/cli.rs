@@ -19,8 +19,8 @@ use crate::server::{DRAIN_PERIOD, GRACE_PERIOD};
 
 /// The default port of a single node (the container port).
 pub const SINGLE_NODE_PORT: u16 = 8080;
-/// The most nodes one process runs.
-pub const MAX_NODES: u32 = 1000;
+/// The most nodes one process runs (one source: `edge_sim::fleet`).
+pub const MAX_NODES: u32 = edge_sim::fleet::MAX_SIZE;
 /// Bounds of `healthcheck --timeout`, seconds: below 0.1 s a healthy but busy node
 /// fails; a container health check that waits over a minute is no check at all.
 pub const HEALTHCHECK_TIMEOUT: (f64, f64) = (0.1, 60.0);

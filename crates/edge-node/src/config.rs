@@ -8,7 +8,8 @@ use crate::traces::NodeTracer;
 pub use edge_sim::fleet::{REGIONS, default_region};
 /// The built-in traffic generator's default rate per node: at 20 req/s even a mild error
 /// burst (20 %) fails about 4 requests every second, so error and latency alerts on 2-3 s
-/// windows neither miss nor flap; it costs about 0.4 % of a core per node.
+/// windows neither miss nor flap. At scale use less (docs/BENCHMARKS.md: about 25 µs of
+/// CPU per request in a fleet of 1000).
 pub const DEFAULT_RPS: f64 = 20.0;
 /// The slowest built-in traffic (requests per second) other than none: below one request
 /// per 100 s there is nothing left to measure, and the gaps between requests stay far

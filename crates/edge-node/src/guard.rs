@@ -14,8 +14,16 @@ pub use service_kit::cross_site::is_json;
 
 /// The middleware.
 pub async fn same_origin_only(request: Request, next: Next) -> Response {
-    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
-    if let Err(refusal) = cross_site::check(request.method(), request.headers(), authority.as_deref()) {
+    match check(&request) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The rule on one request: `Err` holds the refusal to answer with (and logs it).
+pub fn check(request: &Request) -> Result<(), ApiError> {
+    let authority = request.uri().authority().map(|a| a.as_str());
+    if let Err(refusal) = cross_site::check(request.method(), request.headers(), authority) {
         tracing::warn!(
             event = "cross_site_refused",
             method = %request.method(),
@@ -25,9 +33,9 @@ pub async fn same_origin_only(request: Request, next: Next) -> Response {
             content_type = header_str(request.headers().get(header::CONTENT_TYPE)),
             "refused a request that may come from another site"
         );
-        return into_api_error(refusal).into_response();
+        return Err(into_api_error(refusal));
     }
-    next.run(request).await
+    Ok(())
 }
 
 /// The refusal as the node's JSON error.

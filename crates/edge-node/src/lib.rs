@@ -11,6 +11,7 @@ pub mod control;
 pub mod error;
 pub mod gate;
 pub mod guard;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod ops;

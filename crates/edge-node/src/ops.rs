@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use edge_sim::api::FleetMembers;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -25,6 +26,12 @@ pub async fn metrics(State(state): State<NodeState>) -> Result<Response, ApiErro
 /// `GET /healthz`: the process is alive (a crashed node never gets here: the gate answers 503).
 pub async fn healthz(State(state): State<NodeState>) -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "node": state.id() }))
+}
+
+/// `GET /fleet`: the nodes of this process, so the CLI can learn the running fleet
+/// (exempt from the crash gate, like `/inject`: a crashed node still says who it is).
+pub async fn fleet(State(state): State<NodeState>) -> Json<FleetMembers> {
+    Json(FleetMembers { node: state.id(), nodes: state.fleet() })
 }
 
 /// `GET /readyz`: ready for traffic until shutdown begins.

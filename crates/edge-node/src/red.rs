@@ -27,12 +27,11 @@ pub const UNMATCHED: &str = "unmatched";
 
 /// The middleware: measure shop requests, pass control requests through untouched.
 pub async fn track(State(state): State<NodeState>, request: Request, next: Next) -> Response {
-    let matched = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
-    let (service, route) = match matched.as_deref() {
-        Some(path) => match shop::route(path) {
-            Some(r) => (r.service.as_str(), r.path),
-            None => return next.run(request).await,
-        },
+    // The route's static template (no copy of the matched path: this runs per request).
+    let matched = request.extensions().get::<MatchedPath>().map(|m| shop::route(m.as_str()));
+    let (service, route) = match matched {
+        Some(Some(r)) => (r.service.as_str(), r.path),
+        Some(None) => return next.run(request).await,
         None => ("none", UNMATCHED),
     };
     let method = method_label(request.method());

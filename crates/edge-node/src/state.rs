@@ -21,10 +21,12 @@
 //! alternatives are worse: answering 500 forever, or reading a poisoned value as 0,
 //! would turn one bug into a dead or lying node.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use edge_sim::api::Member;
 use edge_sim::request::Step;
 use edge_sim::rng::{self, Stream};
 use edge_sim::{Fault, FaultError, FaultKind, FaultSpec, Injected, NodeParams, NodeSim, Signals, StepPlan};
@@ -171,6 +173,8 @@ struct Inner {
     sim: Mutex<Sim>,
     served: AtomicU64,
     node_seed: u64,
+    /// The nodes of this process (set once by the server; unset: this node alone).
+    fleet: OnceLock<Arc<[Member]>>,
 }
 
 /// A handle on one node's state.
@@ -210,6 +214,7 @@ impl NodeState {
             }),
             served: AtomicU64::new(0),
             node_seed,
+            fleet: OnceLock::new(),
             config,
             clock,
             metrics,
@@ -239,6 +244,21 @@ impl NodeState {
     /// The node's own seed, for streams such as the traffic generator's.
     pub fn node_seed(&self) -> u64 {
         self.0.node_seed
+    }
+
+    /// This node as a fleet member.
+    pub fn member(&self) -> Member {
+        Member { node: self.id(), region: self.0.config.region.clone() }
+    }
+
+    /// Records the nodes this process runs (once; later calls change nothing).
+    pub fn join_fleet(&self, members: Arc<[Member]>) {
+        let _ = self.0.fleet.set(members);
+    }
+
+    /// The nodes this process runs, for `GET /fleet` (this node alone unless told).
+    pub fn fleet(&self) -> Vec<Member> {
+        self.0.fleet.get().map_or_else(|| vec![self.member()], |m| m.to_vec())
     }
 
     fn sim(&self) -> MutexGuard<'_, Sim> {
@@ -300,13 +320,26 @@ impl NodeState {
         self.store().len()
     }
 
-    /// The names of the active faults, for log lines (`none` when healthy).
-    pub fn active_fault_names(&self) -> String {
-        let faults = self.active_faults();
-        if faults.is_empty() {
-            return "none".to_owned();
+    /// The names of the active faults, for log lines (`none` when healthy). Read under
+    /// the lock without copying the faults: every request logs it.
+    pub fn active_fault_names(&self) -> Cow<'static, str> {
+        let now = self.0.clock.now();
+        let sim = self.sim();
+        // Sealed drill faults are left out: the access log must not name them.
+        let mut active =
+            sim.model.faults().active(now).filter(|f| !sim.seals.is_sealed(f.id)).map(|f| f.kind.as_str());
+        match (active.next(), active.next()) {
+            (None, _) => Cow::Borrowed("none"),
+            (Some(one), None) => Cow::Borrowed(one),
+            (Some(first), Some(second)) => {
+                let mut names = format!("{first},{second}");
+                for name in active {
+                    names.push(',');
+                    names.push_str(name);
+                }
+                Cow::Owned(names)
+            }
         }
-        faults.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>().join(",")
     }
 }
 

@@ -8,6 +8,7 @@
 //! | `GET /inject` | - | `200` [`FaultList`] (the faults active now) |
 //! | `DELETE /inject`, `DELETE /inject/{id}` | - | `200` [`FaultList`] (the faults just ended) |
 //! | `GET /inject?seal=KEY` | - | `200` [`SealedList`] (the sealed faults started with that key) |
+//! | `GET /fleet` | - | `200` [`FleetMembers`] (the nodes of the answering node's process) |
 //! | any refusal or failure | - | `4xx`/`5xx` [`ErrorBody`] |
 //!
 //! A fault injected with a `seal` (a drill's secret key) is *sealed*: the node applies it
@@ -85,6 +86,26 @@ impl From<&FaultSpec> for InjectRequest {
             start_in_s: None,
         }
     }
+}
+
+/// One node of a fleet: its number and its region (the `node` and `region` target labels).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Node number.
+    pub node: u32,
+    /// Its region.
+    pub region: String,
+}
+
+/// The answer of `GET /fleet`: every node the answering node's process runs (a fleet
+/// process: all of them; a node in a container of its own: just itself), so the CLI
+/// learns what `--node all` and `--region` mean from the fleet that is running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetMembers {
+    /// The node that answered.
+    pub node: u32,
+    /// The nodes of its process, in node order.
+    pub nodes: Vec<Member>,
 }
 
 /// A fault as the API shows it.

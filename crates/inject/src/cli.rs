@@ -27,7 +27,11 @@ pub struct Cli {
 const EXAMPLES: &str = "Examples:
   inject --node 3 --failure cpu_spike                 # 30 s on node 3
   inject --node 2-6 --failure latency_spike --duration 45 --intensity 5
-  inject --node all --failure error_burst --service payments
+  inject --node 1,5,7-300 --failure cpu_spike         # a list of any size
+  inject --node all --failure error_burst --service payments   # every node running
+  inject --region eu-west --failure node_crash --duration 120  # a region loses power
+  inject --region us-east --failure error_burst --rollout 60   # a bad push, node by node
+  inject status --region ap-south
   inject --node 3 --failure cpu_spike --watch         # time HighCPUUsage end to end
   inject status
   inject clear --node all
@@ -63,13 +67,22 @@ pub struct Global {
 /// The seed-style injection.
 #[derive(Debug, Args, Clone)]
 pub struct InjectArgs {
-    /// Nodes: a number, `all`, a list `1,3,5` or a range `2-6`.
+    /// Nodes: a number, `all` (the running fleet), a list `1,3,5`, a range `2-6`, or both
+    /// `1,5,7-300`.
     #[arg(long, short = 'n')]
     pub node: Option<NodeSpec>,
+    /// Every node of this region of the running fleet (with --node: those of its nodes in
+    /// the region). With node_crash: the region loses power or network at once.
+    #[arg(long, short = 'r', value_parser = crate::fleet::region_parser())]
+    pub region: Option<String>,
+    /// Roll the fault across the chosen nodes one by one over this many seconds (node
+    /// order; a bad config push), instead of all at once. 0-3600.
+    #[arg(long, value_name = "SECONDS", value_parser = numbers::seconds(0.0, 3600.0))]
+    pub rollout: Option<f64>,
     /// The failure mode.
     #[arg(long, short = 'f', value_enum)]
     pub failure: Option<FaultKind>,
-    /// Seconds, 1-3600.
+    /// Seconds each node's fault lasts, 1-3600.
     #[arg(long, short = 'd', default_value_t = 30.0, value_name = "SECONDS",
           value_parser = numbers::seconds(1.0, 3600.0))]
     pub duration: f64,
@@ -85,8 +98,9 @@ pub struct InjectArgs {
     /// Measure detection of this alert instead (repeatable); implies --watch.
     #[arg(long)]
     pub expect: Vec<String>,
-    /// Prometheus, for --watch [default: http://127.0.0.1:9090, or Compose's PROMETHEUS_PORT].
-    #[arg(long, env = "INJECT_PROMETHEUS")]
+    /// Prometheus, for --watch and to learn a fleet of separate processes (Compose)
+    /// [default: http://127.0.0.1:9090, or Compose's PROMETHEUS_PORT].
+    #[arg(long, global = true, env = "INJECT_PROMETHEUS")]
     pub prometheus: Option<String>,
     /// Alertmanager, for --watch [default: http://127.0.0.1:9093, or ALERTMANAGER_PORT].
     #[arg(long, env = "INJECT_ALERTMANAGER")]
@@ -100,17 +114,27 @@ pub struct InjectArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// A table of the fleet: up/down, active faults, CPU, memory, 5xx ratio.
+    /// The fleet: up/down, active faults, CPU, memory, 5xx ratio; one row per node for up
+    /// to 24 nodes, else a summary by region with the worst nodes.
     Status {
         /// Nodes to show.
         #[arg(long, short = 'n', default_value = "all")]
         node: NodeSpec,
+        /// Only this region's nodes.
+        #[arg(long, short = 'r', value_parser = crate::fleet::region_parser())]
+        region: Option<String>,
+        /// One row per node however many there are.
+        #[arg(long)]
+        full: bool,
     },
     /// End faults early.
     Clear {
         /// Nodes to clear.
-        #[arg(long, short = 'n')]
-        node: NodeSpec,
+        #[arg(long, short = 'n', required_unless_present = "region")]
+        node: Option<NodeSpec>,
+        /// Every node of this region.
+        #[arg(long, short = 'r', value_parser = crate::fleet::region_parser())]
+        region: Option<String>,
         /// Only this fault id (on a single node).
         #[arg(long)]
         id: Option<u64>,
@@ -202,7 +226,7 @@ mod tests {
     #[test]
     fn the_seed_form_parses_with_a_30_second_default() {
         let cli = parse(&["--node", "3", "--failure", "cpu_spike"]).expect("seed form");
-        assert_eq!(cli.inject.node.map(|n| n.0), Some(vec![3]));
+        assert_eq!(cli.inject.node, Some(NodeSpec::List(vec![3])));
         assert_eq!((cli.inject.failure, cli.inject.duration), (Some(FaultKind::CpuSpike), 30.0));
         let cli =
             parse(&["-n", "2-4", "-f", "error_burst", "-d", "45", "--service", "payments"]).expect("short");
@@ -261,7 +285,24 @@ mod tests {
         }
     }
 
-    const NUMERIC: [NumericFlag; 9] = [
+    #[test]
+    fn regions_come_from_the_fleet_and_rollouts_are_bounded() {
+        let cli = parse(&["--region", "eu-west", "-f", "node_crash", "--rollout", "30"]).expect("region");
+        assert_eq!((cli.inject.region.as_deref(), cli.inject.rollout), (Some("eu-west"), Some(30.0)));
+        let err = parse(&["--region", "mars", "-f", "node_crash"]).expect_err("no such region");
+        assert!(err.to_string().contains("eu-west, us-east, ap-south"), "{err}");
+        assert!(parse(&["clear"]).is_err(), "clear needs --node or --region");
+        assert!(parse(&["clear", "--region", "us-east"]).is_ok());
+        assert!(matches!(
+            parse(&["status", "--region", "ap-south", "--full"]).expect("status").command,
+            Some(Command::Status { full: true, .. })
+        ));
+    }
+
+    const NUMERIC: [NumericFlag; 10] = [
+        (&["-n", "3", "-f", "cpu_spike"], "--rollout", "0-3600 seconds", |c| {
+            c.inject.rollout.unwrap_or(-1.0)
+        }),
         (&["-n", "3", "-f", "cpu_spike"], "--duration", "1-3600 seconds", |c| c.inject.duration),
         (&["-n", "3", "-f", "latency_spike"], "--intensity", "0.001-100", |c| {
             c.inject.intensity.unwrap_or(-1.0)

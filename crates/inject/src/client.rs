@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use edge_sim::api::{ErrorBody, FaultList, InjectRequest, SealedList, Started};
+use edge_sim::api::{ErrorBody, FaultList, FleetMembers, InjectRequest, SealedList, Started};
 use serde::de::DeserializeOwned;
 
 use crate::targets::Targets;
@@ -55,6 +55,14 @@ pub enum NodeError {
         /// What was wrong.
         cause: String,
     },
+    /// The request was never sent: the run was interrupted (ctrl-c) before this node's turn.
+    #[error("node {node}: not sent: {reason}")]
+    NotSent {
+        /// Node number.
+        node: u32,
+        /// Why.
+        reason: String,
+    },
     /// The request's task ended without an outcome (it panicked or was cancelled): whether
     /// the node acted is unknown.
     #[error("node {node}: outcome unknown: {cause}")]
@@ -87,7 +95,9 @@ pub struct Client {
 impl Client {
     /// A client with a per-request timeout.
     pub fn new(targets: Targets, timeout: Duration) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().timeout(timeout).build()?;
+        // No idle connections kept: at a thousand nodes each would hold a file open until
+        // the CLI hit its open-file limit, and a fresh loopback connection is cheap.
+        let http = reqwest::Client::builder().timeout(timeout).pool_max_idle_per_host(0).build()?;
         Ok(Self { http, targets, timeout })
     }
 
@@ -178,6 +188,26 @@ impl Client {
         self.read(node, self.http.delete(format!("{}/inject/{id}?seal={key}", self.url(node)))).await
     }
 
+    /// `GET /fleet`: the nodes of node `node`'s process.
+    pub async fn fleet(&self, node: u32) -> Result<FleetMembers, NodeError> {
+        self.read(node, self.http.get(format!("{}/fleet", self.url(node)))).await
+    }
+
+    /// `GET url` (not a node: Prometheus), its body as text; errors as one line.
+    pub async fn get_text(&self, url: &str) -> Result<String, String> {
+        let res = self.http.get(url).send().await.map_err(|e| {
+            if e.is_connect() {
+                "cannot connect".to_owned()
+            } else {
+                format!("did not answer: {}", error_chain(&e))
+            }
+        })?;
+        if !res.status().is_success() {
+            return Err(format!("answered {}", res.status()));
+        }
+        res.text().await.map_err(|e| error_chain(&e))
+    }
+
     /// `GET /metrics`, read.
     pub async fn metrics(&self, node: u32) -> Result<Metrics, NodeError> {
         let res = self.call(node, self.http.get(format!("{}/metrics", self.url(node)))).await?;
@@ -206,6 +236,12 @@ impl Answer for Started {
 }
 
 impl Answer for SealedList {
+    fn node(&self) -> u32 {
+        self.node
+    }
+}
+
+impl Answer for FleetMembers {
     fn node(&self) -> u32 {
         self.node
     }

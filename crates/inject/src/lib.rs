@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod drill;
+pub mod fleet;
 pub mod numbers;
 pub mod scenario;
 pub mod table;
@@ -21,7 +22,7 @@ use cli::{Cli, Command};
 use client::Client;
 use edge_sim::api::InjectRequest;
 use scenario::Scenario;
-use targets::{Targets, compose_port_overrides, compose_service_url, parse_overrides};
+use targets::{NodeSpec, Targets, compose_port_overrides, compose_service_url, parse_overrides};
 
 /// Exit codes: everything succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -56,13 +57,19 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
     let g = &cli.global;
     // Lowest first: Compose's port variables, then a targets file, then --targets.
     let mut overrides = compose_port_overrides(&g.host, std::env::vars())?;
+    // The nodes a targets file or --targets names are the fleet (`all`).
+    let mut listed: Option<Vec<u32>> = None;
     if let Some(path) = &g.targets_file {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        overrides.extend(parse_overrides(&text).map_err(|e| format!("{}: {e}", path.display()))?);
+        let given = parse_overrides(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        listed.get_or_insert_default().extend(given.keys());
+        overrides.extend(given);
     }
     if let Some(list) = &g.targets {
-        overrides.extend(parse_overrides(list).map_err(|e| format!("--targets: {e}"))?);
+        let given = parse_overrides(list).map_err(|e| format!("--targets: {e}"))?;
+        listed.get_or_insert_default().extend(given.keys());
+        overrides.extend(given);
     }
     let client =
         Client::new(Targets::new(&g.host, g.base_port, overrides), Duration::from_secs_f64(g.timeout))
@@ -73,11 +80,15 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 .to_owned(),
         );
     }
+    // `all` and --region mean the running fleet, learned only when a command needs it.
+    let prometheus = cli.inject.prometheus.clone().unwrap_or_default();
+    let learn = || fleet::discover(&client, listed.clone(), &prometheus);
+    let region = cli.inject.region.clone();
     match cli.command {
         None => {
             let a = cli.inject;
-            let (Some(nodes), Some(failure)) = (a.node.clone(), a.failure) else {
-                return Err("give --node and --failure (e.g. `inject --node 3 --failure cpu_spike`), or a subcommand; see --help".to_owned());
+            let (true, Some(failure)) = (a.node.is_some() || a.region.is_some(), a.failure) else {
+                return Err("give --node and --failure, or --region and --failure (e.g. `inject --node 3 --failure cpu_spike`), or a subcommand; see --help".to_owned());
             };
             let spec = edge_sim::FaultSpec {
                 kind: failure,
@@ -86,7 +97,21 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 service: a.service,
             };
             spec.validate().map_err(|e| e.to_string())?;
+            let nodes = fleet::select(a.node.as_ref(), region.as_deref(), learn).await?;
             let body = InjectRequest::from(&spec);
+            let rollout = a.rollout.map(Duration::from_secs_f64);
+            if let Some(over) = rollout
+                && !g.json
+            {
+                let _ = writeln!(
+                    out,
+                    "rolling {} out to {} nodes ({}) over {} s; ctrl-c stops it and reports what was done",
+                    failure,
+                    nodes.len(),
+                    targets::compact(&nodes),
+                    over.as_secs_f64()
+                );
+            }
             let started = tokio::time::Instant::now();
             let watching = (a.watch || !a.expect.is_empty()).then(|| {
                 let alerts = if a.expect.is_empty() {
@@ -95,7 +120,7 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                     a.expect.clone()
                 };
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                for n in &nodes.0 {
+                for n in &nodes {
                     for alert in &alerts {
                         let end = started + Duration::from_secs_f64(a.duration);
                         let _ = tx.send(watch::Expectation {
@@ -109,18 +134,32 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 drop(tx);
                 rx
             });
-            let injected = commands::inject(&client, &nodes.0, &body, g.json, out).await;
+            let injected = commands::inject(&client, &nodes, &body, rollout, g.json, out).await;
             match watching {
                 None => Ok(injected),
                 Some(rx) => Ok(watched(&a, rx, g.json, out).await && injected),
             }
         }
-        Some(Command::Status { node }) => Ok(commands::status(&client, &node.0, g.json, out).await),
-        Some(Command::Clear { node, id }) => {
-            if id.is_some() && node.0.len() != 1 {
+        Some(Command::Status { node, region, full }) => {
+            // Regions as the running fleet records them when it was asked; else by number.
+            let needs_fleet = node == NodeSpec::All || region.is_some();
+            let known = if needs_fleet { Some(learn().await?) } else { None };
+            let nodes = match &known {
+                Some(f) => fleet::select(Some(&node), region.as_deref(), || async { Ok(f.clone()) }).await?,
+                None => fleet::select(Some(&node), None, learn).await?,
+            };
+            let region_of = |n| match &known {
+                Some(f) => f.region_of(n),
+                None => edge_sim::fleet::default_region(n).to_owned(),
+            };
+            Ok(commands::status(&client, &nodes, region_of, full, g.json, out).await)
+        }
+        Some(Command::Clear { node, region, id }) => {
+            let nodes = fleet::select(node.as_ref(), region.as_deref(), learn).await?;
+            if id.is_some() && nodes.len() != 1 {
                 return Err("--id names one fault of one node; give a single --node".to_owned());
             }
-            Ok(commands::clear(&client, &node.0, id, g.json, out).await)
+            Ok(commands::clear(&client, &nodes, id, g.json, out).await)
         }
         Some(Command::Scenario { file, dry_run, watch, report }) => {
             let text =
@@ -130,19 +169,21 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 let _ = write!(out, "{}", scenario.plan());
                 return Ok(true);
             }
+            let all = if scenario.uses_all() { learn().await?.nodes() } else { Vec::new() };
             let report = report.map(|path| (path, cli.inject.prometheus.clone().unwrap_or_default()));
-            run_scenario(&client, &scenario, watch.then_some(&cli.inject), report, g.json, out).await
+            run_scenario(&client, &scenario, &all, watch.then_some(&cli.inject), report, g.json, out).await
         }
-        Some(Command::Drill(args)) => {
+        Some(Command::Drill(mut args)) => {
+            if let drill::Action::Start(a) = &mut args.action {
+                a.node = NodeSpec::List(fleet::select(Some(&a.node), None, learn).await?);
+            }
             let prometheus = cli.inject.prometheus.as_deref().unwrap_or_default();
             drill::run(&client, args, prometheus, g.json, out).await
         }
         Some(Command::Random(args)) => {
-            if args.node.0.is_empty() {
-                return Err("--node selects no node".to_owned());
-            }
+            let nodes = fleet::select(Some(&args.node), None, learn).await?;
             let seed = args.seed.unwrap_or_else(rand::random);
-            let scenario = Scenario::random(&args, seed);
+            let scenario = Scenario::random(&args, &nodes, seed);
             let _ = writeln!(out, "seed {seed} (replay with --seed {seed})");
             if args.dry_run {
                 let _ = write!(out, "{}", scenario.plan());
@@ -150,7 +191,8 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             }
             let report =
                 args.report.clone().map(|path| (path, cli.inject.prometheus.clone().unwrap_or_default()));
-            run_scenario(&client, &scenario, args.watch.then_some(&cli.inject), report, g.json, out).await
+            run_scenario(&client, &scenario, &nodes, args.watch.then_some(&cli.inject), report, g.json, out)
+                .await
         }
     }
 }
@@ -160,6 +202,7 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
 async fn run_scenario(
     client: &Client,
     scenario: &Scenario,
+    all: &[u32],
     watch: Option<&cli::InjectArgs>,
     report: Option<(std::path::PathBuf, String)>,
     json: bool,
@@ -172,7 +215,7 @@ async fn run_scenario(
     let begun = drill::run_report::now();
     let mut record = Vec::new();
     let ok = match watch {
-        None => scenario::run_recorded(client, scenario, None, out, &mut record).await,
+        None => scenario::run_recorded(client, scenario, all, None, out, &mut record).await,
         Some(settings) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let settings = settings.clone();
@@ -181,7 +224,7 @@ async fn run_scenario(
                 let ok = watched(&settings, rx, json, &mut report).await;
                 (ok, report)
             });
-            let ran = scenario::run_recorded(client, scenario, Some(tx), out, &mut record).await;
+            let ran = scenario::run_recorded(client, scenario, all, Some(tx), out, &mut record).await;
             let (ok, report) = watcher.await.map_err(|e| e.to_string())?;
             let _ = out.write_all(&report);
             ran && ok

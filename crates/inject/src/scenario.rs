@@ -94,6 +94,11 @@ impl Scenario {
         Ok(s)
     }
 
+    /// Whether a step targets `all` (the running fleet must then be learned first).
+    pub fn uses_all(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s.nodes(), Ok(NodeSpec::All)))
+    }
+
     /// When the last fault ends, in seconds from the start.
     pub fn length(&self) -> f64 {
         self.steps.iter().map(|s| s.at + s.duration).fold(0.0, f64::max)
@@ -123,7 +128,7 @@ impl Scenario {
 
     /// A seeded random schedule: at most `concurrent` faults at once, holds between
     /// `min_hold` and `max_hold`, for `length` seconds.
-    pub fn random(args: &RandomArgs, seed: u64) -> Self {
+    pub fn random(args: &RandomArgs, nodes: &[u32], seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let modes = if args.modes.is_empty() { FaultKind::ALL.to_vec() } else { args.modes.clone() };
         let (lo, hi) = (args.min_hold.min(args.max_hold), args.min_hold.max(args.max_hold));
@@ -137,7 +142,7 @@ impl Scenario {
                 continue;
             }
             let hold = rng.random_range(lo..=hi).round().min(args.length - t).max(1.0);
-            let node = args.node.0[rng.random_range(0..args.node.0.len())];
+            let node = nodes[rng.random_range(0..nodes.len())];
             let failure = modes[rng.random_range(0..modes.len())];
             steps.push(Step {
                 at: t.round(),
@@ -159,10 +164,11 @@ impl Scenario {
 pub async fn run(
     client: &Client,
     scenario: &Scenario,
+    all: &[u32],
     watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
     out: &mut impl Write,
 ) -> bool {
-    run_recorded(client, scenario, watch, out, &mut Vec::new()).await
+    run_recorded(client, scenario, all, watch, out, &mut Vec::new()).await
 }
 
 /// As [`run`], keeping each node's answer to each injection in `record` (for the
@@ -170,6 +176,7 @@ pub async fn run(
 pub async fn run_recorded(
     client: &Client,
     scenario: &Scenario,
+    all: &[u32],
     watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
     out: &mut impl Write,
     record: &mut Vec<edge_sim::api::Started>,
@@ -181,7 +188,11 @@ pub async fn run_recorded(
     let interrupted = async {
         for step in &scenario.steps {
             tokio::time::sleep_until(start + Duration::from_secs_f64(step.at)).await;
-            let nodes = step.nodes().map(|n| n.0).unwrap_or_default();
+            let nodes = match step.nodes() {
+                Ok(NodeSpec::List(nodes)) => nodes,
+                Ok(NodeSpec::All) => all.to_vec(),
+                Err(_) => Vec::new(),
+            };
             let body = step.body();
             let injected_at = tokio::time::Instant::now();
             let results = each_node(client, &nodes, |c, n| {
@@ -352,9 +363,10 @@ mod tests {
     #[test]
     fn a_random_schedule_replays_from_its_seed_and_respects_its_bounds() {
         let args = random_args();
-        let a = Scenario::random(&args, 7);
-        assert_eq!(a, Scenario::random(&args, 7));
-        assert_ne!(a.steps, Scenario::random(&args, 8).steps);
+        let nodes: Vec<u32> = (1..=12).collect();
+        let a = Scenario::random(&args, &nodes, 7);
+        assert_eq!(a, Scenario::random(&args, &nodes, 7));
+        assert_ne!(a.steps, Scenario::random(&args, &nodes, 8).steps);
         assert!(a.steps.len() >= 5);
         for (i, s) in a.steps.iter().enumerate() {
             assert!(s.at < 300.0 && s.duration >= 1.0 && s.duration <= 40.0, "{s:?}");

@@ -35,7 +35,7 @@ mod tokio_util_free {
                 states.push(state.clone());
                 tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
             }
-            targets.extend((n + 1..=inject::targets::FLEET_SIZE).map(|id| format!("{id}={closed}")));
+            targets.extend((n + 1..=edge_sim::fleet::DEFAULT_SIZE).map(|id| format!("{id}={closed}")));
             for port in 8001..=8012 {
                 assert!(
                     !targets.iter().any(|t| t.ends_with(&format!(":{port}"))),

@@ -30,7 +30,7 @@ impl Fleet {
             states.push(state.clone());
             tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
         }
-        targets.extend((n + 1..=inject::targets::FLEET_SIZE).map(|id| format!("{id}={closed}")));
+        targets.extend((n + 1..=edge_sim::fleet::DEFAULT_SIZE).map(|id| format!("{id}={closed}")));
         Fleet { targets: targets.join(","), states, _closed: closed_socket }
     }
 

@@ -4,8 +4,8 @@
 //! `| json` sees every field (`request_id`, `route`, `status`, ...) directly. Only
 //! binaries install a subscriber; libraries just emit events.
 //!
-//! Writer: lines go to stdout through a bounded, lossy, non-blocking queue drained by a
-//! thread of its own. A writer that blocks on a full pipe (a log shipper that stalled,
+//! Writer: lines go to stdout through a bounded, lossy, non-blocking buffer drained in
+//! batches by a thread of its own (see [`WRITE_PERIOD`]). A writer that blocks on a full pipe (a log shipper that stalled,
 //! a terminal paused with ctrl-s) would otherwise block the runtime's worker threads,
 //! and with them everything the process serves (every node of a fleet, scrapes included). When the queue is full a
 //! line is dropped and counted ([`LogDrops`]).
@@ -14,11 +14,12 @@
 //! [`env_filter`] (`RUST_LOG`), tests pass what they need.
 
 use std::io::Write;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tracing::Subscriber;
-use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -28,38 +29,158 @@ pub const DEFAULT_LOG_BUFFER_LINES: usize = 8192;
 /// At exit, the longest wait for buffered lines to reach stdout: a stdout that is
 /// blocked must not hold the process.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a line may wait in the buffer before the writer thread takes it. The thread
+/// wakes on this period (or when the buffer is half full), not once per line: a busy fleet
+/// logs tens of thousands of lines a second, and a wake-up per line cost more CPU (context
+/// switches) than formatting them. 50 ms is still "at once" for someone tailing logs.
+pub const WRITE_PERIOD: Duration = Duration::from_millis(50);
 
 /// The process's count of log lines dropped because stdout did not keep up. Cheap to
 /// clone; the default counts nothing (for a process that logs elsewhere, e.g. in tests).
 #[derive(Debug, Clone, Default)]
-pub struct LogDrops(Option<ErrorCounter>);
+pub struct LogDrops(Option<Arc<AtomicU64>>);
 
 impl LogDrops {
     /// Lines dropped so far.
     pub fn dropped(&self) -> u64 {
-        self.0.as_ref().map_or(0, |c| c.dropped_lines() as u64)
+        self.0.as_ref().map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Lines waiting for the writer thread.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    lines: usize,
+    closed: bool,
+}
+
+/// What the loggers and the writer thread share.
+#[derive(Debug)]
+struct Shared {
+    batch: Mutex<Batch>,
+    ready: Condvar,
+    limit: usize,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Shared {
+    /// The batch, recovered if a panic poisoned it (it is plain bytes: at worst a line is cut).
+    fn batch(&self) -> MutexGuard<'_, Batch> {
+        self.batch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The loggers' side: a [`MakeWriter`] whose writes (one formatted event each) are queued,
+/// or dropped and counted when `buffer_lines` lines are already waiting. Never blocks on
+/// the output.
+#[derive(Debug, Clone)]
+pub struct BatchWriter(Arc<Shared>);
+
+impl Write for &BatchWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let shared = &self.0;
+        let mut batch = shared.batch();
+        if batch.lines >= shared.limit {
+            drop(batch);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return Ok(buf.len());
+        }
+        batch.bytes.extend_from_slice(buf);
+        batch.lines += 1;
+        let wake = batch.lines == shared.limit / 2;
+        drop(batch);
+        if wake {
+            shared.ready.notify_one();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for BatchWriter {
+    type Writer = &'a BatchWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
+
+/// Keep until exit, then pass to [`flush`]: dropping it writes what is queued and stops
+/// the writer thread.
+#[derive(Debug)]
+pub struct WorkerGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        self.shared.batch().closed = true;
+        self.shared.ready.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
 /// A non-blocking, lossy writer over `out` holding at most `buffer_lines` lines.
 pub struct LogWriter {
     /// Give this to the subscriber.
-    pub writer: NonBlocking,
+    pub writer: BatchWriter,
     /// Keep this until exit, then pass it to [`flush`].
     pub guard: WorkerGuard,
     /// Give this to whatever reports the count (the nodes' `edge_log_lines_dropped_total`).
     pub drops: LogDrops,
 }
 
-/// Starts the writer thread for `out`.
-pub fn non_blocking<W: Write + Send + 'static>(out: W, buffer_lines: usize) -> LogWriter {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(buffer_lines.max(1))
-        .thread_name("log-writer")
-        .finish(out);
-    let drops = LogDrops(Some(writer.error_counter()));
-    LogWriter { writer, guard, drops }
+/// Starts the writer thread for `out`: every [`WRITE_PERIOD`] (or sooner when the buffer
+/// is half full) it takes all queued lines and writes them in one go, then flushes.
+pub fn non_blocking<W: Write + Send + 'static>(mut out: W, buffer_lines: usize) -> LogWriter {
+    let dropped = Arc::new(AtomicU64::new(0));
+    let shared = Arc::new(Shared {
+        batch: Mutex::new(Batch::default()),
+        ready: Condvar::new(),
+        limit: buffer_lines.max(1),
+        dropped: dropped.clone(),
+    });
+    let worker = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("log-writer".to_owned())
+        .spawn(move || {
+            let mut spare = Vec::new();
+            loop {
+                let (closed, mut bytes) = {
+                    let mut batch = worker.batch();
+                    if batch.bytes.is_empty() && !batch.closed {
+                        batch = worker
+                            .ready
+                            .wait_timeout(batch, WRITE_PERIOD)
+                            .map_or_else(|e| e.into_inner().0, |(b, _)| b);
+                    }
+                    batch.lines = 0;
+                    (batch.closed, std::mem::replace(&mut batch.bytes, std::mem::take(&mut spare)))
+                };
+                if !bytes.is_empty() {
+                    // A write error (stdout closed) loses these lines; nothing else can be done.
+                    let _ = out.write_all(&bytes).and_then(|()| out.flush());
+                }
+                if closed {
+                    return;
+                }
+                bytes.clear();
+                spare = bytes;
+            }
+        })
+        .ok();
+    LogWriter {
+        writer: BatchWriter(shared.clone()),
+        guard: WorkerGuard { shared, thread },
+        drops: LogDrops(Some(dropped)),
+    }
 }
 
 /// Flushes the buffered lines, waiting at most `within`. The writer's own flush can

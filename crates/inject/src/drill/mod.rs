@@ -193,7 +193,12 @@ async fn start(
     }
     let dir = a.catalog.clone().unwrap_or_else(catalog::default_dir);
     let catalog = Catalog::load(&dir)?;
-    if a.node.0.is_empty() {
+    // `all` was resolved to the running fleet by the caller; the default fleet otherwise.
+    let pool: Vec<u32> = match &a.node {
+        NodeSpec::List(nodes) => nodes.clone(),
+        NodeSpec::All => (1..=edge_sim::fleet::DEFAULT_SIZE).collect(),
+    };
+    if pool.is_empty() {
         return Err("--node selects no node".to_owned());
     }
     let sink = match a.sink {
@@ -205,7 +210,7 @@ async fn start(
         )?,
     };
     let seed = a.seed.unwrap_or_else(rand::random);
-    let drawn = catalog::draw(&catalog, a.level, a.drill.as_deref(), &a.node.0, seed)?;
+    let drawn = catalog::draw(&catalog, a.level, a.drill.as_deref(), &pool, seed)?;
     let key = new_key();
     let shift = a
         .delay
@@ -215,7 +220,7 @@ async fn start(
         seed,
         level: drawn.drill.level,
         drill: drawn.drill.name.clone(),
-        pool: a.node.0.clone(),
+        pool,
         key: key.clone(),
         started_at: now(),
         prometheus: prometheus.trim_end_matches('/').to_owned(),
@@ -367,7 +372,7 @@ fn answer(
     if !st.pool.contains(&node) {
         return Err(format!(
             "node {node} is not in this drill's fleet (nodes {})",
-            NodeSpec(st.pool.clone())
+            NodeSpec::List(st.pool.clone())
         ));
     }
     if st.stopped_at.is_some() {

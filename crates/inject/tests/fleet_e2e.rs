@@ -1,0 +1,248 @@
+//! The CLI against a fleet of 300 nodes served by the fleet runner (`edge_node::run_with`,
+//! what `edge-node --nodes 300` runs) on contiguous free ports, so `--node all` and
+//! `--region` are learned from the running fleet as in real use: a region outage, the
+//! status summary, clearing the whole fleet, a rollout's order, an interrupted rollout's
+//! report, and a fleet that cannot be learned.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use clap::Parser;
+use edge_node::{NodeConfig, NodeState};
+use edge_sim::fleet::default_region;
+use tokio::net::TcpListener;
+
+const NODES: u16 = 300;
+
+/// A base port whose next `n` ports are free now. Tried below the kernel's ephemeral
+/// range, where outgoing connections (a busy machine makes many) cannot hold a port of the
+/// block, and off the real stack's ports (8001-9095).
+fn free_base_port(n: u16) -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.saturating_sub(n + 1).max(10_001));
+    for _ in 0..200 {
+        let base = rand::random_range(low..high);
+        let last = base + n;
+        if last >= 8001 && base <= 9095 {
+            continue;
+        }
+        let held: Vec<_> =
+            (base + 1..=last).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
+        if held.len() == usize::from(n) {
+            return base;
+        }
+    }
+    panic!("no {n} free ports in a row");
+}
+
+/// A port held closed (bound, not listening): where the tests' "Prometheus" is.
+fn closed_port() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let url = format!("http://{}", socket.local_addr().expect("addr"));
+    (socket, url)
+}
+
+struct Fleet {
+    base: u16,
+    states: Vec<NodeState>,
+    prometheus: String,
+    _closed: tokio::net::TcpSocket,
+}
+
+async fn start(n: u16) -> Fleet {
+    let base = free_base_port(n);
+    let mut nodes = Vec::new();
+    for id in 1..=u32::from(n) {
+        let listener = TcpListener::bind(("127.0.0.1", base + id as u16)).await.expect("bind");
+        nodes.push((listener, NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) })));
+    }
+    let states = nodes.iter().map(|(_, s)| s.clone()).collect();
+    // A shutdown that never comes: the test process ends the fleet.
+    tokio::spawn(edge_node::run(nodes, tokio_util::sync::CancellationToken::new()));
+    let (closed, prometheus) = closed_port();
+    Fleet { base, states, prometheus, _closed: closed }
+}
+
+async fn inject(fleet: &Fleet, args: &[&str]) -> (u8, String, String) {
+    let base = fleet.base.to_string();
+    let mut argv = vec!["inject", "--base-port", &base, "--prometheus", &fleet.prometheus];
+    argv.extend_from_slice(args);
+    let cli = inject::cli::Cli::try_parse_from(argv).expect("parses");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = inject::run(cli, &mut out, &mut err).await;
+    (code, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned())
+}
+
+fn faulted(fleet: &Fleet) -> BTreeSet<u32> {
+    fleet.states.iter().filter(|s| !s.active_faults().is_empty()).map(NodeState::id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_outage_status_summary_and_clearing_the_running_fleet() {
+    let fleet = start(NODES).await;
+    let (code, out, err) =
+        inject(&fleet, &["--region", "eu-west", "--failure", "node_crash", "--duration", "120"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let eu: BTreeSet<u32> = (1..=u32::from(NODES)).filter(|&n| default_region(n) == "eu-west").collect();
+    assert_eq!(eu.len(), 100);
+    assert_eq!(faulted(&fleet), eu, "every eu-west node and no other");
+    assert!(
+        out.starts_with("node_crash started for 120 s (expect NodeDown) on 100 nodes: 1-4,13-16,"),
+        "{out}"
+    );
+    // All at once: every crash began within a moment of the first.
+    let starts: Vec<Duration> =
+        fleet.states.iter().flat_map(|s| s.active_faults()).map(|f| f.started_at).collect();
+    let spread = starts.iter().max().expect("max").saturating_sub(*starts.iter().min().expect("min"));
+    assert!(spread < Duration::from_secs(2), "the outage took {spread:?} to spread");
+
+    let (code, out, _) = inject(&fleet, &["status"]).await;
+    assert_eq!(code, 1, "nodes are down: {out}");
+    assert!(out.starts_with("300 nodes in 3 regions\n"), "{out}");
+    assert!(out.contains("| eu-west  |   100 |   0 |    100 |     100 |"), "{out}");
+    assert!(out.contains("| us-east  |   100 | 100 |      0 |       0 |"), "{out}");
+    assert!(out.contains("worst nodes (10 of 100 that need a look):"), "{out}");
+    assert!(out.lines().count() < 30, "a summary, not a 300-line table: {out}");
+    let (_, full, _) = inject(&fleet, &["status", "--region", "us-east", "--full"]).await;
+    assert_eq!(full.lines().filter(|l| l.contains("| us-east |")).count(), 100, "{full}");
+
+    let (code, out, _) = inject(&fleet, &["clear", "--node", "all"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ended node_crash on 100 nodes") && out.contains("nothing to clear on 200 nodes"),
+        "{out}"
+    );
+    assert!(faulted(&fleet).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what_was_sent() {
+    let fleet = start(48).await;
+    let (code, out, _) = inject(
+        &fleet,
+        &["--region", "us-east", "--node", "1-40", "--failure", "error_burst", "--rollout", "2.2"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let chosen: BTreeSet<u32> = [5, 6, 7, 8, 17, 18, 19, 20, 29, 30, 31, 32].into();
+    assert_eq!(faulted(&fleet), chosen);
+    let starts: Vec<Duration> =
+        chosen.iter().map(|&n| fleet.states[n as usize - 1].active_faults()[0].started_at).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "in node order: {starts:?}");
+    // 12 nodes over 2.2 s: one every 0.2 s.
+    let spread = starts[11].saturating_sub(starts[0]);
+    assert!((Duration::from_millis(1800)..Duration::from_secs(4)).contains(&spread), "{spread:?}");
+    inject(&fleet, &["clear", "--node", "all"]).await;
+
+    // Stopped half-way: those started are exactly those reported started.
+    let client = inject::client::Client::new(
+        inject::targets::Targets::new("127.0.0.1", fleet.base, Default::default()),
+        Duration::from_secs(5),
+    )
+    .expect("client");
+    let nodes: Vec<u32> = (1..=20).collect();
+    let body = edge_sim::api::InjectRequest {
+        failure: edge_sim::FaultKind::CpuSpike,
+        duration_s: 60.0,
+        intensity: None,
+        service: None,
+        seal: None,
+        start_in_s: None,
+    };
+    let mut out = Vec::new();
+    let stop = tokio::time::sleep(Duration::from_millis(900));
+    let ok = inject::commands::inject_until(
+        &client,
+        &nodes,
+        &body,
+        Some(Duration::from_secs(19)),
+        stop,
+        false,
+        &mut out,
+    )
+    .await;
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert!(!ok, "an interrupted rollout is a failure: {out}");
+    let started = faulted(&fleet);
+    assert!(!started.is_empty() && started.len() < 20, "{started:?}");
+    let (first, last) = (started.first().copied().unwrap_or(0), started.last().copied().unwrap_or(0));
+    assert_eq!(started, (first..=last).collect(), "a prefix, in node order");
+    assert!(
+        out.contains(&format!("error: node {}: not sent: interrupted (ctrl-c) before its turn", last + 1)),
+        "{out}"
+    );
+    assert_eq!(out.lines().filter(|l| l.contains("started as")).count(), started.len(), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains("not sent")).count(), 20 - started.len(), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_without_a_running_fleet_is_one_line_and_nothing_is_sent() {
+    let base = free_base_port(12);
+    let (_closed, prometheus) = closed_port();
+    let cli = inject::cli::Cli::try_parse_from([
+        "inject",
+        "--base-port",
+        &base.to_string(),
+        "--prometheus",
+        &prometheus,
+        "--node",
+        "all",
+        "--failure",
+        "cpu_spike",
+    ])
+    .expect("parses");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = inject::run(cli, &mut out, &mut err).await;
+    let err = String::from_utf8_lossy(&err).into_owned();
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("inject: cannot learn the running fleet: node 1 ("), "{err}");
+    assert!(err.contains(&format!("Prometheus ({prometheus}) cannot connect")), "{err}");
+    assert!(out.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_in_processes_of_their_own_are_learned_from_prometheus_targets() {
+    use axum::routing::get;
+    // Three nodes each alone in its "process" (Compose): each /fleet lists only itself.
+    let base = free_base_port(3);
+    let mut states = Vec::new();
+    for id in 1..=3u32 {
+        let listener = TcpListener::bind(("127.0.0.1", base + id as u16)).await.expect("bind");
+        let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) });
+        states.push(state.clone());
+        tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
+    }
+    // Prometheus scrapes nodes 1 and 3 (labels as the file_sd targets give them) and itself.
+    let targets = serde_json::json!({"status": "success", "data": {"activeTargets": [
+        {"labels": {"job": "edge-node", "node": "1", "region": "eu-west", "instance": "edge-node-1:8080"}},
+        {"labels": {"job": "edge-node", "node": "3", "region": "eu-west", "instance": "edge-node-3:8080"}},
+        {"labels": {"job": "prometheus", "instance": "localhost:9090"}}
+    ], "droppedTargets": []}});
+    let prom = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let prometheus = format!("http://{}", prom.local_addr().expect("addr"));
+    let app = axum::Router::new().route("/api/v1/targets", get(move || async move { axum::Json(targets) }));
+    tokio::spawn(async move { axum::serve(prom, app).await });
+
+    let cli = inject::cli::Cli::try_parse_from([
+        "inject",
+        "--base-port",
+        &base.to_string(),
+        "--prometheus",
+        &prometheus,
+        "--node",
+        "all",
+        "--failure",
+        "latency_spike",
+    ])
+    .expect("parses");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = inject::run(cli, &mut out, &mut err).await;
+    assert_eq!(code, 0, "{}{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
+    let hit: Vec<usize> = states.iter().map(|s| s.active_faults().len()).collect();
+    assert_eq!(hit, vec![1, 0, 1], "the nodes Prometheus scrapes, nothing else");
+}
