@@ -14,6 +14,7 @@ fire on healthy nodes' rare slow requests), one claim per test, in order:
 Bounded: about four minutes including start-up (E2E_SCALE_REST_S, E2E_SCALE_NODES).
 """
 import os
+import subprocess
 import time
 import urllib.parse
 
@@ -91,12 +92,18 @@ def test_every_fleet_recording_rule_answers(scale):
     assert not empty, f"recording rules of the fleet profile with no value: {empty}"
 
 
-def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_pages_on_its_own(scale):
+def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_pages_on_its_own(scale, binaries):
     region, lone = scale.regions["eu-west"], scale.regions["us-east"][0]
     start = time.monotonic()
-    for node in region:
-        crash(scale, node, OUTAGE_S)
+    # The region loses power as a user would make it: the CLI learns the running fleet and
+    # its regions from the fleet process, and crashes every eu-west node at once.
+    outage = subprocess.run([str(binaries["inject"]), "--base-port", str(scale.base), "--region", "eu-west",
+                             "--failure", "node_crash", "--duration", str(OUTAGE_S)],
+                            capture_output=True, text=True, timeout=60)
+    assert outage.returncode == 0, f"inject --region failed: {outage.stdout}{outage.stderr}"
     crash(scale, lone, LONE_S)
+    crashed = [n for n in scale.regions["eu-west"] if http("GET", f"{scale.node_url(n)}/inject")["faults"]]
+    assert crashed == region, f"inject --region eu-west crashed {crashed}, the region is {region}"
     scale.outage_start = start
 
     def region_pages():
