@@ -17,7 +17,7 @@ const NODES: u16 = 300;
 /// A base port whose next `n` ports are free now. Tried below the kernel's ephemeral
 /// range, where outgoing connections (a busy machine makes many) cannot hold a port of the
 /// block, and off the real stack's ports (8001-9095).
-fn free_base_port(n: u16) -> u16 {
+fn free_base_port(n: u16) -> (u16, Vec<std::net::TcpListener>) {
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
@@ -32,7 +32,7 @@ fn free_base_port(n: u16) -> u16 {
         let held: Vec<_> =
             (base + 1..=last).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
         if held.len() == usize::from(n) {
-            return base;
+            return (base, held);
         }
     }
     panic!("no {n} free ports in a row");
@@ -54,10 +54,13 @@ struct Fleet {
 }
 
 async fn start(n: u16) -> Fleet {
-    let base = free_base_port(n);
+    // The block's listeners are kept from the search, never released and bound again: tests
+    // running at once would race for the same ports.
+    let (base, held) = free_base_port(n);
     let mut nodes = Vec::new();
-    for id in 1..=u32::from(n) {
-        let listener = TcpListener::bind(("127.0.0.1", base + id as u16)).await.expect("bind");
+    for (id, listener) in (1..=u32::from(n)).zip(held) {
+        listener.set_nonblocking(true).expect("nonblocking");
+        let listener = TcpListener::from_std(listener).expect("listener");
         nodes.push((listener, NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) })));
     }
     let states = nodes.iter().map(|(_, s)| s.clone()).collect();
@@ -181,7 +184,9 @@ async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_without_a_running_fleet_is_one_line_and_nothing_is_sent() {
-    let base = free_base_port(12);
+    // Released at once: nothing may listen there.
+    let (base, held) = free_base_port(12);
+    drop(held);
     let (_closed, prometheus) = closed_port();
     let cli = inject::cli::Cli::try_parse_from([
         "inject",
@@ -209,10 +214,11 @@ async fn all_without_a_running_fleet_is_one_line_and_nothing_is_sent() {
 async fn nodes_in_processes_of_their_own_are_learned_from_prometheus_targets() {
     use axum::routing::get;
     // Three nodes each alone in its "process" (Compose): each /fleet lists only itself.
-    let base = free_base_port(3);
+    let (base, held) = free_base_port(3);
     let mut states = Vec::new();
-    for id in 1..=3u32 {
-        let listener = TcpListener::bind(("127.0.0.1", base + id as u16)).await.expect("bind");
+    for (id, listener) in (1..=3u32).zip(held) {
+        listener.set_nonblocking(true).expect("nonblocking");
+        let listener = TcpListener::from_std(listener).expect("listener");
         let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) });
         states.push(state.clone());
         tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
