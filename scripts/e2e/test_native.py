@@ -23,7 +23,7 @@ import pytest
 
 from lib import fleet
 from lib.dashboard_queries import label_values_query, logql_fields, logql_match, queries, substitute
-from lib.stack import get, http, promql, wait_until
+from lib.stack import get, http, log_lines, promql, wait_until
 
 REST_S = int(os.environ.get("E2E_REST_S", "180"))
 # Seconds from injection to active in Alertmanager: the README's targets plus a margin for
@@ -167,7 +167,7 @@ def test_every_dashboard_query_returns_data(stack):
                 empty.append(f"{board} / {where}: {query}")
     finally:
         http("DELETE", f"{node}/inject")
-    lines = [json.loads(line) for line in (stack.state / "fleet.log").read_text().splitlines() if line.startswith("{")]
+    lines = log_lines(stack.state / "fleet.log")
     for board, where, query in logql:
         # The labels Alloy gives an edge node's stream (loki/config.alloy).
         hits = [line for line in lines if logql_match(query, line, {

@@ -18,7 +18,7 @@ import urllib.request
 
 from lib import fleet
 from lib.dashboard_queries import queries, substitute
-from lib.stack import get, promql, wait_until
+from lib.stack import get, log_lines, promql, wait_until
 
 DRILL, SEED = "easy-hot-cpu", 20261122
 MODE, ALERT = "cpu_spike", "HighCPUUsage"
@@ -86,7 +86,7 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
             {"query": query, "start": now - 15, "end": now, "step": 1}))["data"]["result"]
         shown = [s["metric"] for s in result if any(float(v) > 0 for _, v in s["values"])]
         assert not shown, f"{board} / {where} shows the sealed fault: {query} -> {shown}"
-    lines = [json.loads(line) for line in (stack.state / "fleet.log").read_text().splitlines() if line.startswith("{")]
+    lines = log_lines(stack.state / "fleet.log")
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t_start + 1))  # RFC 3339 sorts as text
     recent = [line for line in lines if line.get("node") == node and line.get("timestamp", "") >= since]
     assert any(line.get("route") for line in recent), "no request lines from the node: the check would prove nothing"

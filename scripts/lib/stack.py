@@ -46,6 +46,15 @@ def get(url, timeout=5):
     return http("GET", url, timeout=timeout)
 
 
+def log_lines(path):
+    """The JSON lines of a log file that is still being written. The node writes its lines in
+    batches, and a reader can catch the end of a batch half written: the last line without its
+    newline is left out (a broken line anywhere else still fails)."""
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.startswith("{")]
+
+
 def wait_until(what, check, timeout=20, every=0.2):
     """Polls check() until it returns something truthy; fails saying what was last seen."""
     deadline = time.monotonic() + timeout
