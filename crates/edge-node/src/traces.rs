@@ -583,8 +583,8 @@ mod tests {
     fn the_host_header_gives_server_address_and_port() {
         let mut headers = HeaderMap::new();
         assert_eq!(server_address(&headers), None);
-        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8003"));
-        assert_eq!(server_address(&headers), Some(("127.0.0.1".to_owned(), Some(8003))));
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:18003"));
+        assert_eq!(server_address(&headers), Some(("127.0.0.1".to_owned(), Some(18003))));
         headers.insert(header::HOST, HeaderValue::from_static("edge-node-3"));
         assert_eq!(server_address(&headers), Some(("edge-node-3".to_owned(), None)));
     }

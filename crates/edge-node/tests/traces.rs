@@ -78,7 +78,7 @@ async fn a_callers_traceparent_is_joined_and_5xx_is_an_error() {
     let request = Request::get("/api/products/4")
         .header("traceparent", format!("00-{caller_trace}-00f067aa0ba902b7-01"))
         .header("tracestate", "congo=t61rcWkgMzE")
-        .header(header::HOST, "127.0.0.1:8002")
+        .header(header::HOST, "127.0.0.1:18002")
         .body(Body::empty())
         .expect("request");
     let (status, trace_id) = traced(&app, request).await;
@@ -97,7 +97,7 @@ async fn a_callers_traceparent_is_joined_and_5xx_is_an_error() {
     assert_eq!(hex(&server.span.parent_span_id), "00f067aa0ba902b7");
     assert_eq!(server.span.trace_state, "congo=t61rcWkgMzE");
     assert_eq!(server.attr("server.address").as_deref(), Some("127.0.0.1"));
-    assert_eq!(server.attr("server.port").as_deref(), Some("8002"));
+    assert_eq!(server.attr("server.port").as_deref(), Some("18002"));
     assert_eq!(server.attr("url.path").as_deref(), Some("/api/products/4"));
 
     let failed = receiver.trace(&failed_trace.expect("x-trace-id"));
