@@ -250,6 +250,13 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
             "| Practise the runbook's Mitigate step | the symptoms were not resolved by a mitigation | _learner_ |"
         );
     }
+    finish(&mut md, ev);
+    md
+}
+
+/// The end both reports share: the row left for the reader's own action items, then any
+/// source that did not answer (so a thin timeline is not taken for a quiet incident).
+pub(super) fn finish(md: &mut String, ev: &Evidence) {
     let _ = writeln!(md, "| _your own_ | | |");
     if !ev.problems.is_empty() {
         let _ = writeln!(md, "\n## Gaps in the sources\n");
@@ -257,7 +264,6 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
             let _ = writeln!(md, "- {p}");
         }
     }
-    md
 }
 
 #[cfg(test)]

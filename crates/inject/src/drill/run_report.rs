@@ -11,7 +11,7 @@ use std::time::Duration;
 use edge_sim::api::Started;
 
 use super::evidence::{self, Evidence};
-use super::report::{clock, date};
+use super::report::{clock, date, finish};
 
 /// Longest wait, after the run, for the faults' alerts to resolve before the report is
 /// read: resolutions take a few seconds (a flaky network's up to 16 s).
@@ -214,13 +214,7 @@ pub fn render(name: &str, record: &[Started], begun: f64, ev: &Evidence) -> Stri
             s.fault.expected_alert, s.fault.failure, s.node
         );
     }
-    let _ = writeln!(md, "| _your own_ | | |");
-    if !ev.problems.is_empty() {
-        let _ = writeln!(md, "\n## Gaps in the sources\n");
-        for p in &ev.problems {
-            let _ = writeln!(md, "- {p}");
-        }
-    }
+    finish(&mut md, ev);
     md
 }
 
