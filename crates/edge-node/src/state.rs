@@ -278,7 +278,11 @@ impl NodeState {
         let now = self.0.clock.now();
         let mut sim = self.sim();
         let Sim { model, rng, .. } = &mut *sim;
-        Admission { crashed: model.is_crashed(now), stall: model.network_stall(now, rng) }
+        let admission = Admission { crashed: model.is_crashed(now), stall: model.network_stall(now, rng) };
+        if admission.stall.is_some() {
+            self.0.metrics.network_timeouts.inc();
+        }
+        admission
     }
 
     /// A permit for one request in flight, or `None` when the node is at its
