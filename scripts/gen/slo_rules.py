@@ -41,17 +41,37 @@ HEADER = """# SLO recording rules and multi-window, multi-burn-rate alerts (the 
 groups:"""
 
 
-def sli_rules(windows):
+SLO_SELECTOR = 'job="edge-node", service!="none"'
+
+
+def base_rules(w):
+    """The four per-node, per-service rates every SLO window is built from, over the shortest
+    window `w`: the only SLO rules that read the raw counters and buckets (a node's ~30 request
+    series and its le="0.25" buckets). Every longer window sums these, so its cost grows with
+    nodes and services, not with routes, statuses or window length in raw samples."""
+    rates = [("requests", "edge_http_requests_total", ""),
+             ("errors", "edge_http_requests_total", ', status=~"5.."'),
+             ("fast", "edge_http_request_duration_seconds_bucket", ', le="0.25"'),
+             ("timed", "edge_http_request_duration_seconds_count", "")]
+    return [f"""      - record: node_service:edge_slo_{name}:rate{w}
+        expr: sum by (node, region, service) (rate({metric}{{{SLO_SELECTOR}{extra}}}[{w}]))"""
+            for name, metric, extra in rates]
+
+
+def sli_rules(windows, base):
+    """The error and slow ratios over each window. The base window's are the ratios of its
+    rates; a longer window W sums the base rates recorded over W (one sample per evaluation,
+    each the rate over the base window), a ratio of sums that weighs every moment by its
+    traffic, like the rate over W it stands for."""
     lines = []
     for w in windows:
+        def over(name):
+            series = f"node_service:edge_slo_{name}:rate{base}"
+            return series if w == base else f"sum_over_time({series}[{w}])"
         lines.append(f"""      - record: node_service:edge_slo_errors:ratio_rate{w}
-        expr: >-
-          sum by (node, region, service) (rate(edge_http_requests_total{{job="edge-node", service!="none", status=~"5.."}}[{w}]))
-          / sum by (node, region, service) (rate(edge_http_requests_total{{job="edge-node", service!="none"}}[{w}]))
+        expr: {over("errors")} / {over("requests")}
       - record: node_service:edge_slo_slow:ratio_rate{w}
-        expr: >-
-          1 - sum by (node, region, service) (rate(edge_http_request_duration_seconds_bucket{{job="edge-node", service!="none", le="0.25"}}[{w}]))
-          / sum by (node, region, service) (rate(edge_http_request_duration_seconds_count{{job="edge-node", service!="none"}}[{w}]))""")
+        expr: 1 - {over("fast")} / {over("timed")}""")
     return lines
 
 
@@ -79,17 +99,32 @@ def alert_rules(pairs, period_hours):
     return lines
 
 
-def budget_rule(record, by, selector, period_hours):
+def budget_base_rules():
+    """Each node's request and error counters summed per service, for the budget's long
+    period: its increase over 12 h or 72 h then reads one series per node and service
+    instead of every route's and status's counters. Summing counters before increase() is
+    safe here, and only here: a node never drops a request series (it only adds them, each
+    counted from its first request), and a restart resets all of them at once."""
+    return [f"""      - record: node_service:edge_http_{name}_total:sum
+        expr: sum by (node, region, service) (edge_http_requests_total{{job="edge-node"{extra}}})"""
+            for name, extra in (("requests", ""), ("errors", ', status=~"5.."'))]
+
+
+def budget_rule(record, by, selector, p):
     """The error budget left of one SLO period, by `by` (see the comment in the output)."""
-    match = f'job="edge-node"{", " + selector if selector else ""}'
-    period = f"{period_hours:g}h"
-    requests = f"sum by ({by}) (increase(edge_http_requests_total{{{match}}}[{period}]))"
-    at_current_rate = f"sum by ({by}) (rate(edge_http_requests_total{{{match}}}[1m])) * {period_hours * 3600:g}"
+    hours = period_hours(p)
+    match = f"{{{selector}}}" if selector else ""
+    over = lambda name: f"sum by ({by}) (increase(node_service:edge_http_{name}_total:sum{match}[{hours:g}h]))"
+    # The last minute's rate from the raw counters (a minute of samples, once per evaluation):
+    # a recorded rate from another group would be this evaluation's or the last one's,
+    # depending on the order the groups happen to run in.
+    raw = f'job="edge-node"{", " + selector if selector else ""}'
+    at_current_rate = f"sum by ({by}) (rate(edge_http_requests_total{{{raw}}}[1m])) * {hours * 3600:g}"
     return f"""      - record: {record}
         expr: >-
-          1 - sum by ({by}) (increase(edge_http_requests_total{{{match}, status=~"5.."}}[{period}]))
+          1 - {over("errors")}
           / (
-            {requests} > {at_current_rate}
+            {over("requests")} > {at_current_rate}
             or {at_current_rate}
           )
           / {BUDGET}"""
@@ -114,11 +149,13 @@ def render(p=DEMO):
             "  # One alert per window pair, labelled long/short; the short window makes it resolve",
             "  # quickly once the burn stops, so no `for:` is needed (the recipe's own guard).",
             "  - name: edge-slo-page", "    rules:"]
-    out += sli_rules([w for w in windows if w not in long_windows])
+    base = windows[0]
+    out += base_rules(base)
+    out += sli_rules([w for w in windows if w not in long_windows], base)
     out += alert_rules(pages, period_hours)
     out += [f"  # Long windows change slowly; evaluating them every {p.slo_ticket_eval_s:g} s keeps Prometheus light.",
             "  - name: edge-slo-ticket", f"    interval: {duration(p.slo_ticket_eval_s)}", "    rules:"]
-    out += sli_rules([w for w in windows if w in long_windows])
+    out += sli_rules([w for w in windows if w in long_windows], base)
     out += alert_rules(tickets, period_hours)
     out.append(f"""  - name: edge-slo-budget
     interval: {duration(p.slo_budget_eval_s)}
@@ -127,6 +164,7 @@ def render(p=DEMO):
       # The budget is {BUDGET:g} of the whole period's requests. While Prometheus holds less than a
       # period (a young stack), the period's requests are estimated from the last minute's
       # rate, so a short burst spends its share of a whole period, not of the little seen so far.
-{budget_rule(f"node_service:edge_slo_error_budget_remaining:ratio{period_hours:g}h", "node, region, service", 'service!="none"', period_hours)}
-{budget_rule(f"node:edge_error_budget_remaining:ratio{period_hours:g}h", "node, region", "", period_hours)}""")
+{chr(10).join(budget_base_rules())}
+{budget_rule(f"node_service:edge_slo_error_budget_remaining:ratio{period_hours:g}h", "node, region, service", 'service!="none"', p)}
+{budget_rule(f"node:edge_error_budget_remaining:ratio{period_hours:g}h", "node, region", "", p)}""")
     return "\n".join(out) + "\n"
