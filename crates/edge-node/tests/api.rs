@@ -101,6 +101,7 @@ async fn metrics_are_openmetrics_with_every_required_family() {
         "edge_fault_active gauge",
         "edge_fault_injections counter",
         "edge_upstream_requests counter",
+        "edge_network_retransmit_timeouts counter",
         "edge_build info",
         "edge_log_lines_dropped counter",
         "edge_trace_spans_dropped counter",

@@ -177,8 +177,10 @@ async fn dependency_failure_fails_payments_and_order_creation_only() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn flaky_network_stalls_scrapes_past_a_one_second_timeout() {
+async fn flaky_network_stalls_scrapes_past_a_one_second_timeout_and_counts_each_stall() {
     let (_, app) = quiet_node(8);
+    let timeouts = |text: &str| sample(text, "edge_network_retransmit_timeouts_total");
+    assert_eq!(timeouts(&metrics(&app).await), Some(0.0), "a healthy network holds nothing");
     inject(&app, r#"{"failure":"flaky_network","duration_s":600,"intensity":0.5}"#).await;
     let mut stalled = 0;
     for _ in 0..100 {
@@ -189,6 +191,12 @@ async fn flaky_network_stalls_scrapes_past_a_one_second_timeout() {
         }
     }
     assert!((35..=65).contains(&stalled), "{stalled} of 100 scrapes stalled");
+    // This scrape may be held too, and counts itself before it is served.
+    let counted = timeouts(&metrics(&app).await).unwrap_or(0.0);
+    assert!(
+        counted == f64::from(stalled) || counted == f64::from(stalled + 1),
+        "{counted} for {stalled} stalls"
+    );
     let started = tokio::time::Instant::now();
     get(&app, "/inject").await;
     assert!(started.elapsed() < Duration::from_millis(1), "control endpoints are never stalled");
