@@ -114,11 +114,20 @@ def budget_rule(record, by, selector, p):
     """The error budget left of one SLO period, by `by` (see the comment in the output)."""
     hours = period_hours(p)
     match = f"{{{selector}}}" if selector else ""
-    over = lambda name: f"sum by ({by}) (increase(node_service:edge_http_{name}_total:sum{match}[{hours:g}h]))"
+    raw = f'job="edge-node"{", " + selector if selector else ""}'
+    # The sums are recorded once per evaluation of this group, so for its first two
+    # evaluations (up to two budget intervals of a new stack) they hold a single sample and
+    # increase() has nothing to say. Then, and only then (`or` fills in only what is missing),
+    # the raw counters' increase over those two intervals, the whole of the data there is.
+    young = duration(2 * p.slo_budget_eval_s)
+    status = {"errors": ', status=~"5.."', "requests": ""}
+
+    def over(name):
+        return (f"sum by ({by}) (increase(node_service:edge_http_{name}_total:sum{match}[{hours:g}h])"
+                f" or sum by (node, region, service) (increase(edge_http_requests_total{{{raw}{status[name]}}}[{young}])))")
     # The last minute's rate from the raw counters (a minute of samples, once per evaluation):
     # a recorded rate from another group would be this evaluation's or the last one's,
     # depending on the order the groups happen to run in.
-    raw = f'job="edge-node"{", " + selector if selector else ""}'
     at_current_rate = f"sum by ({by}) (rate(edge_http_requests_total{{{raw}}}[1m])) * {hours * 3600:g}"
     return f"""      - record: {record}
         expr: >-
