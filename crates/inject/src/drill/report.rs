@@ -110,10 +110,7 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
                 imp.window_s
             );
             let _ = writeln!(md, "| what | value | PromQL |\n|---|---:|---|");
-            for f in &imp.figures {
-                let v = f.value.map_or_else(|| "no data".to_owned(), |v| format!("{v:.0}"));
-                let _ = writeln!(md, "| {} | {v} | `{}` |", f.what, f.promql.replace('|', "\\|"));
-            }
+            write_figures(&mut md, &imp.figures);
         }
         None => {
             let _ = writeln!(md, "No fault had started when this was written.");
@@ -121,7 +118,7 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
     }
 
     let _ = writeln!(md, "\n## Timeline\n\n| time (UTC) | source | event |\n|---|---|---|");
-    let mut rows: Vec<(f64, &str, String)> = vec![(
+    let mut rows: Vec<Row> = vec![(
         state.started_at,
         "drill",
         format!("`inject drill start --level {} --seed {}`", state.level.as_str(), state.seed),
@@ -139,28 +136,7 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
             rows.push((t, "node", format!("fault ended: {what}, {why}")));
         }
     }
-    for a in &ev.alerts {
-        let on = a.node.as_ref().map_or_else(String::new, |n| format!(" on node {n}"));
-        let detail = if a.detail.is_empty() { String::new() } else { format!(" ({})", a.detail) };
-        let sev = a.severity.as_deref().unwrap_or("-");
-        if let Some(t) = a.pending_at {
-            rows.push((t, "Prometheus", format!("{}{on}{detail} pending ({sev})", a.alertname)));
-        }
-        if let Some(t) = a.firing_at {
-            rows.push((t, "Prometheus", format!("{}{on}{detail} firing", a.alertname)));
-        }
-        if let Some(t) = a.resolved_at {
-            rows.push((t, "Prometheus", format!("{}{on}{detail} resolved", a.alertname)));
-        }
-    }
-    for n in &ev.notices {
-        let on = n.node.as_ref().map_or_else(String::new, |n| format!(" node {n}"));
-        rows.push((
-            n.received_at,
-            "alert sink",
-            format!("{} {}{on} delivered to {}", n.alertname, n.status, n.receiver),
-        ));
-    }
+    rows.extend(evidence_rows(ev, true));
     for h in &state.hints {
         rows.push((h.at, "learner", format!("took hint {}", h.index + 1)));
     }
@@ -177,10 +153,7 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
     if let Some(t) = state.stopped_at {
         rows.push((t, "drill", "`inject drill stop`".to_owned()));
     }
-    rows.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    for (t, source, event) in rows {
-        let _ = writeln!(md, "| {} | {source} | {event} |", clock(t));
-    }
+    write_timeline(&mut md, rows);
 
     let first_notice = ev.notices.iter().find(|n| n.status == "firing").map(|n| n.received_at);
     let _ = writeln!(md, "\n## Detection and response\n\n| figure | value |\n|---|---|");
@@ -256,6 +229,55 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
 
 /// The end both reports share: the row left for the reader's own action items, then any
 /// source that did not answer (so a thin timeline is not taken for a quiet incident).
+/// One timeline row: seconds since the epoch, the source, the event.
+pub(super) type Row = (f64, &'static str, String);
+
+/// The impact figures as a table body, each with the PromQL that produced it.
+pub(super) fn write_figures(md: &mut String, figures: &[super::evidence::Figure]) {
+    for f in figures {
+        let v = f.value.map_or_else(|| "no data".to_owned(), |v| format!("{v:.0}"));
+        let _ = writeln!(md, "| {} | {v} | `{}` |", f.what, f.promql.replace('|', "\\|"));
+    }
+}
+
+/// The timeline rows the sources outside the node give, in the order the reports list them:
+/// each alert's pending, firing and resolved times in Prometheus (with its severity on
+/// `pending` when `severity` is asked for), then every notification the alert sink received.
+pub(super) fn evidence_rows(ev: &Evidence, severity: bool) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for a in &ev.alerts {
+        let on = a.node.as_ref().map_or_else(String::new, |n| format!(" on node {n}"));
+        let detail = if a.detail.is_empty() { String::new() } else { format!(" ({})", a.detail) };
+        let sev = match (severity, a.severity.as_deref()) {
+            (true, s) => format!(" ({})", s.unwrap_or("-")),
+            (false, _) => String::new(),
+        };
+        for (t, what) in [(a.pending_at, "pending"), (a.firing_at, "firing"), (a.resolved_at, "resolved")] {
+            if let Some(t) = t {
+                let sev = if what == "pending" { sev.as_str() } else { "" };
+                rows.push((t, "Prometheus", format!("{}{on}{detail} {what}{sev}", a.alertname)));
+            }
+        }
+    }
+    for n in &ev.notices {
+        let on = n.node.as_ref().map_or_else(String::new, |n| format!(" node {n}"));
+        rows.push((
+            n.received_at,
+            "alert sink",
+            format!("{} {}{on} delivered to {}", n.alertname, n.status, n.receiver),
+        ));
+    }
+    rows
+}
+
+/// The timeline's rows in time order (rows at the same time keep the order they came in).
+pub(super) fn write_timeline(md: &mut String, mut rows: Vec<Row>) {
+    rows.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    for (t, source, event) in rows {
+        let _ = writeln!(md, "| {} | {source} | {event} |", clock(t));
+    }
+}
+
 pub(super) fn finish(md: &mut String, ev: &Evidence) {
     let _ = writeln!(md, "| _your own_ | | |");
     if !ev.problems.is_empty() {

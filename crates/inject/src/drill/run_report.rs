@@ -11,7 +11,7 @@ use std::time::Duration;
 use edge_sim::api::Started;
 
 use super::evidence::{self, Evidence};
-use super::report::{clock, date, finish};
+use super::report::{Row, clock, date, evidence_rows, finish, write_figures, write_timeline};
 
 /// Longest wait, after the run, for the faults' alerts to resolve before the report is
 /// read: resolutions take a few seconds (a flaky network's up to 16 s).
@@ -144,17 +144,14 @@ pub fn render(name: &str, record: &[Started], begun: f64, ev: &Evidence) -> Stri
                 clock(imp.at),
                 imp.window_s
             );
-            for f in &imp.figures {
-                let v = f.value.map_or_else(|| "no data".to_owned(), |v| format!("{v:.0}"));
-                let _ = writeln!(md, "| {} | {v} | `{}` |", f.what, f.promql.replace('|', "\\|"));
-            }
+            write_figures(&mut md, &imp.figures);
         }
         None => {
             let _ = writeln!(md, "Nothing was injected.");
         }
     }
     let _ = writeln!(md, "\n## Timeline\n\n| time (UTC) | source | event |\n|---|---|---|");
-    let mut rows: Vec<(f64, &str, String)> = vec![(begun, "inject", "run started".to_owned())];
+    let mut rows: Vec<Row> = vec![(begun, "inject", "run started".to_owned())];
     for s in record {
         let what = match s.fault.service {
             Some(sv) => format!("`{}` on {sv}, node {}", s.fault.failure, s.node),
@@ -163,27 +160,8 @@ pub fn render(name: &str, record: &[Started], begun: f64, ev: &Evidence) -> Stri
         rows.push((s.fault.started_at, "node", format!("fault started: {what} (#{})", s.fault.id)));
         rows.push((s.fault.expires_at, "node", format!("fault due to end: {what}")));
     }
-    for a in &ev.alerts {
-        let on = a.node.as_ref().map_or_else(String::new, |n| format!(" on node {n}"));
-        let detail = if a.detail.is_empty() { String::new() } else { format!(" ({})", a.detail) };
-        for (t, what) in [(a.pending_at, "pending"), (a.firing_at, "firing"), (a.resolved_at, "resolved")] {
-            if let Some(t) = t {
-                rows.push((t, "Prometheus", format!("{}{on}{detail} {what}", a.alertname)));
-            }
-        }
-    }
-    for n in &ev.notices {
-        let on = n.node.as_ref().map_or_else(String::new, |n| format!(" node {n}"));
-        rows.push((
-            n.received_at,
-            "alert sink",
-            format!("{} {}{on} delivered to {}", n.alertname, n.status, n.receiver),
-        ));
-    }
-    rows.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    for (t, source, event) in rows {
-        let _ = writeln!(md, "| {} | {source} | {event} |", clock(t));
-    }
+    rows.extend(evidence_rows(ev, false));
+    write_timeline(&mut md, rows);
     let _ = writeln!(
         md,
         "\n## Detection and response\n\n| fault | node | expected alert | time to detect | resolved after the fault's end |\n|---|---|---|---|---|"
