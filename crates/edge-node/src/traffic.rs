@@ -288,14 +288,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn no_rate_however_small_panics_the_generator() {
-        for rps in [1e-30, f64::MIN_POSITIVE, crate::config::MIN_RPS] {
+    async fn no_rate_however_small_panics_or_stops_the_generator() {
+        let hours = 2;
+        // (rate, fewest and most requests in `hours`): a vanishing rate waits at most
+        // MAX_GAP between arrivals, so it still sends one an hour; the lowest rate the
+        // config accepts sends its Poisson share (72 expected, 58-86 across the daily
+        // swing; the bounds are over 3 standard deviations wider).
+        let cases = [(1e-30, 1.0, 2.0), (f64::MIN_POSITIVE, 1.0, 2.0), (crate::config::MIN_RPS, 30.0, 115.0)];
+        for (rps, fewest, most) in cases {
             let state = NodeState::new(NodeConfig { rps, ..NodeConfig::new(1, 1) });
             let stop = CancellationToken::new();
-            let generator = tokio::spawn(run(state.clone(), crate::app(state), stop.clone()));
-            tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+            let generator = tokio::spawn(run(state.clone(), crate::app(state.clone()), stop.clone()));
+            tokio::time::sleep(Duration::from_secs(hours * 3600)).await;
+            assert!(!generator.is_finished(), "the generator stopped by itself at {rps} req/s");
             stop.cancel();
             assert!(generator.await.is_ok(), "the generator panicked at {rps} req/s");
+            let sent = total(&served(&state));
+            assert!((fewest..=most).contains(&sent), "{sent} requests in {hours} h at {rps} req/s");
         }
     }
 }

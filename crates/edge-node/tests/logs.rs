@@ -39,6 +39,15 @@ impl Capture {
     }
 }
 
+/// In the child run of [`the_log_tests_do_not_depend_on_rust_log`], records that test
+/// `name` got to its end (every assertion held), one line in the file the parent named.
+fn record_finished(name: &str) {
+    if let Some(path) = std::env::var_os("EDGE_LOG_TESTS_FINISHED") {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("record");
+        writeln!(file, "{name}").expect("record");
+    }
+}
+
 #[test]
 fn requests_and_faults_log_one_flat_json_line_each() {
     let capture = Capture::default();
@@ -103,6 +112,7 @@ fn requests_and_faults_log_one_flat_json_line_each() {
     let expected: Vec<(String, String, String)> =
         expected.iter().map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned())).collect();
     assert_eq!(faults, expected);
+    record_finished("requests_and_faults_log_one_flat_json_line_each");
 }
 
 /// The JSON fields the dashboards' LogQL queries read: every `name="field"` of a `| json` stage.
@@ -154,28 +164,41 @@ fn log_lines_carry_every_field_the_dashboards_logql_reads() {
             "{panel} reads `{field}`, which no line has"
         );
     }
+    record_finished("log_lines_carry_every_field_the_dashboards_logql_reads");
 }
 
 /// Runs this file's other tests in a child process under a hostile `RUST_LOG`: they set
-/// the filter they need, so the environment must not change what they see.
+/// the filter they need, so the environment must not change what they see. Each child
+/// test writes its name to a file when it reaches its end, so the check rests on the exit
+/// status and that list, not on the test runner's summary text.
 #[test]
 fn the_log_tests_do_not_depend_on_rust_log() {
     if std::env::var_os("EDGE_LOG_TESTS_CHILD").is_some() {
         return;
     }
     let me = std::env::current_exe().expect("test binary");
-    for rust_log in ["off", "error", "edge_node=trace,warn"] {
+    let tests = [
+        "log_lines_carry_every_field_the_dashboards_logql_reads",
+        "requests_and_faults_log_one_flat_json_line_each",
+    ];
+    let dir = std::env::temp_dir().join(format!("edge-log-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (i, rust_log) in ["off", "error", "edge_node=trace,warn"].into_iter().enumerate() {
+        let finished = dir.join(format!("finished-{i}"));
         let out = std::process::Command::new(&me)
             .args(["--exact", "--test-threads=1"])
-            .args([
-                "requests_and_faults_log_one_flat_json_line_each",
-                "log_lines_carry_every_field_the_dashboards_logql_reads",
-            ])
+            .args(tests)
             .env("RUST_LOG", rust_log)
             .env("EDGE_LOG_TESTS_CHILD", "1")
+            .env("EDGE_LOG_TESTS_FINISHED", &finished)
             .output()
             .expect("run the log tests");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && stdout.contains("2 passed"), "RUST_LOG={rust_log}:\n{stdout}");
+        let output = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "RUST_LOG={rust_log}: the child failed:\n{output}");
+        let mut ran: Vec<String> =
+            std::fs::read_to_string(&finished).unwrap_or_default().lines().map(str::to_owned).collect();
+        ran.sort();
+        assert_eq!(ran, tests, "RUST_LOG={rust_log}: each log test ran to its end once:\n{output}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }

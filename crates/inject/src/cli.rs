@@ -274,6 +274,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn every_modes_own_intensity_range_is_accepted_with_that_mode() {
+        for kind in edge_sim::FaultKind::ALL {
+            let Some(i) = kind.intensity() else { continue };
+            for x in [i.min, i.max, i.default.0, i.default.1] {
+                let (mode, value) = (kind.to_string(), x.to_string());
+                let cli = parse(&["-n", "3", "-f", &mode, "--intensity", &value])
+                    .unwrap_or_else(|e| panic!("{mode} --intensity {value}: {e}"));
+                assert_eq!(cli.inject.intensity, Some(x), "{mode}");
+            }
+        }
+    }
+
     /// A numeric flag: the arguments before it, its name, the range its errors state, and
     /// how to read its value back.
     type NumericFlag = (&'static [&'static str], &'static str, &'static str, fn(&Cli) -> f64);

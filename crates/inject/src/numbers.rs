@@ -80,6 +80,22 @@ mod tests {
     #[test]
     fn the_intensity_bounds_cover_every_mode() {
         let (lo, hi) = intensity_bounds();
-        assert!(lo > 0.0 && hi >= 100.0, "{lo}-{hi}");
+        let mut with_intensity = 0;
+        for kind in edge_sim::FaultKind::ALL {
+            let Some(i) = kind.intensity() else { continue };
+            with_intensity += 1;
+            for (what, x) in
+                [("min", i.min), ("max", i.max), ("default low", i.default.0), ("default high", i.default.1)]
+            {
+                assert!(lo <= x && x <= hi, "{kind}'s {what} {x} is outside the CLI's {lo}-{hi}");
+            }
+        }
+        assert!(with_intensity >= 2, "the catalogue has modes with an intensity");
+        // The bounds are the union, not wider: each end is some mode's own end.
+        let ends = |f: fn(&edge_sim::Intensity) -> f64| {
+            edge_sim::FaultKind::ALL.iter().filter_map(|k| k.intensity()).map(|i| f(&i)).collect::<Vec<f64>>()
+        };
+        assert!(ends(|i| i.min).contains(&lo), "{lo} is no mode's minimum");
+        assert!(ends(|i| i.max).contains(&hi), "{hi} is no mode's maximum");
     }
 }
