@@ -121,6 +121,11 @@ def structure(dashboards, datasources, log_labels):
             if not p.get("title"):
                 problems.append(f"{where} a {p['type']} panel has no title")
             for e in exprs:
+                # Without the hint Tempo returns the first traces it finds, not the newest
+                # (TraceQL query hints, Tempo 2.7+): a "recent traces" table would not be.
+                if p["datasource"]["uid"] == "tempo" and not re.search(r"\bwith\s*\(\s*most_recent\s*=\s*true\s*\)\s*$", e):
+                    problems.append(f"{where} {p['title']!r} asks Tempo without `with (most_recent=true)`: it gets "
+                                    "any traces, not the most recent")
                 if p["datasource"]["uid"] == "loki":
                     for label in re.findall(r"(\w+)\s*=~?", e.split("}")[0]):
                         if label not in log_labels:
@@ -259,8 +264,12 @@ def self_test(dashboards, datasources, log_labels):
         p = next(p for p in ds["fleet-scale.json"]["panels"] if p["type"] != "row")
         p["targets"][0]["expr"] = 'sum by (region) (up{job="edge-node"})'
 
-    failures = [c.__name__ for c in (overlap, unknown_ds, no_query, same_uid, bad_label, no_annotation, raw_at_scale)
-                if not broken(c)]
+    def traces_not_recent(ds):
+        p = next(p for p in ds["node-detail.json"]["panels"] if p.get("datasource", {}).get("uid") == "tempo")
+        p["targets"][0]["query"] = p["targets"][0]["query"].split(" with ")[0]
+
+    failures = [c.__name__ for c in (overlap, unknown_ds, no_query, same_uid, bad_label, no_annotation, raw_at_scale,
+                                     traces_not_recent) if not broken(c)]
     typed = copy.deepcopy(dashboards)
     typed["fleet-overview.json"]["panels"][1]["options"]["colourMode"] = "background"
     if not type_check(typed):

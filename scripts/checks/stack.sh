@@ -17,3 +17,7 @@ scripts/py -m checks.dashboards --self-test
 
 echo "-- Loki and Alloy"
 scripts/py -m checks.log_pipeline
+
+echo "-- the first run elsewhere: classic builder, readable mounts, log label, socket path, Prometheus flags, rust-version"
+scripts/py -m checks.first_run
+scripts/py -m checks.first_run --self-test

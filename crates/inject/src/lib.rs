@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod dotenv;
 pub mod drill;
 pub mod fleet;
 pub mod numbers;
