@@ -52,6 +52,7 @@ from lib import ROOT, fleet
 COMPOSE_BIN = pathlib.Path(compose.__file__).with_name("docker-compose")
 NODES = fleet.size()
 BUILT_IMAGE = "edge-fleet"
+GUARD = "cross-site-guard"
 
 MiB, MB = 2**20, 10**6
 # Memory limit per service (edge-node: every node), the figure it is sized from and where that
@@ -67,25 +68,28 @@ MEMORY = {
     "loki": (None, None, "no published figure for a single-binary Loki this small"),
     "alloy": (None, None, "Alloy's docs give 120 MiB per 1 MiB/s of logs, no base footprint"),
     "docker-socket-proxy": (None, None, "no published figure for HAProxy at this load"),
+    GUARD: (None, None, "no published figure for HAProxy at this load"),
     "tempo": (None, None, "no published figure for a monolithic Tempo this small"),
 }
 
-# Every published port and the variable that moves it, with its default (docs/COMPOSE.md).
-PORTS = {f"edge-node-{i}": (f"EDGE_NODE_{i}_PORT", 8000 + i) for i in range(1, NODES + 1)} | {
-    "alert-sink": ("ALERT_SINK_PORT", 9095),
-    "prometheus": ("PROMETHEUS_PORT", 9090),
-    "alertmanager": ("ALERTMANAGER_PORT", 9093),
-    "loki": ("LOKI_PORT", 3100),
-    "tempo": ("TEMPO_PORT", 3200),
-    "alloy": ("ALLOY_PORT", 12345),
-    "grafana": ("GRAFANA_PORT", 3000),
+# Every published port: the variable that moves it, the service that publishes it, its default
+# and the container port (docs/COMPOSE.md). The stock services' APIs are published by the
+# cross-site guard in front of them.
+PORTS = {f"EDGE_NODE_{i}_PORT": (f"edge-node-{i}", 8000 + i, 8080) for i in range(1, NODES + 1)} | {
+    "ALERT_SINK_PORT": ("alert-sink", 9095, 9095),
+    "PROMETHEUS_PORT": (GUARD, 9090, 9090),
+    "ALERTMANAGER_PORT": (GUARD, 9093, 9093),
+    "LOKI_PORT": (GUARD, 3100, 3100),
+    "TEMPO_PORT": (GUARD, 3200, 3200),
+    "ALLOY_PORT": (GUARD, 12345, 12345),
+    "GRAFANA_PORT": ("grafana", 3000, 3000),
 }
 # Each variable set to a value no default uses, to see every port follow its own variable.
-MOVED_ENV = {var: str(20000 + n) for n, (var, _) in enumerate(PORTS.values())}
+MOVED_ENV = {var: str(20000 + n) for n, var in enumerate(PORTS)}
 
 SOCKET = "/var/run/docker.sock"
 PROXY = "docker-socket-proxy"
-PROXY_CONFIG = ROOT / "loki/docker-socket-proxy.cfg"
+PROXY_CONFIG = ROOT / "haproxy/docker-socket-proxy.cfg"
 PROXY_HOST = "tcp://docker-socket-proxy:2375"
 # What Alloy asks the Docker API (docs/COMPOSE.md cites the source of each): the proxy must
 # pass these and refuse REFUSED.
@@ -109,11 +113,12 @@ REFUSED = [
 ]
 
 
-def compose_config(*args, env=None):
+def compose_config(*args, env=None, files=("docker-compose.yml",)):
     # An empty env (plus `env`), so the model does not depend on the caller's shell.
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env or {})}
-    return subprocess.run([str(COMPOSE_BIN), "-f", str(ROOT / "docker-compose.yml"), "config", *args],
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+    given = [arg for f in files for arg in ("-f", str(ROOT / f))]
+    return subprocess.run([str(COMPOSE_BIN), *given, "config", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT)
 
 
 def workspace_version():
@@ -202,23 +207,25 @@ def check_startup(services):
 def check_ports(model, moved):
     """Point 3: loopback only, and every published port moves with its own variable."""
     problems = []
+    named = {(name, target) for name, _, target in PORTS.values()}
     for name, s in model["services"].items():
         for p in s.get("ports", []):
             if p.get("host_ip") != "127.0.0.1":
                 problems.append(f"{name}: publishes port {p.get('published')} on {p.get('host_ip') or 'all interfaces'}")
-        if s.get("ports") and name not in PORTS:
-            problems.append(f"{name}: publishes {published(s)}, but PORTS names no variable for it")
-    for name, (var, default) in PORTS.items():
+            if (name, p.get("target")) not in named:
+                problems.append(f"{name}: publishes {p.get('published')} -> {p.get('target')}, but PORTS names no "
+                                "variable for it")
+    for var, (name, default, target) in PORTS.items():
         if name not in model["services"]:
             problems.append(f"PORTS names {name}, not a service")
             continue
-        defaults = [p for _, p, _ in published(model["services"][name])]
-        moved_to = [p for _, p, _ in published(moved["services"][name])]
+        defaults = [p for _, p, t in published(model["services"][name]) if t == target]
+        moved_to = [p for _, p, t in published(moved["services"][name]) if t == target]
         if defaults != [str(default)]:
-            problems.append(f"{name}: publishes {defaults} by default, expected {default}")
+            problems.append(f"{name}: publishes {defaults} -> {target} by default, expected {default}")
         if moved_to != [MOVED_ENV[var]]:
-            problems.append(f"{name}: with {var}={MOVED_ENV[var]} it publishes {moved_to}: its port does not "
-                            f"follow ${{{var}:-{default}}}")
+            problems.append(f"{name}: with {var}={MOVED_ENV[var]} it publishes {moved_to} -> {target}: its port does "
+                            f"not follow ${{{var}:-{default}}}")
     grafana = moved["services"].get("grafana", {}).get("environment", {})
     for key in ("GF_SERVER_ROOT_URL",):
         if f":{MOVED_ENV['GRAFANA_PORT']}" not in grafana.get(key, ""):
@@ -227,7 +234,7 @@ def check_ports(model, moved):
     if f":{MOVED_ENV['GRAFANA_PORT']}" not in sink.get("ALERT_SINK_GRAFANA_URL", ""):
         problems.append("alert-sink: ALERT_SINK_GRAFANA_URL (links in the user's browser) does not follow GRAFANA_PORT")
     doc = (ROOT / "docs/COMPOSE.md").read_text() if (ROOT / "docs/COMPOSE.md").exists() else ""
-    for var, _ in PORTS.values():
+    for var in PORTS:
         if var not in doc and not (var.startswith("EDGE_NODE_") and "EDGE_NODE_<N>_PORT" in doc):
             problems.append(f"docs/COMPOSE.md does not document {var}")
     return problems
@@ -389,7 +396,7 @@ def check_socket(model, proxy_config, alloy_config):
             problems.append(f"{PROXY}: passes {method} {url}, which Alloy does not need")
     hosts = re.findall(r'^\s*host\s*=\s*"([^"]+)"', alloy_config, re.M)
     if len(hosts) != 2 or set(hosts) != {PROXY_HOST}:
-        problems.append(f"loki/config.alloy: discovery.docker and loki.source.docker must use {PROXY_HOST} "
+        problems.append(f"alloy/config.alloy: discovery.docker and loki.source.docker must use {PROXY_HOST} "
                         f"(tcp://: no whole-request timeout on followed logs), use {hosts}")
     return problems
 
@@ -551,7 +558,7 @@ def check_tempo(model, tempo, datasources, alloy_config):
 
 def check(model, moved, proxy_config=None, alloy_config=None, tempo=None, datasources=None):
     proxy_config = PROXY_CONFIG.read_text() if proxy_config is None else proxy_config
-    alloy_config = (ROOT / "loki/config.alloy").read_text() if alloy_config is None else alloy_config
+    alloy_config = (ROOT / "alloy/config.alloy").read_text() if alloy_config is None else alloy_config
     tempo = yaml.safe_load(TEMPO_CONFIG.read_text()) if tempo is None else tempo
     datasources = yaml.safe_load(DATASOURCES.read_text()) if datasources is None else datasources
     services = model["services"]
@@ -631,7 +638,7 @@ def dockerfile_builds():
 def self_test(model, moved):
     """Breaks each rule on purpose (on copies of the models and configs) and returns the names
     of the breakages the checks did not catch."""
-    proxy_config, alloy_config = PROXY_CONFIG.read_text(), (ROOT / "loki/config.alloy").read_text()
+    proxy_config, alloy_config = PROXY_CONFIG.read_text(), (ROOT / "alloy/config.alloy").read_text()
     tempo_config, datasources = yaml.safe_load(TEMPO_CONFIG.read_text()), yaml.safe_load(DATASOURCES.read_text())
 
     def broken(change=lambda m, n: None, proxy=lambda c: c, alloy=lambda c: c, tempo=lambda t: None,
@@ -682,8 +689,11 @@ def self_test(model, moved):
             published=MOVED_ENV["EDGE_NODE_10_PORT"]),
         "sink links to the old port": lambda m, n: n["services"]["alert-sink"]["environment"].update(
             ALERT_SINK_GRAFANA_URL="http://localhost:3000"),
-        "unnamed published port": both(lambda s: s["alertmanager"]["ports"].append(
-            {"host_ip": "127.0.0.1", "published": "9094", "target": 9094})),
+        "unnamed published port": both(lambda s: s["alertmanager"].update(
+            ports=[{"host_ip": "127.0.0.1", "published": "9094", "target": 9094}])),
+        "alertmanager published past the guard": both(lambda s: s["alertmanager"].update(
+            ports=[{"host_ip": "127.0.0.1", "published": "9093", "target": 9093}])),
+        "guard port hard-coded": lambda m, n: n["services"][GUARD]["ports"][1].update(published="9093"),
         # 4. the built image
         "node without pull_policy": both(lambda s: s["edge-node-6"].pop("pull_policy")),
         "pull_policy build": both(lambda s: s["alert-sink"].update(pull_policy="build")),

@@ -45,7 +45,7 @@ def provisioned_datasources():
 
 def alloy_labels():
     """Labels the Compose Alloy config gives log streams."""
-    return tooling.alloy_labels((ROOT / "loki/config.alloy").read_text())
+    return tooling.alloy_labels((ROOT / "alloy/config.alloy").read_text())
 
 
 def panels_of(dash):

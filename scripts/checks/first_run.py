@@ -5,6 +5,7 @@ elsewhere" and "Cross-site requests", argues each from upstream source):
   plugin falls back to it): no `RUN --mount`, heredocs or BuildKit-only COPY/ADD/RUN flags;
 - every file a container bind-mounts from the repository is world-readable, every folder
   world-searchable (the stock images run as users other than the clone's owner);
+- compose.selinux.yml gives every repository bind mount `z` (read-only still), for SELinux hosts;
 - Alloy picks containers by a label of ours that every service carries, whatever the project
   name (`-p`, COMPOSE_PROJECT_NAME), never by Compose's project label;
 - the Docker socket the proxy mounts follows DOCKER_SOCKET (rootless Docker, Podman);
@@ -39,6 +40,7 @@ BUILDKIT_ONLY = {
     r"^(RUN|COPY)\s.*<<-?\s*['\"]?\w+": "a heredoc",
 }
 LABEL_FILTER = re.compile(r'filter\s*{\s*name\s*=\s*"label"\s*values\s*=\s*\["([^"=]+)=([^"]*)"\]\s*}')
+SELINUX_OVERRIDE = "compose.selinux.yml"
 SOCKET_VAR, MOVED_SOCKET = "DOCKER_SOCKET", "/run/user/1000/docker.sock"
 OTHER_PROJECT = "someone-elses-name"
 LIFECYCLE = "--web.enable-lifecycle"
@@ -73,13 +75,27 @@ def mounted_from_repository(model):
                    if v["type"] == "bind" and pathlib.Path(v["source"]).is_relative_to(ROOT)})
 
 
+def selinux_override(model, with_override):
+    """Every repository bind mount of the plain model is, with the override, read-only and `z`."""
+    problems = []
+    for name, s in model["services"].items():
+        for v in s.get("volumes", []):
+            if v["type"] != "bind" or not pathlib.Path(v["source"]).is_relative_to(ROOT):
+                continue
+            over = [o for o in with_override["services"][name].get("volumes", []) if o.get("target") == v["target"]]
+            if len(over) != 1 or (over[0].get("bind") or {}).get("selinux") != "z" or not over[0].get("read_only"):
+                problems.append(f"compose.selinux.yml: {name}'s mount of {pathlib.Path(v['source']).relative_to(ROOT)} "
+                                f"at {v['target']} is not read-only with `z` ({over})")
+    return problems
+
+
 def log_label(model, alloy):
     filters = LABEL_FILTER.findall(alloy)
     if len(filters) != 1:
-        return [f"loki/config.alloy: discovery needs exactly one label filter, has {filters}"]
+        return [f"alloy/config.alloy: discovery needs exactly one label filter, has {filters}"]
     key, value = filters[0]
     if key.startswith("com.docker.compose."):
-        return [f"loki/config.alloy: filters on Compose's {key}, which `-p` or COMPOSE_PROJECT_NAME changes"]
+        return [f"alloy/config.alloy: filters on Compose's {key}, which `-p` or COMPOSE_PROJECT_NAME changes"]
     return [f"{name}: no label {key}={value} under another project name: Alloy would not ship its logs"
             for name, s in model["services"].items() if (s.get("labels") or {}).get(key) != value]
 
@@ -127,17 +143,19 @@ def inputs():
     model = json.loads(compose_config("--format", "json").stdout)
     other = json.loads(compose_config("--format", "json", env={"COMPOSE_PROJECT_NAME": OTHER_PROJECT}).stdout)
     moved = json.loads(compose_config("--format", "json", env={SOCKET_VAR: MOVED_SOCKET}).stdout)
+    selinux = json.loads(compose_config("--format", "json", files=("docker-compose.yml", SELINUX_OVERRIDE)).stdout)
     metadata = json.loads(subprocess.run(["cargo", "metadata", "--format-version", "1", "--locked"], cwd=ROOT,
                                          capture_output=True, text=True, check=True).stdout)
     texts = {name: (ROOT / name).read_text() for name in PROMETHEUS_COMMANDS if (ROOT / name).exists()}
-    return dict(dockerfile=(ROOT / "Dockerfile").read_text(), model=model, other=other, moved=moved,
-                alloy=(ROOT / "loki/config.alloy").read_text(), metadata=metadata,
+    return dict(dockerfile=(ROOT / "Dockerfile").read_text(), model=model, other=other, moved=moved, selinux=selinux,
+                alloy=(ROOT / "alloy/config.alloy").read_text(), metadata=metadata,
                 cargo_toml=(ROOT / "Cargo.toml").read_text(), texts=texts,
                 mounted=mounted_from_repository(model))
 
 
 def check(i):
-    return (classic_builder(i["dockerfile"]) + unreadable(i["mounted"]) + log_label(i["other"], i["alloy"])
+    return (classic_builder(i["dockerfile"]) + unreadable(i["mounted"]) + selinux_override(i["model"], i["selinux"])
+            + log_label(i["other"], i["alloy"])
             + socket_variable(i["moved"]) + prometheus_flags(i["texts"]) + alloy_reporting(i["model"])
             + msrv(i["metadata"], i["cargo_toml"]))
 
@@ -159,6 +177,10 @@ def self_test(i):
                                                                                  "COPY --link crates ./crates")),
             "heredoc": lambda j: j.update(dockerfile=j["dockerfile"] + "RUN <<EOF\ntrue\nEOF\n"),
             "a private config file": lambda j: j["mounted"].append(private),
+            "a mount without z": lambda j: next(v for v in services(j["selinux"])["grafana"]["volumes"]
+                                                if v["type"] == "bind")["bind"].pop("selinux"),
+            "a mount left out": lambda j: services(j["selinux"])["loki"]["volumes"].pop(
+                next(k for k, v in enumerate(services(j["selinux"])["loki"]["volumes"]) if v["type"] == "bind")),
             "compose project filter": lambda j: j.update(alloy=j["alloy"].replace(
                 LABEL_FILTER.search(j["alloy"]).group(0),
                 'filter {\n    name   = "label"\n    values = ["com.docker.compose.project=edge-fleet"]\n  }')),
@@ -196,7 +218,7 @@ def main():
     for p in problems:
         print(f"first run: {p}", file=sys.stderr)
     if not problems:
-        print(f"first run: classic builder, {len(i['mounted'])} mounts readable, log label, socket variable, "
+        print(f"first run: classic builder, {len(i['mounted'])} mounts readable, SELinux override, log label, socket variable, "
               "Prometheus flags, Alloy reporting, rust-version: OK")
     return 1 if problems else 0
 

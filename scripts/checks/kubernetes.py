@@ -559,9 +559,9 @@ def configs(builds):
             problems.append(f"standalone: ConfigMap {name} is not {path}")
     alloy = named(docs, "ConfigMap", "alloy-config")
     text = alloy["data"]["config.alloy"] if alloy else ""
-    compose_alloy = (ROOT / "loki/config.alloy").read_text()
+    compose_alloy = (ROOT / "alloy/config.alloy").read_text()
     if compose_alloy[compose_alloy.find(gen.ALLOY_PIPELINE):] not in text:
-        problems.append("standalone: the Alloy config does not carry Compose's pipeline (loki/config.alloy)")
+        problems.append("standalone: the Alloy config does not carry Compose's pipeline (alloy/config.alloy)")
     if tooling.alloy_labels(text) != tooling.alloy_labels(compose_alloy):
         problems.append(f"standalone: Alloy labels streams {sorted(tooling.alloy_labels(text))}, Compose {sorted(tooling.alloy_labels(compose_alloy))}")
     grafana = named(docs, "Deployment", "grafana")

@@ -2,7 +2,7 @@
 
 - loki/loki.yml: single tenant, TSDB index with schema v13 on the filesystem, retention
   enforced by the compactor, and listening where Grafana's datasource and Alloy send;
-- loki/config.alloy: balanced blocks; discovers containers through the Docker socket proxy
+- alloy/config.alloy: balanced blocks; discovers containers through the Docker socket proxy
   (Alloy holds no socket; checks.compose checks the proxy's rules), filtered to the containers
   that carry this project's label; labels streams with service and node; keeps JSON lines; writes to the compose
   service `loki`.
@@ -42,7 +42,7 @@ def loki(compose):
 
 def alloy(compose, loki_port):
     problems = []
-    text = (ROOT / "loki/config.alloy").read_text()
+    text = (ROOT / "alloy/config.alloy").read_text()
     code = re.sub(r'"(\\.|[^"\\])*"', '""', re.sub(r"//[^\n]*", "", text))
     if code.count("{") != code.count("}"):
         problems.append("config.alloy: unbalanced braces")
@@ -66,7 +66,7 @@ def alloy(compose, loki_port):
     if len(proxy) != 2 or proxy[0] not in compose["services"]:
         problems.append(f"config.alloy: discovery and log reading must go through the socket proxy service, go to {proxy}")
     if not any(c.endswith("config.alloy") for c in service["command"]):
-        problems.append("compose: Alloy is not started with loki/config.alloy")
+        problems.append("compose: Alloy is not started with alloy/config.alloy")
     return problems
 
 
@@ -77,7 +77,7 @@ def main():
     for p in problems:
         print(f"logging: {p}", file=sys.stderr)
     if not problems:
-        print("loki/loki.yml and loki/config.alloy: structure OK")
+        print("loki/loki.yml and alloy/config.alloy: structure OK")
     return 1 if problems else 0
 
 

@@ -169,7 +169,7 @@ def test_every_dashboard_query_returns_data(stack):
         http("DELETE", f"{node}/inject")
     lines = log_lines(stack.state / "fleet.log")
     for board, where, query in logql:
-        # The labels Alloy gives an edge node's stream (loki/config.alloy).
+        # The labels Alloy gives an edge node's stream (alloy/config.alloy).
         hits = [line for line in lines if logql_match(query, line, {
             "service": "edge-node", "node": str(line.get("node")), "container": f"edge-node-{line.get('node')}"})]
         missing = [f for f in logql_fields(query) if not any(f in line for line in lines)]

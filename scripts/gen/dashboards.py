@@ -421,8 +421,8 @@ def node_detail():
                    "s", w=8, lo=0, thresholds=steps(("green", None), ("red", P95_LINE)), line=True, fill=0),
     ]
     traces = [
-        slowest_traces("Slowest recent traces", "The node's 50 most recent request traces (server spans, "
-                       "asked with Tempo's most_recent hint), slowest first. Click a trace id to see where the time "
+        slowest_traces("Slowest recent traces", "The node's 50 most recent request traces (server spans; "
+                       "Tempo's most_recent hint; Tempo leaves out the last 30 s), slowest first. Click a trace id to see where the time "
                        "went and which fault was active (span attribute edge.faults). Empty when the nodes do not "
                        "export traces.", '{ resource.edge.node = "$node" && kind = server }'),
     ]
@@ -476,7 +476,7 @@ def services():
     ]
     traces = [
         slowest_traces("$service: slowest recent traces", "The 50 most recent traces of the chosen service's "
-                       "requests on any node (asked with Tempo's most_recent hint), slowest first. Click a trace id to "
+                       "requests on any node (Tempo's most_recent hint; Tempo leaves out the last 30 s), slowest first. Click a trace id to "
                        "see where the time went: an order's stock check, its call to payments and the payment "
                        "gateway. Empty when the nodes do not export traces.",
                        '{ kind = server && span.http.route =~ "/api/$service.*" }'),

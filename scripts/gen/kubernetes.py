@@ -13,7 +13,7 @@ a kustomization's folder, so they are copied or converted here, never edited by 
     alertmanager.yml, loki.yml,     copies
     tempo.yml
     grafana/*.yml                   Grafana's provisioning, copies
-    config.alloy                    alloy-discovery.alloy + Compose's pipeline from loki/config.alloy
+    config.alloy                    alloy-discovery.alloy + Compose's pipeline from alloy/config.alloy
 
 Per overlay, settings.yaml says where runbook_url links point (the rules say localhost, which
 means nothing on a cluster); the namespace is the one in the overlay's kustomization.yaml.
@@ -40,7 +40,7 @@ POD_INDEX = "__meta_kubernetes_pod_label_apps_kubernetes_io_pod_index"
 # Node ids the `region` relabelling covers: ten cycles of the three regions, more pods than a
 # one-node cluster runs (kubelet's default limit is 110). A larger fleet is fleet mode's job.
 MAX_NODES = 120
-# The Alloy config's pipeline starts here in loki/config.alloy; what comes before it is Docker
+# The Alloy config's pipeline starts here in alloy/config.alloy; what comes before it is Docker
 # discovery, which the cluster replaces with alloy-discovery.alloy.
 ALLOY_PIPELINE = 'loki.process "json" {'
 
@@ -228,12 +228,12 @@ def standalone_prometheus(by_region):
 
 
 def standalone_alloy():
-    compose = (ROOT / "loki/config.alloy").read_text()
+    compose = (ROOT / "alloy/config.alloy").read_text()
     if compose.count(ALLOY_PIPELINE) != 1:
-        raise SystemExit(f"loki/config.alloy: expected one `{ALLOY_PIPELINE}`; update gen/kubernetes.py")
+        raise SystemExit(f"alloy/config.alloy: expected one `{ALLOY_PIPELINE}`; update gen/kubernetes.py")
     head = (STANDALONE / "alloy-discovery.alloy").read_text()
-    return (header("overlays/standalone/alloy-discovery.alloy", "loki/config.alloy", comment="//") + head
-            + "\n// ---- from loki/config.alloy ----\n\n" + compose[compose.index(ALLOY_PIPELINE):])
+    return (header("overlays/standalone/alloy-discovery.alloy", "alloy/config.alloy", comment="//") + head
+            + "\n// ---- from alloy/config.alloy ----\n\n" + compose[compose.index(ALLOY_PIPELINE):])
 
 
 def outputs():

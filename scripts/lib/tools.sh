@@ -6,6 +6,9 @@
 #   `apt-get download` and `dpkg -x` into target/tools/root. Nothing is installed system-wide.
 # - Prometheus 2.42 (Debian bookworm, the system's own suite) the same way into
 #   target/tools/bookworm, only to prove the shipped config still loads there.
+# - HAProxy 2.6 (Debian bookworm, the system's own suite) into target/tools/haproxy, to run
+#   the stack's cross-site guard config for real (the image runs 3.2; sid's 3.2 needs a newer
+#   glibc than bookworm's). scripts/lib/bin/haproxy runs it with its libraries.
 # - Chromium (Debian) for the browser checks, installed with apt-get when missing.
 # - The project's one virtualenv (.venv) with scripts/requirements.txt.
 
@@ -60,6 +63,7 @@ print_tool_versions() {
   echo "tools: $(prometheus --version 2>&1 | head -1)"
   echo "tools: $(promtool --version 2>&1 | head -1)"
   echo "tools: $(prometheus-alertmanager --version 2>&1 | head -1)"
+  if command -v haproxy >/dev/null && haproxy -v >/dev/null 2>&1; then echo "tools: $(haproxy -v 2>&1 | head -1)"; fi
 }
 
 # ensure_bookworm_promtool: Debian bookworm's promtool 2.42 in $BOOKWORM_BIN (for the
@@ -69,6 +73,18 @@ ensure_bookworm_promtool() {
     echo "fetching Debian bookworm's prometheus (2.42) into $TOOLS_ROOT/bookworm"
     apt_fetch bookworm "$TOOLS_ROOT/bookworm" prometheus || {
       echo "tools: could not fetch Debian bookworm's prometheus package" >&2
+      return 1
+    }
+  fi
+}
+
+# ensure_haproxy: Debian bookworm's haproxy and the libraries bookworm lacks by default, in
+# target/tools/haproxy; `haproxy` on PATH is scripts/lib/bin/haproxy (after ensure_v3_tools).
+ensure_haproxy() {
+  if [ ! -x "$TOOLS_ROOT/haproxy/usr/sbin/haproxy" ]; then
+    echo "fetching Debian bookworm's haproxy into $TOOLS_ROOT/haproxy"
+    apt_fetch system "$TOOLS_ROOT/haproxy" haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 || {
+      echo "tools: could not fetch Debian's haproxy package" >&2
       return 1
     }
   fi
