@@ -35,9 +35,11 @@ RUN find crates -name '*.rs' -exec touch {} + \
     && mkdir -p /out \
     && cp target/release/edge-node target/release/alert-sink target/release/inject /out/
 
-# Runtime: distroless cc (glibc and libgcc, no shell, no package manager), user 65532.
-# Pinned by digest; refresh with `docker buildx imagetools inspect gcr.io/distroless/cc-debian12:nonroot`.
-FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
+# Runtime: distroless cc (glibc and libgcc, no shell, no package manager), user 65532, on
+# Debian 13 (the Debian 12 images' support ended in September 2026). Pinned by digest; refresh
+# with `docker buildx imagetools inspect gcr.io/distroless/cc-debian13:nonroot`. Binaries built
+# on bookworm's glibc 2.36 run on trixie's 2.41.
+FROM gcr.io/distroless/cc-debian13:nonroot@sha256:84fcd3c223b144b0cb6edc5ecc75641819842a9679a3a58fd6294bec47532bf7
 LABEL org.opencontainers.image.title="edge-fleet" \
       org.opencontainers.image.description="Simulated edge nodes with RED metrics and failure injection" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"

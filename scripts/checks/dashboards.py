@@ -122,7 +122,7 @@ def structure(dashboards, datasources, log_labels):
                 problems.append(f"{where} a {p['type']} panel has no title")
             for e in exprs:
                 # Without the hint Tempo returns the first traces it finds, not the newest
-                # (TraceQL query hints, Tempo 2.7+): a "recent traces" table would not be.
+                # (TraceQL query hints, Tempo 2.8+): a "recent traces" table would not be.
                 if p["datasource"]["uid"] == "tempo" and not re.search(r"\bwith\s*\(\s*most_recent\s*=\s*true\s*\)\s*$", e):
                     problems.append(f"{where} {p['title']!r} asks Tempo without `with (most_recent=true)`: it gets "
                                     "any traces, not the most recent")

@@ -109,7 +109,7 @@ def loki(expr):
 
 def traceql(query, limit=50):
     """The newest `limit` traces matching `query`: without the most_recent hint Tempo returns
-    the first it finds, in no order (TraceQL query hints, Tempo 2.7+)."""
+    the first it finds, in no order (TraceQL query hints, Tempo 2.8+)."""
     return {"datasource": TEMPO, "queryType": "traceql", "query": f"{query} with (most_recent=true)", "limit": limit,
             "tableType": "traces"}
 
