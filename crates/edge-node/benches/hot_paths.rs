@@ -12,7 +12,7 @@ use axum::http::Request;
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use edge_node::metrics::RequestLabels;
-use edge_node::shop::ROUTES;
+use edge_node::routes::ROUTES;
 use edge_node::traces::{ExportSettings, Exporter, NodeTracer};
 use edge_node::{NodeConfig, NodeState, red};
 use opentelemetry::trace::SpanKind;
@@ -108,7 +108,7 @@ fn traced_request(c: &mut Criterion) {
             .expect("exporter");
     let off = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(1, 1) });
     let on =
-        NodeState::new(NodeConfig { rps: 0.0, traces: Some(exporter.tracer(1)), ..NodeConfig::new(1, 1) });
+        NodeState::with_tracer(NodeConfig { rps: 0.0, ..NodeConfig::new(1, 1) }, Some(exporter.tracer(1)));
     let bare: Router = Router::new().route("/api/products", get(|| async { "ok" }));
     let mut group = c.benchmark_group("request");
     for (name, state) in [("traces_off", off), ("traces_on_server_span", on.clone())] {
@@ -127,7 +127,7 @@ fn traced_request(c: &mut Criterion) {
         });
     }
     // One step of a request (the shop's child spans): start, attributes, end, enqueue.
-    let tracer = on.config().traces.clone().expect("tracer");
+    let tracer = on.tracer().cloned().expect("tracer");
     group.bench_function("traces_on_step_span", |b| {
         b.iter(|| {
             let cx = tracer.step_span("orders stock check", SpanKind::Internal, None);

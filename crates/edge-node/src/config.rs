@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::logging::LogDrops;
-use crate::traces::NodeTracer;
 
 pub use edge_sim::fleet::{REGIONS, default_region};
 /// The built-in traffic generator's default rate per node: at 20 req/s even a mild error
@@ -46,8 +45,6 @@ pub struct NodeConfig {
     pub order_capacity: usize,
     /// Where `/metrics` reads the process's count of dropped log lines (none: 0).
     pub log_drops: LogDrops,
-    /// The node's tracer; `None` (the default) turns traces off at no cost.
-    pub traces: Option<NodeTracer>,
 }
 
 impl NodeConfig {
@@ -62,7 +59,6 @@ impl NodeConfig {
             request_timeout: REQUEST_TIMEOUT,
             order_capacity: ORDER_CAPACITY,
             log_drops: LogDrops::default(),
-            traces: None,
         }
     }
 

@@ -4,10 +4,6 @@
 //! are exempt so a fault can always be ended, and `/fleet` so the CLI can always learn
 //! the fleet (a region that lost power still has members).
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
 use crate::error::ApiError;
 use crate::state::NodeState;
 
@@ -16,17 +12,10 @@ pub const CONTROL_PREFIX: &str = "/inject";
 /// The fleet membership endpoint, also always answering.
 pub const FLEET_PATH: &str = "/fleet";
 
-/// The middleware.
-pub async fn gate(State(state): State<NodeState>, request: Request, next: Next) -> Response {
-    match admit(&state, request.uri().path()).await {
-        Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
-    }
-}
-
-/// The gate on one request: `Err` holds the answer of a crashed node; a flaky network
-/// holds the request first. Takes the path, not the request: a request body is not
-/// `Sync`, so a borrowed request could not be held across the stall.
+/// The gate on one request (run by the server's front middleware, after the cross-site
+/// guard): `Err` holds the answer of a crashed node; a flaky network holds the request
+/// first. Takes the path, not the request: a request body is not `Sync`, so a borrowed
+/// request could not be held across the stall.
 pub async fn admit(state: &NodeState, path: &str) -> Result<(), ApiError> {
     if path.starts_with(CONTROL_PREFIX) || path == FLEET_PATH {
         return Ok(());

@@ -1,26 +1,18 @@
 //! The node's cross-site guard: the workspace's rule (`service_kit::cross_site`: no request
-//! a browser sends on behalf of another site may change state) as a middleware, so no page
-//! can start, change or end a fault, or create orders or payments, through the browser.
+//! a browser sends on behalf of another site may change state) as a check on each request,
+//! run first by the server's one front middleware, so no page can start, change or end a
+//! fault, or create orders or payments, through the browser.
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use service_kit::cross_site::{self, Refusal, SEC_FETCH_SITE};
 
 use crate::error::ApiError;
 
 pub use service_kit::cross_site::is_json;
 
-/// The middleware.
-pub async fn same_origin_only(request: Request, next: Next) -> Response {
-    match check(&request) {
-        Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
-    }
-}
-
-/// The rule on one request: `Err` holds the refusal to answer with (and logs it).
+/// The rule on one request (run first by the server's front middleware): `Err` holds the
+/// refusal to answer with (and logs it).
 pub fn check(request: &Request) -> Result<(), ApiError> {
     let authority = request.uri().authority().map(|a| a.as_str());
     if let Err(refusal) = cross_site::check(request.method(), request.headers(), authority) {

@@ -5,23 +5,28 @@
 //! JSON logs), lets operators inject faults, and runs one node or a whole fleet in one
 //! process. It holds no simulation logic of its own.
 
+// The binary's parts and what the integration tests and benches reach for are public;
+// everything else is internal to the crate.
 pub mod cli;
 pub mod config;
-pub mod control;
-pub mod error;
-pub mod gate;
-pub mod guard;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod red;
+pub mod routes;
 pub mod server;
-pub mod shop;
-pub mod state;
 pub mod targets;
 pub mod traces;
 pub mod traffic;
+
+mod control;
+mod error;
+mod gate;
+mod guard;
+mod orders;
+mod shop;
+mod state;
 
 pub use config::NodeConfig;
 pub use server::{RunError, ShutdownTimes, app, run, run_with};

@@ -119,21 +119,14 @@ async fn serve(cli: Cli, log_drops: LogDrops) -> anyhow::Result<()> {
             Some(edge_node::traces::Exporter::start(&settings, &ids).context("starting trace export")?)
         }
     };
-    let configs: Vec<(NodeConfig, u16)> = configs
-        .into_iter()
-        .map(|(config, port)| {
-            let traces = exporter.as_ref().map(|e| e.tracer(config.node_id));
-            (NodeConfig { traces, ..config }, port)
-        })
-        .collect();
-
     let mut nodes = Vec::with_capacity(configs.len());
     for (config, port) in configs {
         let addr = SocketAddr::new(cli.bind, port);
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("node {}: cannot listen on {addr} (is another fleet running?)", config.node_id)
         })?;
-        nodes.push((listener, NodeState::new(config)));
+        let tracer = exporter.as_ref().map(|e| e.tracer(config.node_id));
+        nodes.push((listener, NodeState::with_tracer(config, tracer)));
     }
     let first = nodes.first().map(|(l, _)| l.local_addr()).transpose()?;
     tracing::info!(

@@ -19,6 +19,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::logging::LogDrops;
+use crate::routes::ROUTES;
 use crate::traces::Exporter;
 
 /// The content type `/metrics` answers with (Prometheus v3 rejects a scrape without a valid
@@ -307,15 +308,16 @@ impl NodeMetrics {
                 let _ = m.upstream_requests.get_or_create(&UpstreamLabels { upstream, outcome });
             }
         }
+        // Each shop route's error counters (see [`PRECREATED_ERROR_STATUSES`]).
+        for r in &ROUTES {
+            for status in PRECREATED_ERROR_STATUSES {
+                let labels =
+                    RequestLabels { service: r.service.as_str(), route: r.path, method: r.method, status };
+                let _ = m.requests.get_or_create(&labels);
+            }
+        }
         m.memory_limit.set(i64::try_from(SIMULATED_MEMORY_BYTES).unwrap_or(i64::MAX));
         Self { registry, ..m }
-    }
-
-    /// Creates the error counters of a route at 0 (see [`PRECREATED_ERROR_STATUSES`]).
-    pub fn precreate_route(&self, service: &'static str, route: &'static str, method: &'static str) {
-        for status in PRECREATED_ERROR_STATUSES {
-            let _ = self.requests.get_or_create(&RequestLabels { service, route, method, status });
-        }
     }
 
     /// Records one served request; `trace_id` is the sampled trace's id, if any.

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::error::{ApiError, Outcome};
 use crate::metrics::RequestLabels;
-use crate::shop;
+use crate::routes;
 use crate::state::NodeState;
 use crate::traces::{self, NodeTracer, ServerRequest};
 
@@ -28,7 +28,7 @@ pub const UNMATCHED: &str = "unmatched";
 /// The middleware: measure shop requests, pass control requests through untouched.
 pub async fn track(State(state): State<NodeState>, request: Request, next: Next) -> Response {
     // The route's static template (no copy of the matched path: this runs per request).
-    let matched = request.extensions().get::<MatchedPath>().map(|m| shop::route(m.as_str()));
+    let matched = request.extensions().get::<MatchedPath>().map(|m| routes::route(m.as_str()));
     let (service, route) = match matched {
         Some(Some(r)) => (r.service.as_str(), r.path),
         Some(None) => return next.run(request).await,
@@ -38,7 +38,7 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     let request_id = request_id(&request);
     let started = Instant::now();
     // Traces off: no span, no context, nothing but this check.
-    let span = state.config().traces.as_ref().map(|tracer| {
+    let span = state.tracer().map(|tracer| {
         tracer.server_span(&ServerRequest {
             method: if method == "other" { "_OTHER" } else { method },
             route: matched.as_ref().map(|_| route),
@@ -66,7 +66,10 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
 
     let latency = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    let trace = span.map(|cx| NodeTracer::end_server_span(&cx, status, traces::fault_attribute(&state)));
+    let trace = span.map(|cx| {
+        let faults = traces::fault_attribute(&state.visible_fault_kinds());
+        NodeTracer::end_server_span(&cx, status, faults)
+    });
     state.count_served();
     let exemplar_trace = trace.as_ref().filter(|t| t.sampled).map(|t| t.trace_id.as_str());
     state.metrics().observe_request(

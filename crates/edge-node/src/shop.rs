@@ -8,8 +8,9 @@
 //! With traces on, each step is a child span of the request's server span: the order's
 //! stock check, its call to payments (a client span) holding the payment's own work and
 //! its call to the gateway (a client span).
-
-use std::collections::{HashMap, VecDeque};
+//!
+//! The route table is [`crate::routes`]; paid orders are kept in the node's order store
+//! ([`crate::orders`]), reached through the state.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -22,32 +23,13 @@ use opentelemetry::trace::{FutureExt as _, SpanKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::metrics::{NodeMetrics, UPSTREAM_GATEWAY, UPSTREAM_PAYMENTS};
+use crate::metrics::{UPSTREAM_GATEWAY, UPSTREAM_PAYMENTS};
+use crate::orders::Order;
+use crate::routes::ROUTES;
 use crate::state::NodeState;
 use crate::traces::NodeTracer;
 
-/// One route of the shop: the single source for the router, the route label and the
-/// pre-created error counters.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiRoute {
-    /// The route template (also the `route` label).
-    pub path: &'static str,
-    /// The HTTP method.
-    pub method: &'static str,
-    /// The service that owns it.
-    pub service: Service,
-}
-
-/// Every shop route.
-pub const ROUTES: [ApiRoute; 5] = [
-    ApiRoute { path: "/api/products", method: "GET", service: Service::Products },
-    ApiRoute { path: "/api/products/{id}", method: "GET", service: Service::Products },
-    ApiRoute { path: "/api/orders", method: "POST", service: Service::Orders },
-    ApiRoute { path: "/api/orders/{id}", method: "GET", service: Service::Orders },
-    ApiRoute { path: "/api/payments", method: "POST", service: Service::Payments },
-];
-
-/// The shop routes with their handlers.
+/// The shop routes with their handlers (the table is [`ROUTES`]).
 pub fn routes() -> Vec<(&'static str, MethodRouter<NodeState>)> {
     vec![
         (ROUTES[0].path, get(list_products)),
@@ -56,18 +38,6 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<NodeState>)> {
         (ROUTES[3].path, get(get_order)),
         (ROUTES[4].path, post(create_payment)),
     ]
-}
-
-/// The route whose template is `path`, if it is a shop route.
-pub fn route(path: &str) -> Option<&'static ApiRoute> {
-    ROUTES.iter().find(|r| r.path == path)
-}
-
-/// Creates each route's error counters at 0.
-pub fn precreate_metrics(metrics: &NodeMetrics) {
-    for r in &ROUTES {
-        metrics.precreate_route(r.service.as_str(), r.path, r.method);
-    }
 }
 
 // ---- products ----------------------------------------------------------------------
@@ -123,23 +93,6 @@ fn unknown_product(id: u32) -> ApiError {
 
 // ---- orders ------------------------------------------------------------------------
 
-/// An accepted order.
-#[derive(Debug, Clone, Serialize)]
-pub struct Order {
-    /// Unique per node.
-    pub id: u64,
-    /// What was bought.
-    pub product_id: u32,
-    /// How many.
-    pub quantity: u32,
-    /// What was charged.
-    pub total_cents: u64,
-    /// The payment that settled it.
-    pub payment_id: u64,
-    /// Always `paid`: unpaid orders are refused.
-    pub status: &'static str,
-}
-
 /// The body of `POST /api/orders`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,70 +103,6 @@ struct NewOrder {
 
 /// The most orders one request may ask for.
 const MAX_QUANTITY: u32 = 100;
-
-/// Orders in memory, the oldest evicted beyond the capacity.
-#[derive(Debug)]
-pub struct OrderStore {
-    orders: HashMap<u64, Order>,
-    order: VecDeque<u64>,
-    capacity: usize,
-    next_order: u64,
-    next_payment: u64,
-}
-
-impl OrderStore {
-    /// An empty store holding at most `capacity` orders.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            orders: HashMap::new(),
-            order: VecDeque::new(),
-            capacity: capacity.max(1),
-            next_order: 0,
-            next_payment: 0,
-        }
-    }
-
-    /// Orders held now.
-    pub fn len(&self) -> usize {
-        self.orders.len()
-    }
-
-    /// Whether the store is empty.
-    pub fn is_empty(&self) -> bool {
-        self.orders.is_empty()
-    }
-
-    /// A fresh payment id.
-    pub fn payment_id(&mut self) -> u64 {
-        self.next_payment += 1;
-        self.next_payment
-    }
-
-    /// Stores a paid order, evicting the oldest beyond capacity.
-    pub fn insert(&mut self, product_id: u32, quantity: u32, total_cents: u64, payment_id: u64) -> Order {
-        self.next_order += 1;
-        let order =
-            Order { id: self.next_order, product_id, quantity, total_cents, payment_id, status: "paid" };
-        if self.order.len() == self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.orders.remove(&oldest);
-        }
-        self.order.push_back(order.id);
-        self.orders.insert(order.id, order.clone());
-        order
-    }
-
-    /// The id of the newest order (0 before the first).
-    pub fn last_id(&self) -> u64 {
-        self.next_order
-    }
-
-    /// An order, if still held.
-    pub fn get(&self, id: u64) -> Option<&Order> {
-        self.orders.get(&id)
-    }
-}
 
 async fn create_order(
     State(state): State<NodeState>,
@@ -231,7 +120,7 @@ async fn create_order(
     }
     perform(&state, Step::Service(Service::Orders), true, "orders stock check").await?;
     let total = product.price_cents * u64::from(new.quantity);
-    let charged = match &state.config().traces {
+    let charged = match state.tracer() {
         None => charge(&state, false).await,
         Some(tracer) => {
             let cx = tracer.step_span("payments charge", SpanKind::Client, Some(UPSTREAM_PAYMENTS));
@@ -310,7 +199,7 @@ async fn charge(state: &NodeState, entry: bool) -> Result<u64, ApiError> {
 /// traces on, as a span named `name` (a client span for the gateway, which is remote).
 async fn perform(state: &NodeState, step: Step, entry: bool, name: &'static str) -> Result<(), ApiError> {
     let plan = state.plan(step, entry);
-    let span = state.config().traces.as_ref().map(|tracer| match step {
+    let span = state.tracer().map(|tracer| match step {
         Step::Gateway => tracer.step_span(name, SpanKind::Client, Some(UPSTREAM_GATEWAY)),
         Step::Service(_) => tracer.step_span(name, SpanKind::Internal, None),
     });

@@ -29,14 +29,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use edge_sim::api::Member;
 use edge_sim::request::Step;
 use edge_sim::rng::{self, Stream};
-use edge_sim::{Fault, FaultError, FaultKind, FaultSpec, Injected, NodeParams, NodeSim, Signals, StepPlan};
+use edge_sim::{
+    EndReason, Ended, Fault, FaultError, FaultKind, FaultSpec, NodeParams, NodeSim, Signals, StepPlan,
+};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use crate::config::NodeConfig;
 use crate::metrics::{BuildInfo, NodeMetrics, SIMULATED_MEMORY_BYTES, fault_labels};
-use crate::shop::{Order, OrderStore};
+use crate::orders::{Order, OrderStore};
+use crate::traces::NodeTracer;
 
 /// The node's clock: time since start (tokio's, so tests can pause and advance it)
 /// anchored to wall time for the API and the start-time metric.
@@ -71,6 +74,13 @@ struct Sim {
     model: NodeSim,
     rng: ChaCha8Rng,
     seals: Seals,
+}
+
+impl Sim {
+    /// The faults in force at `now` that are not sealed: everything a reader may see.
+    fn visible(&self, now: Duration) -> impl Iterator<Item = &Fault> {
+        self.model.faults().active(now).filter(|f| !self.seals.is_sealed(f.id))
+    }
 }
 
 /// How many sealed faults a node remembers (active and ended): a drill uses a handful;
@@ -110,13 +120,14 @@ impl Seals {
         self.0.push(SealRecord { key: key.to_owned(), fault: fault.clone(), ended: None });
     }
 
-    /// Records the end of the sealed ones among `faults`; returns the others (to log).
-    fn ended(&mut self, faults: Vec<Fault>, now: Duration, reason: EndReason) -> Vec<Fault> {
-        faults
+    /// Records, at model time `now`, the end of the sealed faults among `ended` (what a
+    /// change to the model ended); returns the others, to log once the lock is released.
+    fn record_ends(&mut self, ended: Vec<Ended>, now: Duration) -> Vec<Ended> {
+        ended
             .into_iter()
-            .filter(|f| match self.0.iter_mut().find(|r| r.fault.id == f.id) {
+            .filter(|e| match self.0.iter_mut().find(|r| r.fault.id == e.fault.id) {
                 Some(record) => {
-                    record.ended.get_or_insert((now, reason));
+                    record.ended.get_or_insert((now, e.reason));
                     false
                 }
                 None => true,
@@ -129,26 +140,14 @@ impl Seals {
     }
 }
 
-/// How a fault ended, for the log.
-#[derive(Debug, Clone, Copy)]
-pub enum EndReason {
-    /// Its time was up.
-    Expired,
-    /// Cleared through `DELETE /inject`.
-    Cleared,
-    /// A new injection of the same mode and target took its place.
-    Replaced,
-}
-
-impl EndReason {
-    /// The log value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Expired => "expired",
-            EndReason::Cleared => "cleared",
-            EndReason::Replaced => "replaced",
-        }
-    }
+/// An accepted injection, as the control endpoint answers it.
+#[derive(Debug, Clone)]
+pub struct Injected {
+    /// The new fault.
+    pub fault: Fault,
+    /// The fault of the same mode and target it replaced, if one was in force and is not
+    /// sealed (a sealed fault is never named).
+    pub replaced: Option<Fault>,
 }
 
 /// What the gate lets through: see [`NodeState::admission`].
@@ -164,6 +163,7 @@ pub struct Admission {
 #[derive(Debug)]
 struct Inner {
     config: NodeConfig,
+    tracer: Option<NodeTracer>,
     clock: Clock,
     metrics: NodeMetrics,
     store: Mutex<OrderStore>,
@@ -189,20 +189,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 // ---- construction and read-only parts ---------------------------------------------
 
 impl NodeState {
-    /// A fresh, healthy node.
+    /// A fresh, healthy node, with traces off.
     pub fn new(config: NodeConfig) -> Self {
+        Self::with_tracer(config, None)
+    }
+
+    /// A fresh, healthy node whose shop requests are traced by `tracer` (`None`: traces
+    /// off at no cost, as [`Self::new`]).
+    pub fn with_tracer(config: NodeConfig, tracer: Option<NodeTracer>) -> Self {
         let node_seed = rng::node_seed(config.run_seed, config.node_id);
         let model = NodeSim::new(NodeParams { seed: node_seed, phase: config.phase() });
         let metrics = NodeMetrics::new(&BuildInfo {
             version: env!("CARGO_PKG_VERSION"),
             seed: config.run_seed,
             log_drops: config.log_drops.clone(),
-            traces: config.traces.as_ref().map(|t| t.exporter().clone()),
+            traces: tracer.as_ref().map(|t| t.exporter().clone()),
         });
         let clock = Clock::start();
         metrics.start_time.set(clock.unix(Duration::ZERO));
         metrics.concurrency_limit.set(i64::try_from(config.concurrency_limit).unwrap_or(i64::MAX));
-        crate::shop::precreate_metrics(&metrics);
         Self(Arc::new(Inner {
             store: Mutex::new(OrderStore::new(config.order_capacity)),
             in_flight: Semaphore::new(config.concurrency_limit),
@@ -216,6 +221,7 @@ impl NodeState {
             node_seed,
             fleet: OnceLock::new(),
             config,
+            tracer,
             clock,
             metrics,
         }))
@@ -229,6 +235,11 @@ impl NodeState {
     /// The start-up configuration.
     pub fn config(&self) -> &NodeConfig {
         &self.0.config
+    }
+
+    /// The node's tracer, if traces are on.
+    pub fn tracer(&self) -> Option<&NodeTracer> {
+        self.0.tracer.as_ref()
     }
 
     /// The node's clock.
@@ -330,8 +341,7 @@ impl NodeState {
         let now = self.0.clock.now();
         let sim = self.sim();
         // Sealed drill faults are left out: the access log must not name them.
-        let mut active =
-            sim.model.faults().active(now).filter(|f| !sim.seals.is_sealed(f.id)).map(|f| f.kind.as_str());
+        let mut active = sim.visible(now).map(|f| f.kind.as_str());
         match (active.next(), active.next()) {
             (None, _) => Cow::Borrowed("none"),
             (Some(one), None) => Cow::Borrowed(one),
@@ -371,26 +381,20 @@ impl NodeState {
         delay: Duration,
     ) -> Result<Injected, FaultError> {
         let now = self.0.clock.now();
-        let (expired, injected, replaced) = {
+        let (started, ended) = {
             let mut sim = self.sim();
-            let expired = sim.model.expire(now);
-            let expired = sim.seals.ended(expired, now, EndReason::Expired);
             let Sim { model, rng, seals } = &mut *sim;
-            let mut injected = model.inject_from(spec, now + delay, now, rng);
-            let mut replaced = Vec::new();
-            if let Ok(injected) = &mut injected {
-                if let Some(key) = seal {
-                    seals.add(key, &injected.fault);
-                }
-                replaced =
-                    seals.ended(injected.replaced.take().into_iter().collect(), now, EndReason::Replaced);
-                injected.replaced = replaced.first().cloned();
+            let change = model.inject_from(spec, now + delay, now, rng);
+            let ended = seals.record_ends(change.ended, now);
+            if let (Ok(fault), Some(key)) = (&change.result, seal) {
+                seals.add(key, fault);
             }
-            (expired, injected, replaced)
+            (change.result, ended)
         };
-        self.log_ended(&expired, EndReason::Expired);
-        let injected = injected?;
-        self.log_ended(&replaced, EndReason::Replaced);
+        self.log_ended(&ended);
+        let fault = started?;
+        let replaced = ended.into_iter().find(|e| e.reason == EndReason::Replaced).map(|e| e.fault);
+        let injected = Injected { fault, replaced };
         if seal.is_some() {
             self.refresh_gauges();
             return Ok(injected);
@@ -418,45 +422,47 @@ impl NodeState {
     /// is not sealed (a sealed one is ended but not shown).
     pub fn clear(&self, id: u64, seal: Option<&str>) -> Result<Option<Fault>, FaultError> {
         let now = self.0.clock.now();
-        let (expired, cleared) = {
+        let (cleared, ended) = {
             let mut sim = self.sim();
-            let expired = sim.model.expire(now);
-            let expired = sim.seals.ended(expired, now, EndReason::Expired);
-            let cleared = match sim.seals.key_of(id) {
-                Some(key) if Some(key) != seal => Err(FaultError::UnknownFault(id)),
-                _ => sim.model.clear(id, now).map(|f| sim.seals.ended(vec![f], now, EndReason::Cleared)),
+            let (cleared, ended) = match sim.seals.key_of(id) {
+                Some(key) if Some(key) != seal => (Err(FaultError::UnknownFault(id)), sim.model.expire(now)),
+                _ => {
+                    let change = sim.model.clear(id, now);
+                    (change.result, change.ended)
+                }
             };
-            (expired, cleared)
+            (cleared, sim.seals.record_ends(ended, now))
         };
-        self.log_ended(&expired, EndReason::Expired);
-        let cleared = cleared?;
-        self.log_ended(&cleared, EndReason::Cleared);
+        self.log_ended(&ended);
+        cleared?;
         self.refresh_gauges();
-        Ok(cleared.into_iter().next())
+        Ok(ended.into_iter().find(|e| e.reason == EndReason::Cleared).map(|e| e.fault))
     }
 
     /// Ends every fault early, sealed ones too (clearing a node is a learner's
     /// mitigation); returns the ones that are not sealed.
     pub fn clear_all(&self) -> Vec<Fault> {
         let now = self.0.clock.now();
-        let (expired, cleared) = {
+        let ended = {
             let mut sim = self.sim();
-            let expired = sim.model.expire(now);
-            let expired = sim.seals.ended(expired, now, EndReason::Expired);
-            let cleared = sim.model.clear_all(now);
-            (expired, sim.seals.ended(cleared, now, EndReason::Cleared))
+            let ended = sim.model.clear_all(now);
+            sim.seals.record_ends(ended, now)
         };
-        self.log_ended(&expired, EndReason::Expired);
-        self.log_ended(&cleared, EndReason::Cleared);
+        self.log_ended(&ended);
         self.refresh_gauges();
-        cleared
+        ended.into_iter().filter(|e| e.reason == EndReason::Cleared).map(|e| e.fault).collect()
     }
 
     /// The active faults now that are not sealed: everything a reader may see.
     pub fn active_faults(&self) -> Vec<Fault> {
         let now = self.0.clock.now();
-        let sim = self.sim();
-        sim.model.faults().active(now).filter(|f| !sim.seals.is_sealed(f.id)).cloned().collect()
+        self.sim().visible(now).cloned().collect()
+    }
+
+    /// The modes of [`Self::active_faults`], oldest first: what a span may name.
+    pub fn visible_fault_kinds(&self) -> Vec<FaultKind> {
+        let now = self.0.clock.now();
+        self.sim().visible(now).map(|f| f.kind).collect()
     }
 
     /// Every active fault, sealed or not: what the node really applies.
@@ -477,18 +483,20 @@ impl NodeState {
     /// first.
     pub fn sealed(&self, key: &str) -> Vec<SealRecord> {
         let now = self.0.clock.now();
-        let mut sim = self.sim();
-        // Expiry is noticed lazily (per tick or call); catch up so `ended` is current.
-        let expired = sim.model.expire(now);
-        let expired = sim.seals.ended(expired, now, EndReason::Expired);
-        let records = sim.seals.0.iter().filter(|r| r.key == key).cloned().collect();
-        drop(sim);
-        self.log_ended(&expired, EndReason::Expired);
+        let (records, ended) = {
+            let mut sim = self.sim();
+            // Expiry is noticed lazily (per tick or call); catch up so `ended` is current.
+            let ended = sim.model.expire(now);
+            let ended = sim.seals.record_ends(ended, now);
+            (sim.seals.0.iter().filter(|r| r.key == key).cloned().collect(), ended)
+        };
+        self.log_ended(&ended);
         records
     }
 
-    fn log_ended(&self, faults: &[Fault], reason: EndReason) {
-        for f in faults {
+    /// Logs the end of each fault in `ended` (none of them sealed).
+    fn log_ended(&self, ended: &[Ended]) {
+        for Ended { fault: f, reason } in ended {
             tracing::info!(
                 target: crate::logging::targets::FAULT,
                 node = self.id(),
@@ -526,13 +534,13 @@ impl NodeState {
         let served = self.0.served.swap(0, Ordering::Relaxed);
         let rps = served as f64 / elapsed.as_secs_f64().max(1e-3);
         let now = self.0.clock.now();
-        let expired = {
+        let ended = {
             let mut sim = self.sim();
             sim.model.set_load(rps);
-            let expired = sim.model.expire(now);
-            sim.seals.ended(expired, now, EndReason::Expired)
+            let ended = sim.model.expire(now);
+            sim.seals.record_ends(ended, now)
         };
-        self.log_ended(&expired, EndReason::Expired);
+        self.log_ended(&ended);
         self.refresh_gauges();
     }
 
@@ -543,13 +551,7 @@ impl NodeState {
         let (signals, active) = {
             let mut sim = self.sim();
             let signals = sim.model.signals(now);
-            let active: Vec<FaultKind> = sim
-                .model
-                .faults()
-                .active(now)
-                .filter(|f| !sim.seals.is_sealed(f.id))
-                .map(|f| f.kind)
-                .collect();
+            let active: Vec<FaultKind> = sim.visible(now).map(|f| f.kind).collect();
             (signals, active)
         };
         let orders = self.orders_stored();

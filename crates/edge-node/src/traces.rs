@@ -33,6 +33,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use edge_sim::FaultKind;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
@@ -42,8 +43,6 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter as _, SpanProcessor};
-
-use crate::state::NodeState;
 
 /// Finished spans waiting for the worker, per process. At the default 20 req/s and about
 /// four spans a request, a 12-node fleet makes ~1000 spans/s: this rides out two seconds
@@ -498,13 +497,13 @@ impl NodeTracer {
 }
 
 /// The faults in force, as a span attribute (`edge.faults`, e.g. `["latency_spike"]`), or
-/// `None` when healthy. The one place spans learn about faults: a sealed drill gates it here.
-pub fn fault_attribute(state: &NodeState) -> Option<KeyValue> {
-    let faults = state.active_faults();
+/// `None` when healthy. The one place spans learn about faults; the caller passes only
+/// the faults a reader may see (the node's state leaves a sealed drill's out).
+pub fn fault_attribute(faults: &[FaultKind]) -> Option<KeyValue> {
     if faults.is_empty() {
         return None;
     }
-    let names: Vec<opentelemetry::StringValue> = faults.iter().map(|f| f.kind.as_str().into()).collect();
+    let names: Vec<opentelemetry::StringValue> = faults.iter().map(|f| f.as_str().into()).collect();
     Some(KeyValue::new("edge.faults", Value::Array(names.into())))
 }
 

@@ -222,7 +222,7 @@ async fn the_node_sheds_load_past_its_concurrency_limit_and_times_out_slow_reque
 async fn error_counters_exist_at_zero_before_the_first_error_and_their_histograms_do_not() {
     let (_, app) = quiet_node(1);
     let text = metrics(&app).await;
-    for route in &edge_node::shop::ROUTES {
+    for route in &edge_node::routes::ROUTES {
         for status in edge_node::metrics::PRECREATED_ERROR_STATUSES {
             let labels = format!(
                 r#"{{service="{}",route="{}",method="{}",status="{status}"}}"#,

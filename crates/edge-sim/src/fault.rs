@@ -1,9 +1,13 @@
-//! Fault lifecycle: validation of an injection, overlap, replacement and expiry.
+//! Fault lifecycle: validation of an injection, overlap, replacement, expiry and clearing.
 //!
 //! Faults of different modes overlap freely. Injecting a mode that is already active
 //! with the same target service *replaces* it: the newest command wins, with its own
 //! intensity, a fresh id and a fresh expiry (so re-running an injection both extends it
 //! and lets you change its strength). Faults expire on their own at `expires_at`.
+//!
+//! No fault leaves the set silently: every call that changes it returns the faults it
+//! ended and why ([`Ended`]), expired ones included, so the service can log each end and
+//! keep its own records of them (a drill's seals) from that one answer.
 
 use std::time::Duration;
 
@@ -29,7 +33,8 @@ pub struct FaultSpec {
     pub service: Option<Service>,
 }
 
-/// Why an injection or a clear was refused. Nothing changes when one is returned.
+/// Why an injection or a clear was refused. Nothing changes when one is returned, beyond
+/// the end of faults whose time was up (see [`Changed`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultError {
     /// Duration missing the bounds or not a finite number.
@@ -131,13 +136,49 @@ impl Fault {
     }
 }
 
-/// The result of an accepted injection.
+/// Why a fault left the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Its time was up.
+    Expired,
+    /// Ended early on request ([`FaultSet::clear`], [`FaultSet::clear_all`]).
+    Cleared,
+    /// A new injection of the same mode and target took its place.
+    Replaced,
+}
+
+impl EndReason {
+    /// The name in logs and in the API (`expired`, `cleared`, `replaced`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::Cleared => "cleared",
+            EndReason::Replaced => "replaced",
+        }
+    }
+}
+
+/// A fault that left the set, and why.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Injected {
-    /// The new fault.
+pub struct Ended {
+    /// The fault as it was while in force.
     pub fault: Fault,
-    /// The fault of the same mode and target it replaced, if one was active.
-    pub replaced: Option<Fault>,
+    /// Why it ended.
+    pub reason: EndReason,
+}
+
+/// What a call that changes the set did: its own answer, and every fault it ended.
+///
+/// Each such call first ends the faults whose time is up, so `ended` holds those even
+/// when the call itself is refused (`result` is an `Err`); nothing else changes then.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "the ended faults are the only record of their end"]
+pub struct Changed<T> {
+    /// The call's own answer.
+    pub result: Result<T, FaultError>,
+    /// The faults it ended, in order: the expired ones (oldest first), then the one the
+    /// call replaced or cleared.
+    pub ended: Vec<Ended>,
 }
 
 /// The faults of one node.
@@ -153,13 +194,10 @@ impl FaultSet {
         Self::default()
     }
 
-    /// Starts a fault at `now`. The default intensity, when it is a range, is drawn from `rng`.
-    pub fn inject(
-        &mut self,
-        spec: &FaultSpec,
-        now: Duration,
-        rng: &mut impl Rng,
-    ) -> Result<Injected, FaultError> {
+    /// Starts a fault at `now`. The default intensity, when it is a range, is drawn from
+    /// `rng`. The answer is the new fault; a fault of the same mode and target it took
+    /// the place of is in `ended` as [`EndReason::Replaced`].
+    pub fn inject(&mut self, spec: &FaultSpec, now: Duration, rng: &mut impl Rng) -> Changed<Fault> {
         self.inject_from(spec, now, now, rng)
     }
 
@@ -171,10 +209,12 @@ impl FaultSet {
         start: Duration,
         now: Duration,
         rng: &mut impl Rng,
-    ) -> Result<Injected, FaultError> {
-        spec.validate()?;
+    ) -> Changed<Fault> {
+        let mut ended = self.expire(now);
+        if let Err(refused) = spec.validate() {
+            return Changed { result: Err(refused), ended };
+        }
         let start = start.max(now);
-        self.expire(now);
         let intensity = spec.intensity.or_else(|| {
             spec.kind.intensity().map(|i| {
                 if i.default.0 < i.default.1 {
@@ -185,11 +225,9 @@ impl FaultSet {
                 }
             })
         });
-        let replaced = self
-            .faults
-            .iter()
-            .position(|f| f.kind == spec.kind && f.service == spec.service)
-            .map(|i| self.faults.remove(i));
+        if let Some(i) = self.faults.iter().position(|f| f.kind == spec.kind && f.service == spec.service) {
+            ended.push(Ended { fault: self.faults.remove(i), reason: EndReason::Replaced });
+        }
         self.next_id += 1;
         let fault = Fault {
             id: self.next_id,
@@ -200,7 +238,7 @@ impl FaultSet {
             expires_at: start + Duration::from_secs_f64(spec.duration_s),
         };
         self.faults.push(fault.clone());
-        Ok(Injected { fault, replaced })
+        Changed { result: Ok(fault), ended }
     }
 
     /// Faults in force at `now`, oldest first.
@@ -218,24 +256,33 @@ impl FaultSet {
         self.active_of(kind, now).next().is_some()
     }
 
-    /// Ends one active fault early.
-    pub fn clear(&mut self, id: u64, now: Duration) -> Result<Fault, FaultError> {
-        self.expire(now);
-        let i = self.faults.iter().position(|f| f.id == id).ok_or(FaultError::UnknownFault(id))?;
-        Ok(self.faults.remove(i))
+    /// Ends one fault early (an active one, or one held for a later start); it is the
+    /// last of `ended`, as [`EndReason::Cleared`]. An id no fault in force or held has is
+    /// refused with [`FaultError::UnknownFault`].
+    pub fn clear(&mut self, id: u64, now: Duration) -> Changed<()> {
+        let mut ended = self.expire(now);
+        let Some(i) = self.faults.iter().position(|f| f.id == id) else {
+            return Changed { result: Err(FaultError::UnknownFault(id)), ended };
+        };
+        ended.push(Ended { fault: self.faults.remove(i), reason: EndReason::Cleared });
+        Changed { result: Ok(()), ended }
     }
 
-    /// Ends every active fault; returns them.
-    pub fn clear_all(&mut self, now: Duration) -> Vec<Fault> {
-        self.expire(now);
-        std::mem::take(&mut self.faults)
-    }
-
-    /// Drops faults whose time is up; returns them so their end can be logged.
-    pub fn expire(&mut self, now: Duration) -> Vec<Fault> {
-        let (ended, kept) = std::mem::take(&mut self.faults).into_iter().partition(|f| now >= f.expires_at);
-        self.faults = kept;
+    /// Ends every fault: those whose time is up as [`EndReason::Expired`], the others
+    /// (active or held for a later start) as [`EndReason::Cleared`].
+    pub fn clear_all(&mut self, now: Duration) -> Vec<Ended> {
+        let mut ended = self.expire(now);
+        let cleared = std::mem::take(&mut self.faults).into_iter();
+        ended.extend(cleared.map(|fault| Ended { fault, reason: EndReason::Cleared }));
         ended
+    }
+
+    /// Ends the faults whose time is up at `now`, oldest first, as [`EndReason::Expired`].
+    pub fn expire(&mut self, now: Duration) -> Vec<Ended> {
+        let (expired, kept): (Vec<Fault>, Vec<Fault>) =
+            std::mem::take(&mut self.faults).into_iter().partition(|f| now >= f.expires_at);
+        self.faults = kept;
+        expired.into_iter().map(|fault| Ended { fault, reason: EndReason::Expired }).collect()
     }
 }
 
@@ -254,16 +301,27 @@ mod tests {
         Duration::from_secs(s)
     }
 
+    fn ended(fault: &Fault, reason: EndReason) -> Ended {
+        Ended { fault: fault.clone(), reason }
+    }
+
+    /// Starts `spec` at `now`, which must be accepted and end nothing.
+    fn start(set: &mut FaultSet, spec: &FaultSpec, now: Duration, rng: &mut ChaCha8Rng) -> Fault {
+        let change = set.inject(spec, now, rng);
+        assert_eq!(change.ended, vec![], "{spec:?} at {now:?} ended something");
+        change.result.expect("valid")
+    }
+
     #[test]
     fn a_fault_is_active_until_its_expiry_and_then_expires_on_its_own() {
         let mut set = FaultSet::new();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let fault = set.inject(&spec(FaultKind::CpuSpike, 30.0), secs(10), &mut rng).expect("valid").fault;
+        let fault = set.inject(&spec(FaultKind::CpuSpike, 30.0), secs(10), &mut rng).result.expect("valid");
         assert_eq!((fault.id, fault.started_at, fault.expires_at), (1, secs(10), secs(40)));
         assert!(set.is_active(FaultKind::CpuSpike, secs(39)));
         assert_eq!(fault.remaining(secs(35)), secs(5));
         assert!(!set.is_active(FaultKind::CpuSpike, secs(40)));
-        assert_eq!(set.expire(secs(40)), vec![fault]);
+        assert_eq!(set.expire(secs(40)), vec![ended(&fault, EndReason::Expired)]);
         assert_eq!(set.active(secs(40)).count(), 0);
     }
 
@@ -271,13 +329,14 @@ mod tests {
     fn different_modes_overlap_and_the_same_mode_is_replaced() {
         let mut set = FaultSet::new();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        set.inject(&spec(FaultKind::CpuSpike, 30.0), secs(0), &mut rng).expect("valid");
-        set.inject(&spec(FaultKind::MemoryLeak, 60.0), secs(5), &mut rng).expect("valid");
+        let first = start(&mut set, &spec(FaultKind::CpuSpike, 30.0), secs(0), &mut rng);
+        start(&mut set, &spec(FaultKind::MemoryLeak, 60.0), secs(5), &mut rng);
         let again = FaultSpec { intensity: Some(0.6), ..spec(FaultKind::CpuSpike, 100.0) };
-        let injected = set.inject(&again, secs(20), &mut rng).expect("valid");
-        assert_eq!(injected.replaced.map(|f| f.id), Some(1));
-        assert_eq!((injected.fault.id, injected.fault.intensity), (3, Some(0.6)));
-        assert_eq!(injected.fault.expires_at, secs(120));
+        let change = set.inject(&again, secs(20), &mut rng);
+        assert_eq!(change.ended, vec![ended(&first, EndReason::Replaced)]);
+        let fault = change.result.expect("valid");
+        assert_eq!((fault.id, fault.intensity), (3, Some(0.6)));
+        assert_eq!(fault.expires_at, secs(120));
         let active: Vec<_> = set.active(secs(21)).map(|f| (f.id, f.kind)).collect();
         assert_eq!(active, vec![(2, FaultKind::MemoryLeak), (3, FaultKind::CpuSpike)]);
     }
@@ -288,7 +347,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for service in [Service::Orders, Service::Payments] {
             let s = FaultSpec { service: Some(service), ..spec(FaultKind::LatencySpike, 30.0) };
-            assert_eq!(set.inject(&s, secs(0), &mut rng).expect("valid").replaced, None);
+            assert_eq!(set.inject(&s, secs(0), &mut rng).ended, vec![], "nothing replaced");
         }
         assert_eq!(set.active_of(FaultKind::LatencySpike, secs(1)).count(), 2);
     }
@@ -299,8 +358,8 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let f = set
             .inject_from(&spec(FaultKind::NodeCrash, 10.0), secs(15), secs(5), &mut rng)
-            .expect("ok")
-            .fault;
+            .result
+            .expect("ok");
         assert_eq!((f.started_at, f.expires_at), (secs(15), secs(25)));
         assert!(!set.is_active(FaultKind::NodeCrash, secs(14)));
         assert!(set.is_active(FaultKind::NodeCrash, secs(15)));
@@ -312,13 +371,108 @@ mod tests {
     fn clear_ends_one_fault_or_all_and_unknown_ids_are_refused() {
         let mut set = FaultSet::new();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        set.inject(&spec(FaultKind::CpuSpike, 30.0), secs(0), &mut rng).expect("valid");
-        set.inject(&spec(FaultKind::NodeCrash, 30.0), secs(0), &mut rng).expect("valid");
-        assert_eq!(set.clear(7, secs(1)), Err(FaultError::UnknownFault(7)));
-        assert_eq!(set.clear(1, secs(1)).map(|f| f.kind), Ok(FaultKind::CpuSpike));
-        assert_eq!(set.clear(1, secs(1)), Err(FaultError::UnknownFault(1)));
-        assert_eq!(set.clear_all(secs(2)).len(), 1);
+        let cpu = start(&mut set, &spec(FaultKind::CpuSpike, 30.0), secs(0), &mut rng);
+        let crash = start(&mut set, &spec(FaultKind::NodeCrash, 30.0), secs(0), &mut rng);
+        assert_eq!(
+            set.clear(7, secs(1)),
+            Changed { result: Err(FaultError::UnknownFault(7)), ended: vec![] }
+        );
+        assert_eq!(
+            set.clear(1, secs(1)),
+            Changed { result: Ok(()), ended: vec![ended(&cpu, EndReason::Cleared)] }
+        );
+        assert_eq!(set.clear(1, secs(1)).result, Err(FaultError::UnknownFault(1)));
+        assert_eq!(set.clear_all(secs(2)), vec![ended(&crash, EndReason::Cleared)]);
         assert_eq!(set.active(secs(2)).count(), 0);
+    }
+
+    #[test]
+    fn every_change_ends_the_faults_whose_time_is_up_first_and_says_so() {
+        let mut set = FaultSet::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let cpu = start(&mut set, &spec(FaultKind::CpuSpike, 10.0), secs(0), &mut rng);
+        let leak = start(&mut set, &spec(FaultKind::MemoryLeak, 20.0), secs(0), &mut rng);
+        let crash = start(&mut set, &spec(FaultKind::NodeCrash, 30.0), secs(0), &mut rng);
+
+        // t=10: the spike's time is up; an injection of the same mode is no replacement.
+        let change = set.inject(&spec(FaultKind::CpuSpike, 10.0), secs(10), &mut rng);
+        assert_eq!(change.ended, vec![ended(&cpu, EndReason::Expired)]);
+        let cpu2 = change.result.expect("valid");
+        assert_eq!(cpu2.id, 4);
+
+        // t=20: a refused injection still reports the two expiries, oldest first.
+        let change = set.inject(&spec(FaultKind::CpuSpike, 0.5), secs(20), &mut rng);
+        assert_eq!(change.result, Err(FaultError::BadDuration { given: 0.5 }));
+        assert_eq!(change.ended, vec![ended(&leak, EndReason::Expired), ended(&cpu2, EndReason::Expired)]);
+
+        // t=30: clearing the crash just as its time is up is refused: it expired.
+        assert_eq!(
+            set.clear(crash.id, secs(30)),
+            Changed {
+                result: Err(FaultError::UnknownFault(crash.id)),
+                ended: vec![ended(&crash, EndReason::Expired)]
+            }
+        );
+        assert_eq!(set.expire(secs(3600)), vec![], "each end is reported once");
+    }
+
+    #[test]
+    fn a_replacement_and_a_clear_come_after_the_expiries_they_found() {
+        let mut set = FaultSet::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let burst = start(&mut set, &spec(FaultKind::ErrorBurst, 5.0), secs(0), &mut rng);
+        let cpu = start(&mut set, &spec(FaultKind::CpuSpike, 60.0), secs(0), &mut rng);
+        let change = set.inject(&spec(FaultKind::CpuSpike, 60.0), secs(5), &mut rng);
+        assert_eq!(change.ended, vec![ended(&burst, EndReason::Expired), ended(&cpu, EndReason::Replaced)]);
+        let cpu2 = change.result.expect("valid");
+
+        let network = start(&mut set, &spec(FaultKind::FlakyNetwork, 5.0), secs(10), &mut rng);
+        assert_eq!(
+            set.clear(cpu2.id, secs(15)),
+            Changed {
+                result: Ok(()),
+                ended: vec![ended(&network, EndReason::Expired), ended(&cpu2, EndReason::Cleared)]
+            }
+        );
+    }
+
+    #[test]
+    fn clear_all_tells_expired_faults_from_cleared_ones_pending_included() {
+        let mut set = FaultSet::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let cpu = start(&mut set, &spec(FaultKind::CpuSpike, 10.0), secs(0), &mut rng);
+        let leak = start(&mut set, &spec(FaultKind::MemoryLeak, 60.0), secs(0), &mut rng);
+        let held = set
+            .inject_from(&spec(FaultKind::NodeCrash, 10.0), secs(100), secs(0), &mut rng)
+            .result
+            .expect("valid");
+        assert_eq!(
+            set.clear_all(secs(10)),
+            vec![
+                ended(&cpu, EndReason::Expired),
+                ended(&leak, EndReason::Cleared),
+                ended(&held, EndReason::Cleared),
+            ]
+        );
+        assert_eq!(set.clear_all(secs(11)), vec![]);
+    }
+
+    #[test]
+    fn a_pending_fault_can_be_cleared_before_it_starts() {
+        let mut set = FaultSet::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let held = set
+            .inject_from(&spec(FaultKind::NodeCrash, 10.0), secs(100), secs(0), &mut rng)
+            .result
+            .expect("valid");
+        assert_eq!(set.clear(held.id, secs(50)).ended, vec![ended(&held, EndReason::Cleared)]);
+        assert!(!set.is_active(FaultKind::NodeCrash, secs(100)));
+    }
+
+    #[test]
+    fn end_reasons_have_their_log_names() {
+        let names = [EndReason::Expired, EndReason::Cleared, EndReason::Replaced].map(EndReason::as_str);
+        assert_eq!(names, ["expired", "cleared", "replaced"]);
     }
 
     #[test]
@@ -338,12 +492,14 @@ mod tests {
             FaultSpec { service: Some(Service::Orders), ..spec(FaultKind::CpuSpike, 30.0) },
         ];
         for s in &bad {
-            assert!(set.inject(s, secs(0), &mut rng).is_err(), "{s:?} must be refused");
+            let change = set.inject(s, secs(0), &mut rng);
+            assert!(change.result.is_err(), "{s:?} must be refused");
+            assert_eq!(change.ended, vec![]);
         }
         assert_eq!(set.active(secs(0)).count(), 0);
         assert_eq!(
-            set.inject(&spec(FaultKind::CpuSpike, 1.0), secs(0), &mut rng).expect("valid").fault.id,
-            1
+            set.inject(&spec(FaultKind::CpuSpike, 1.0), secs(0), &mut rng).result.map(|f| f.id),
+            Ok(1)
         );
     }
 
@@ -363,7 +519,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         for i in 0..200 {
             let mut set = FaultSet::new();
-            let f = set.inject(&spec(FaultKind::ErrorBurst, 30.0), secs(i), &mut rng).expect("valid").fault;
+            let f = set.inject(&spec(FaultKind::ErrorBurst, 30.0), secs(i), &mut rng).result.expect("valid");
             let p = f.intensity.expect("drawn");
             assert!((0.2..=0.5).contains(&p), "{p}");
         }

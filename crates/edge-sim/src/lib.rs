@@ -22,7 +22,7 @@ pub mod resources;
 pub mod rng;
 
 pub use catalog::{FaultKind, Intensity, Service};
-pub use fault::{Fault, FaultError, FaultSet, FaultSpec, Injected};
+pub use fault::{Changed, EndReason, Ended, Fault, FaultError, FaultSet, FaultSpec};
 pub use node::{NodeParams, NodeSim};
 pub use request::{StepFailure, StepPlan};
 pub use resources::Signals;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::catalog::{FaultKind, Service};
-use crate::fault::{Fault, FaultError, FaultSet, FaultSpec, Injected};
+use crate::fault::{Changed, Ended, Fault, FaultSet, FaultSpec};
 use crate::request::{self, Step, StepPlan};
 use crate::resources::{Resources, Signals};
 
@@ -37,12 +37,7 @@ impl NodeSim {
     }
 
     /// Starts a fault; see [`FaultSet::inject`].
-    pub fn inject(
-        &mut self,
-        spec: &FaultSpec,
-        now: Duration,
-        rng: &mut impl Rng,
-    ) -> Result<Injected, FaultError> {
+    pub fn inject(&mut self, spec: &FaultSpec, now: Duration, rng: &mut impl Rng) -> Changed<Fault> {
         self.faults.inject(spec, now, rng)
     }
 
@@ -53,22 +48,22 @@ impl NodeSim {
         start: Duration,
         now: Duration,
         rng: &mut impl Rng,
-    ) -> Result<Injected, FaultError> {
+    ) -> Changed<Fault> {
         self.faults.inject_from(spec, start, now, rng)
     }
 
-    /// Ends one fault early.
-    pub fn clear(&mut self, id: u64, now: Duration) -> Result<Fault, FaultError> {
+    /// Ends one fault early; see [`FaultSet::clear`].
+    pub fn clear(&mut self, id: u64, now: Duration) -> Changed<()> {
         self.faults.clear(id, now)
     }
 
-    /// Ends every fault.
-    pub fn clear_all(&mut self, now: Duration) -> Vec<Fault> {
+    /// Ends every fault; see [`FaultSet::clear_all`].
+    pub fn clear_all(&mut self, now: Duration) -> Vec<Ended> {
         self.faults.clear_all(now)
     }
 
-    /// Removes and returns the faults whose time is up.
-    pub fn expire(&mut self, now: Duration) -> Vec<Fault> {
+    /// Ends the faults whose time is up; see [`FaultSet::expire`].
+    pub fn expire(&mut self, now: Duration) -> Vec<Ended> {
         self.faults.expire(now)
     }
 

@@ -89,7 +89,7 @@ fn the_busier_the_node_the_higher_its_cpu_but_load_alone_stays_under_the_envelop
 fn the_same_seed_gives_the_same_signals_and_plans() {
     let run = |seed| {
         let (mut sim, mut rng) = node(seed);
-        sim.inject(&spec(FaultKind::ErrorBurst, 60.0), secs(30), &mut rng).expect("valid");
+        sim.inject(&spec(FaultKind::ErrorBurst, 60.0), secs(30), &mut rng).result.expect("valid");
         (0..120)
             .map(|s| (sim.signals(secs(s)), sim.plan_entry(Service::Orders, secs(s), &mut rng)))
             .collect::<Vec<_>>()
@@ -101,7 +101,7 @@ fn the_same_seed_gives_the_same_signals_and_plans() {
 #[test]
 fn cpu_spike_pins_cpu_at_95_to_100_percent_slows_requests_and_ends_on_time() {
     let (mut sim, mut rng) = node(1);
-    sim.inject(&spec(FaultKind::CpuSpike, 30.0), secs(100), &mut rng).expect("valid");
+    sim.inject(&spec(FaultKind::CpuSpike, 30.0), secs(100), &mut rng).result.expect("valid");
     for s in 100..130 {
         let cpu = sim.signals(secs(s)).cpu;
         assert!((0.93..=1.0).contains(&cpu), "t={s} cpu={cpu}");
@@ -123,7 +123,7 @@ fn cpu_spike_pins_cpu_at_95_to_100_percent_slows_requests_and_ends_on_time() {
 fn memory_leak_climbs_at_its_rate_to_the_ceiling_and_is_released_when_it_ends() {
     let (mut sim, mut rng) = node(2);
     let before = sim.signals(secs(59)).memory;
-    sim.inject(&spec(FaultKind::MemoryLeak, 120.0), secs(60), &mut rng).expect("valid");
+    sim.inject(&spec(FaultKind::MemoryLeak, 120.0), secs(60), &mut rng).result.expect("valid");
     let after_20s = sim.signals(secs(80)).memory;
     assert!((after_20s - before - 0.20).abs() < 0.03, "1 %/s for 20 s: {before} -> {after_20s}");
     let mut last = 0.0;
@@ -144,7 +144,7 @@ fn latency_spike_multiplies_latency_by_ten_or_its_intensity_and_can_target_one_s
         intensity: Some(4.0),
         ..spec(FaultKind::LatencySpike, 60.0)
     };
-    sim.inject(&spec(FaultKind::LatencySpike, 60.0), secs(0), &mut rng).expect("valid");
+    sim.inject(&spec(FaultKind::LatencySpike, 60.0), secs(0), &mut rng).result.expect("valid");
     let med = |sim: &mut NodeSim, rng: &mut ChaCha8Rng, step| {
         quantile((0..4000).map(|_| sim.plan(step, true, secs(10), rng).delay.as_secs_f64()).collect(), 0.5)
     };
@@ -155,7 +155,7 @@ fn latency_spike_multiplies_latency_by_ten_or_its_intensity_and_can_target_one_s
     let base = median_latency(Step::Service(Service::Products)).as_secs_f64();
 
     let (mut sim, mut rng) = node(3);
-    sim.inject(&targeted, secs(0), &mut rng).expect("valid");
+    sim.inject(&targeted, secs(0), &mut rng).result.expect("valid");
     let products = med(&mut sim, &mut rng, Step::Service(Service::Products)) / base;
     let payments = med(&mut sim, &mut rng, Step::Service(Service::Payments))
         / median_latency(Step::Service(Service::Payments)).as_secs_f64();
@@ -168,7 +168,7 @@ fn latency_spike_multiplies_latency_by_ten_or_its_intensity_and_can_target_one_s
 fn error_burst_fails_its_fraction_of_requests_once_per_request() {
     let (mut sim, mut rng) = node(4);
     let s = FaultSpec { intensity: Some(0.3), ..spec(FaultKind::ErrorBurst, 60.0) };
-    sim.inject(&s, secs(0), &mut rng).expect("valid");
+    sim.inject(&s, secs(0), &mut rng).result.expect("valid");
     let n = 20_000;
     let entry =
         (0..n).filter(|_| sim.plan_entry(Service::Orders, secs(5), &mut rng).failure.is_some()).count();
@@ -185,7 +185,7 @@ fn error_burst_fails_its_fraction_of_requests_once_per_request() {
 #[test]
 fn node_crash_is_on_for_its_duration_only() {
     let (mut sim, mut rng) = node(5);
-    sim.inject(&spec(FaultKind::NodeCrash, 10.0), secs(20), &mut rng).expect("valid");
+    sim.inject(&spec(FaultKind::NodeCrash, 10.0), secs(20), &mut rng).result.expect("valid");
     assert!(!sim.is_crashed(secs(19)) && sim.is_crashed(secs(20)) && sim.is_crashed(secs(29)));
     assert!(!sim.is_crashed(secs(30)));
 }
@@ -193,7 +193,7 @@ fn node_crash_is_on_for_its_duration_only() {
 #[test]
 fn dependency_failure_fails_gateway_calls_only() {
     let (mut sim, mut rng) = node(6);
-    sim.inject(&spec(FaultKind::DependencyFailure, 60.0), secs(0), &mut rng).expect("valid");
+    sim.inject(&spec(FaultKind::DependencyFailure, 60.0), secs(0), &mut rng).result.expect("valid");
     for _ in 0..500 {
         assert_eq!(sim.plan(Step::Gateway, false, secs(1), &mut rng).failure, Some(StepFailure::Upstream));
         assert_ne!(sim.plan_entry(Service::Products, secs(1), &mut rng).failure, Some(StepFailure::Upstream));
@@ -207,7 +207,7 @@ fn dependency_failure_fails_gateway_calls_only() {
 fn flaky_network_stalls_its_fraction_for_one_to_three_seconds() {
     let (mut sim, mut rng) = node(7);
     assert_eq!(sim.network_stall(secs(0), &mut rng), None);
-    sim.inject(&spec(FaultKind::FlakyNetwork, 60.0), secs(0), &mut rng).expect("valid");
+    sim.inject(&spec(FaultKind::FlakyNetwork, 60.0), secs(0), &mut rng).result.expect("valid");
     let stalls: Vec<Duration> = (0..10_000).filter_map(|_| sim.network_stall(secs(1), &mut rng)).collect();
     let ratio = stalls.len() as f64 / 10_000.0;
     assert!((0.27..0.33).contains(&ratio), "{ratio}");
@@ -217,13 +217,16 @@ fn flaky_network_stalls_its_fraction_for_one_to_three_seconds() {
 #[test]
 fn overlapping_faults_combine_and_each_expires_on_its_own() {
     let (mut sim, mut rng) = node(8);
-    sim.inject(&spec(FaultKind::CpuSpike, 20.0), secs(0), &mut rng).expect("valid");
-    sim.inject(&spec(FaultKind::MemoryLeak, 40.0), secs(10), &mut rng).expect("valid");
+    sim.inject(&spec(FaultKind::CpuSpike, 20.0), secs(0), &mut rng).result.expect("valid");
+    sim.inject(&spec(FaultKind::MemoryLeak, 40.0), secs(10), &mut rng).result.expect("valid");
     let both = sim.signals(secs(19));
     assert!(both.cpu > 0.9 && both.memory > 0.5);
     let leak_only = sim.signals(secs(25));
     assert!(leak_only.cpu < STEADY_CPU_MAX && leak_only.memory > both.memory);
-    assert_eq!(sim.expire(secs(25)).iter().map(|f| f.kind).collect::<Vec<_>>(), vec![FaultKind::CpuSpike]);
+    assert_eq!(
+        sim.expire(secs(25)).iter().map(|e| e.fault.kind).collect::<Vec<_>>(),
+        vec![FaultKind::CpuSpike]
+    );
     assert_eq!(sim.faults().active(secs(25)).count(), 1);
 }
 

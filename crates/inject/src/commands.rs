@@ -12,8 +12,8 @@ use tokio::task::JoinSet;
 use edge_sim::api::{FaultList, FaultView, InjectRequest, Started};
 use serde::Serialize;
 
-use crate::client::{Client, NodeError};
 use exposition::Metrics;
+use stack_client::{NodeClient, NodeError};
 
 /// Requests in flight at once: a thousand nodes are reached in waves of this many, fast
 /// (a region of 333 nodes in well under a second on loopback) without opening a thousand
@@ -22,10 +22,14 @@ pub const MAX_IN_FLIGHT: usize = 64;
 
 /// Runs `f` against every node concurrently, at most [`MAX_IN_FLIGHT`] at once; one
 /// result per node, in node order (see [`each_node_with`]).
-pub async fn each_node<T, F, Fut>(client: &Client, nodes: &[u32], f: F) -> Vec<(u32, Result<T, NodeError>)>
+pub async fn each_node<T, F, Fut>(
+    client: &NodeClient,
+    nodes: &[u32],
+    f: F,
+) -> Vec<(u32, Result<T, NodeError>)>
 where
     T: Send + 'static,
-    F: Fn(Client, u32) -> Fut,
+    F: Fn(NodeClient, u32) -> Fut,
     Fut: std::future::Future<Output = Result<T, NodeError>> + Send + 'static,
 {
     each_node_with(client, nodes, None, std::future::pending(), f).await
@@ -46,7 +50,7 @@ pub async fn ctrl_c() {
 /// A node whose task panicked or was cancelled gets [`NodeError::Lost`]: its outcome is
 /// unknown, which is a failure, never a silent gap in the report.
 pub async fn each_node_with<T, F, Fut>(
-    client: &Client,
+    client: &NodeClient,
     nodes: &[u32],
     rollout: Option<Duration>,
     interrupt: impl std::future::Future<Output = ()>,
@@ -54,7 +58,7 @@ pub async fn each_node_with<T, F, Fut>(
 ) -> Vec<(u32, Result<T, NodeError>)>
 where
     T: Send + 'static,
-    F: Fn(Client, u32) -> Fut,
+    F: Fn(NodeClient, u32) -> Fut,
     Fut: std::future::Future<Output = Result<T, NodeError>> + Send + 'static,
 {
     let mut nodes = nodes.to_vec();
@@ -139,7 +143,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// sent. With `rollout`, the nodes are injected one by one over that long (see
 /// [`each_node_with`]); ctrl-c stops it and the report names every node not injected.
 pub async fn inject(
-    client: &Client,
+    client: &NodeClient,
     nodes: &[u32],
     body: &InjectRequest,
     rollout: Option<Duration>,
@@ -151,7 +155,7 @@ pub async fn inject(
 
 /// [`inject`], stopped by `interrupt` instead of ctrl-c (for tests).
 pub async fn inject_until(
-    client: &Client,
+    client: &NodeClient,
     nodes: &[u32],
     body: &InjectRequest,
     rollout: Option<Duration>,
@@ -182,7 +186,7 @@ pub async fn inject_until(
 
 /// `inject clear`.
 pub async fn clear(
-    client: &Client,
+    client: &NodeClient,
     nodes: &[u32],
     id: Option<u64>,
     json: bool,
@@ -317,7 +321,7 @@ pub const WORST_LISTED: usize = 10;
 /// second more than one). `region_of` names each node's region. One row per node for a
 /// small fleet (or with `full`), else a summary by region with the worst nodes.
 pub async fn status(
-    client: &Client,
+    client: &NodeClient,
     nodes: &[u32],
     region_of: impl Fn(u32) -> String,
     full: bool,
@@ -502,8 +506,9 @@ mod tests {
     use super::*;
     use crate::targets::Targets;
 
-    fn client() -> Client {
-        Client::new(Targets::new("127.0.0.1", 0, BTreeMap::new()), Duration::from_secs(1)).expect("client")
+    fn client() -> NodeClient {
+        NodeClient::new(Targets::new("127.0.0.1", 0, BTreeMap::new()), Duration::from_secs(1))
+            .expect("client")
     }
 
     #[tokio::test]

@@ -17,10 +17,9 @@ use std::collections::BTreeMap;
 
 use edge_sim::api::{FleetMembers, Member};
 use edge_sim::fleet::{REGIONS, default_region};
-use serde::Deserialize;
 
-use crate::client::Client;
 use crate::targets::NodeSpec;
+use stack_client::{NodeClient, Prometheus};
 
 /// The running fleet: its members in node order, and where that was learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +105,11 @@ pub fn region_parser() -> clap::builder::PossibleValuesParser {
 
 /// Learns the running fleet (see the module doc). `listed` is the nodes `--targets` and
 /// `--targets-file` name, if any.
-pub async fn discover(client: &Client, listed: Option<Vec<u32>>, prometheus: &str) -> Result<Fleet, String> {
+pub async fn discover(
+    client: &NodeClient,
+    listed: Option<Vec<u32>>,
+    prometheus: &str,
+) -> Result<Fleet, String> {
     if let Some(nodes) = listed {
         return Ok(Fleet::from_nodes(nodes, "--targets"));
     }
@@ -131,33 +134,15 @@ pub async fn discover(client: &Client, listed: Option<Vec<u32>>, prometheus: &st
     }
 }
 
-/// Prometheus' answer to `/api/v1/targets?state=active` (the parts read).
-#[derive(Debug, Deserialize)]
-struct TargetsAnswer {
-    data: TargetsData,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TargetsData {
-    active_targets: Vec<ActiveTarget>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ActiveTarget {
-    labels: BTreeMap<String, String>,
-}
-
 /// The fleet as Prometheus scrapes it: every active target with a numeric `node` label.
-async fn prometheus_targets(client: &Client, prometheus: &str) -> Result<Fleet, String> {
-    let url = format!("{}/api/v1/targets?state=active", prometheus.trim_end_matches('/'));
+async fn prometheus_targets(client: &NodeClient, prometheus: &str) -> Result<Fleet, String> {
     let failed = |why: String| format!("Prometheus ({prometheus}) {why}");
-    let text = client.get_text(&url).await.map_err(failed)?;
-    let answer: TargetsAnswer =
-        serde_json::from_str(&text).map_err(|e| failed(format!("answered something else: {e}")))?;
-    let members: Vec<Member> = answer
-        .data
-        .active_targets
+    let targets =
+        Prometheus::new(client.http().clone(), prometheus).targets().await.map_err(|e| match e {
+            stack_client::ApiError::Unreachable { .. } => failed("cannot connect".to_owned()),
+            other => failed(format!("did not answer: {other}")),
+        })?;
+    let members: Vec<Member> = targets
         .into_iter()
         .filter_map(|t| {
             let node = t.labels.get("node")?.parse::<u32>().ok()?;

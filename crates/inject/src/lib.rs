@@ -5,7 +5,6 @@
 //! can never drift. It must not depend on the service crate.
 
 pub mod cli;
-pub mod client;
 pub mod commands;
 pub mod dotenv;
 pub mod drill;
@@ -20,9 +19,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use cli::{Cli, Command};
-use client::Client;
 use edge_sim::api::InjectRequest;
 use scenario::Scenario;
+use stack_client::NodeClient;
 use targets::{NodeSpec, Targets, compose_port_overrides, compose_service_url, parse_overrides};
 
 /// Exit codes: everything succeeded.
@@ -73,7 +72,7 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
         overrides.extend(given);
     }
     let client =
-        Client::new(Targets::new(&g.host, g.base_port, overrides), Duration::from_secs_f64(g.timeout))
+        NodeClient::new(Targets::new(&g.host, g.base_port, overrides), Duration::from_secs_f64(g.timeout))
             .map_err(|e| format!("{e:#}"))?;
     if cli.command.is_some() && (cli.inject.node.is_some() || cli.inject.failure.is_some()) {
         return Err(
@@ -201,7 +200,7 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
 /// Runs a scenario, watching each step's documented alert if `watch` carries the settings,
 /// and writing an incident report if `report` names a file (and Prometheus).
 async fn run_scenario(
-    client: &Client,
+    client: &NodeClient,
     scenario: &Scenario,
     all: &[u32],
     watch: Option<&cli::InjectArgs>,

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use crate::cli::RandomArgs;
 use edge_sim::api::InjectRequest;
 
-use crate::client::Client;
 use crate::commands::each_node;
 use crate::targets::NodeSpec;
+use stack_client::NodeClient;
 
 /// A scenario file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -162,7 +162,7 @@ impl Scenario {
 /// Runs the timeline; on ctrl-c ends every fault it started. Returns true if every
 /// injection succeeded and the run was not interrupted.
 pub async fn run(
-    client: &Client,
+    client: &NodeClient,
     scenario: &Scenario,
     all: &[u32],
     watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
@@ -174,7 +174,7 @@ pub async fn run(
 /// As [`run`], keeping each node's answer to each injection in `record` (for the
 /// incident report of `--report`).
 pub async fn run_recorded(
-    client: &Client,
+    client: &NodeClient,
     scenario: &Scenario,
     all: &[u32],
     watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
@@ -255,7 +255,7 @@ pub async fn run_recorded(
                     let _ = writeln!(out, "node {n}: ended #{id}");
                 }
                 // Already over on its own: nothing left to clean up.
-                Err(crate::client::NodeError::Refused { status: 404, .. }) => {}
+                Err(stack_client::NodeError::Refused { status: 404, .. }) => {}
                 Err(e) => {
                     let _ = writeln!(out, "error: {e}");
                 }

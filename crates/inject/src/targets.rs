@@ -90,28 +90,7 @@ pub fn compact(nodes: &[u32]) -> String {
     parts.join(",")
 }
 
-/// Where the nodes are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Targets {
-    host: String,
-    base_port: u16,
-    overrides: BTreeMap<u32, String>,
-}
-
-impl Targets {
-    /// Node N at `http://{host}:{base_port + N}`, unless `overrides` names its URL.
-    pub fn new(host: &str, base_port: u16, overrides: BTreeMap<u32, String>) -> Self {
-        Self { host: host.to_owned(), base_port, overrides }
-    }
-
-    /// The base URL of node `n`.
-    pub fn url(&self, n: u32) -> String {
-        self.overrides
-            .get(&n)
-            .cloned()
-            .unwrap_or_else(|| format!("http://{}:{}", self.host, u32::from(self.base_port) + n))
-    }
-}
+pub use stack_client::Targets;
 
 /// Parses overrides: `N=URL` entries separated by commas or new lines (`#` starts a comment).
 pub fn parse_overrides(text: &str) -> Result<BTreeMap<u32, String>, String> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
+use stack_client::{Alertmanager, Prometheus};
 use tokio::time::Instant;
 
 /// How often the APIs are polled: a tenth of the 1 s scrape/evaluation interval.
@@ -52,29 +53,15 @@ pub struct Timeline {
 type Snapshot = (BTreeMap<(String, String), String>, BTreeSet<(String, String)>);
 
 /// One poll of both APIs.
-async fn snapshot(http: &reqwest::Client, cfg: &WatchConfig) -> Result<Snapshot, String> {
-    let get = |url: String| async move {
-        let res =
-            http.get(&url).send().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
-        let res = res.error_for_status().map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
-        res.json::<Value>().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))
+async fn snapshot(prometheus: &Prometheus, alertmanager: &Alertmanager) -> Result<Snapshot, String> {
+    let key = |labels: &BTreeMap<String, String>| {
+        let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+        (label("alertname"), label("node"))
     };
-    let key = |labels: &Value| {
-        (
-            labels["alertname"].as_str().unwrap_or("").to_owned(),
-            labels["node"].as_str().unwrap_or("").to_owned(),
-        )
-    };
-    let prom = get(format!("{}/api/v1/alerts", cfg.prometheus)).await?;
-    let am =
-        get(format!("{}/api/v2/alerts?active=true&silenced=false&inhibited=false", cfg.alertmanager)).await?;
-    let states = prom["data"]["alerts"]
-        .as_array()
-        .map(|a| {
-            a.iter().map(|x| (key(&x["labels"]), x["state"].as_str().unwrap_or("").to_owned())).collect()
-        })
-        .unwrap_or_default();
-    let active = am.as_array().map(|a| a.iter().map(|x| key(&x["labels"])).collect()).unwrap_or_default();
+    let evaluated = prometheus.alerts().await.map_err(|e| e.to_string())?;
+    let active = alertmanager.active_alerts().await.map_err(|e| e.to_string())?;
+    let states = evaluated.iter().map(|a| (key(&a.labels), a.state.clone())).collect();
+    let active = active.iter().map(|a| key(&a.labels)).collect();
     Ok((states, active))
 }
 
@@ -110,7 +97,8 @@ pub struct WatchReport {
 /// Polls both APIs, counting failures; gives up only after `cfg.timeout` without a
 /// successful poll, so one slow answer from a busy Prometheus does not end a measurement.
 struct Poller<'a> {
-    http: reqwest::Client,
+    prometheus: Prometheus,
+    alertmanager: Alertmanager,
     cfg: &'a WatchConfig,
     polls: u64,
     failed: u64,
@@ -123,7 +111,7 @@ impl Poller<'_> {
     /// failed for longer than the timeout.
     async fn poll(&mut self) -> Result<Option<Snapshot>, String> {
         self.polls += 1;
-        match snapshot(&self.http, self.cfg).await {
+        match snapshot(&self.prometheus, &self.alertmanager).await {
             Ok(s) => {
                 self.last_ok = Instant::now();
                 Ok(Some(s))
@@ -152,8 +140,18 @@ pub async fn watch(
     cfg: &WatchConfig,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Expectation>,
 ) -> Result<WatchReport, String> {
-    let http = reqwest::Client::builder().timeout(cfg.request_timeout).build().map_err(|e| e.to_string())?;
-    let mut poller = Poller { http, cfg, polls: 0, failed: 0, last_error: None, last_ok: Instant::now() };
+    let http = stack_client::http_client(cfg.request_timeout).map_err(|e| e.to_string())?;
+    let (prometheus, alertmanager) =
+        (Prometheus::new(http.clone(), &cfg.prometheus), Alertmanager::new(http, &cfg.alertmanager));
+    let mut poller = Poller {
+        prometheus,
+        alertmanager,
+        cfg,
+        polls: 0,
+        failed: 0,
+        last_error: None,
+        last_ok: Instant::now(),
+    };
     let before = loop {
         if let Some((states, _)) = poller.poll().await? {
             break states;
@@ -362,7 +360,9 @@ mod tests {
         });
         let alertmanager = get(move || {
             let call = am_calls.fetch_add(1, Ordering::SeqCst);
-            async move { Json(if call < 3 { vec![alert()] } else { vec![] }) }
+            // Alertmanager's API v2 shape: the state under `status`.
+            let held = || serde_json::json!({ "labels": { "alertname": "X", "node": "1" }, "status": { "state": "active" } });
+            async move { Json(if call < 3 { vec![held()] } else { vec![] }) }
         });
         let app =
             axum::Router::new().route("/api/v1/alerts", prometheus).route("/api/v2/alerts", alertmanager);

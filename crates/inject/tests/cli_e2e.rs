@@ -48,10 +48,11 @@ mod tokio_util_free {
         /// The fault injections node `node` counted, by mode: its own record of what
         /// was injected, whatever the timing.
         pub async fn injections(&self, node: usize) -> Vec<(String, f64)> {
-            let url = self.targets.split(',').nth(node - 1).and_then(|t| t.split_once('=')).expect("node").1;
-            let text =
-                reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("text");
-            let metrics = exposition::Metrics::parse(&text).expect("OpenMetrics");
+            let overrides = inject::targets::parse_overrides(&self.targets).expect("targets");
+            let targets = stack_client::Targets::new("127.0.0.1", 0, overrides);
+            let client =
+                stack_client::NodeClient::new(targets, std::time::Duration::from_secs(10)).expect("client");
+            let metrics = client.metrics(node as u32).await.expect("metrics");
             metrics
                 .samples()
                 .iter()

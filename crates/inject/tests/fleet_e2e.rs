@@ -142,7 +142,7 @@ async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what
     inject(&fleet, &["clear", "--node", "all"]).await;
 
     // Stopped half-way: those started are exactly those reported started.
-    let client = inject::client::Client::new(
+    let client = stack_client::NodeClient::new(
         inject::targets::Targets::new("127.0.0.1", fleet.base, Default::default()),
         Duration::from_secs(5),
     )
@@ -223,11 +223,12 @@ async fn nodes_in_processes_of_their_own_are_learned_from_prometheus_targets() {
         states.push(state.clone());
         tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
     }
-    // Prometheus scrapes nodes 1 and 3 (labels as the file_sd targets give them) and itself.
+    // Prometheus scrapes nodes 1 and 3 (labels as the file_sd targets give them) and itself,
+    // answering in the shape of its `/api/v1/targets` (the fields the client reads).
     let targets = serde_json::json!({"status": "success", "data": {"activeTargets": [
-        {"labels": {"job": "edge-node", "node": "1", "region": "eu-west", "instance": "edge-node-1:8080"}},
-        {"labels": {"job": "edge-node", "node": "3", "region": "eu-west", "instance": "edge-node-3:8080"}},
-        {"labels": {"job": "prometheus", "instance": "localhost:9090"}}
+        {"labels": {"job": "edge-node", "node": "1", "region": "eu-west", "instance": "edge-node-1:8080"}, "health": "up"},
+        {"labels": {"job": "edge-node", "node": "3", "region": "eu-west", "instance": "edge-node-3:8080"}, "health": "up"},
+        {"labels": {"job": "prometheus", "instance": "localhost:9090"}, "health": "up"}
     ], "droppedTargets": []}});
     let prom = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let prometheus = format!("http://{}", prom.local_addr().expect("addr"));

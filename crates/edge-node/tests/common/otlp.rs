@@ -134,8 +134,8 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn traced_node(id: u32, settings: &ExportSettings) -> (Arc<Exporter>, NodeState, Router) {
     let region = edge_node::config::default_region(id).to_owned();
     let exporter = Exporter::start(settings, &[(id, region)]).expect("exporter");
-    let config = NodeConfig { rps: 0.0, traces: Some(exporter.tracer(id)), ..NodeConfig::new(id, 42) };
-    let state = NodeState::new(config);
+    let config = NodeConfig { rps: 0.0, ..NodeConfig::new(id, 42) };
+    let state = NodeState::with_tracer(config, Some(exporter.tracer(id)));
     let router = app(state.clone());
     (exporter, state, router)
 }

@@ -9,13 +9,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+use stack_client::{AlertSink, Prometheus};
 
 use edge_sim::api::SealedList;
 
 use super::state::DrillState;
-use crate::client::Client;
+use stack_client::NodeClient;
 
 /// A fault as its node recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,20 +49,7 @@ pub struct AlertRun {
     pub resolved_at: Option<f64>,
 }
 
-/// A notification the alert sink received.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notice {
-    /// Unix time it arrived.
-    pub received_at: f64,
-    /// `firing` or `resolved`.
-    pub status: String,
-    /// The alert.
-    pub alertname: String,
-    /// Its node.
-    pub node: Option<String>,
-    /// The Alertmanager receiver.
-    pub receiver: String,
-}
+pub use stack_client::Notice;
 
 /// One impact figure and the PromQL that gives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,10 +94,33 @@ pub struct Evidence {
 /// its true start rather than the edge of the window.
 const LOOKBACK_S: f64 = 300.0;
 
+/// How long one question to Prometheus or the sink may take (the report's queries read
+/// minutes of raw samples).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Prometheus and the alert sink at these URLs, over one client with [`QUERY_TIMEOUT`].
+pub fn sources(prometheus: &str, sink: &str) -> Result<(Prometheus, AlertSink), String> {
+    let http = stack_client::http_client(QUERY_TIMEOUT).map_err(|e| e.to_string())?;
+    Ok((Prometheus::new(http.clone(), prometheus), AlertSink::new(http, sink)))
+}
+
 /// Reads it all. `now` is the current Unix time.
-pub async fn gather(client: &Client, state: &DrillState, now: f64) -> Evidence {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+pub async fn gather(client: &NodeClient, state: &DrillState, now: f64) -> Evidence {
     let mut problems = Vec::new();
+    let (prometheus, sink) = match sources(&state.prometheus, &state.sink) {
+        Ok(s) => s,
+        Err(e) => {
+            let problems = vec![e];
+            return Evidence {
+                faults: Vec::new(),
+                alerts: Vec::new(),
+                notices: Vec::new(),
+                impact: None,
+                read_at: now,
+                problems,
+            };
+        }
+    };
     let faults = match node_records(client, state).await {
         Ok(f) => f,
         Err(e) => {
@@ -120,7 +130,7 @@ pub async fn gather(client: &Client, state: &DrillState, now: f64) -> Evidence {
     };
     let start = state.started_at.floor() - 1.0;
     let end = now.max(start + 1.0);
-    let alerts = match alert_runs(&http, &state.prometheus, start - LOOKBACK_S, end).await {
+    let alerts = match alert_runs(&prometheus, start - LOOKBACK_S, end).await {
         // Alerts already firing when the drill began are context; ones over by then are not.
         Ok(a) => a.into_iter().filter(|r| r.resolved_at.is_none_or(|t| t >= start)).collect(),
         Err(e) => {
@@ -128,7 +138,7 @@ pub async fn gather(client: &Client, state: &DrillState, now: f64) -> Evidence {
             Vec::new()
         }
     };
-    let notices = match notices(&http, &state.sink, start).await {
+    let notices = match notices(&sink, start).await {
         Ok(n) => n,
         Err(e) => {
             problems.push(format!("alert sink: {e}"));
@@ -138,14 +148,14 @@ pub async fn gather(client: &Client, state: &DrillState, now: f64) -> Evidence {
     let fault_start = faults.iter().map(|f| f.started_at).fold(f64::INFINITY, f64::min);
     let impact = if fault_start.is_finite() && fault_start < now {
         let nodes: Vec<u32> = state.faults.iter().map(|f| f.plan.node).collect();
-        Some(impact(&http, &state.prometheus, &nodes, fault_start, now).await)
+        Some(impact(&prometheus, &nodes, fault_start, now).await)
     } else {
         None
     };
     Evidence { faults, alerts, notices, impact, read_at: now, problems }
 }
 
-async fn node_records(client: &Client, state: &DrillState) -> Result<Vec<FaultRecord>, String> {
+async fn node_records(client: &NodeClient, state: &DrillState) -> Result<Vec<FaultRecord>, String> {
     let mut out = Vec::new();
     let mut lists: BTreeMap<u32, SealedList> = BTreeMap::new();
     for (index, f) in state.faults.iter().enumerate() {
@@ -166,76 +176,31 @@ async fn node_records(client: &Client, state: &DrillState) -> Result<Vec<FaultRe
     Ok(out)
 }
 
-async fn prom_get(
-    http: &reqwest::Client,
-    base: &str,
-    path: &str,
-    query: &[(&str, String)],
-) -> Result<Value, String> {
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    let full = reqwest::Url::parse_with_params(&url, query).map_err(|e| format!("{url}: {e}"))?;
-    let res =
-        http.get(full).send().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
-    let status = res.status();
-    let body: Value = res.json().await.map_err(|e| format!("{url}: {e}"))?;
-    if !status.is_success() || body["status"] != "success" {
-        return Err(format!("{url}: {status}: {}", body["error"].as_str().unwrap_or("no answer")));
-    }
-    Ok(body["data"].clone())
-}
-
 /// Labels that make one alert run distinct, without `alertstate`.
-fn run_key(metric: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
-    metric
-        .iter()
-        .filter(|(k, _)| k.as_str() != "alertstate" && k.as_str() != "__name__")
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect()
+fn run_key(mut labels: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels.remove("alertstate");
+    labels.remove("__name__");
+    labels
 }
 
-fn samples(series: &Value) -> Vec<(f64, f64)> {
-    series["values"]
-        .as_array()
-        .map(|vs| {
-            vs.iter().filter_map(|v| Some((v[0].as_f64()?, v[1].as_str()?.parse::<f64>().ok()?))).collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The raw samples of `selector` between `start` and `end`, by series: an instant query
-/// of a range selector returns every sample at its own timestamp (each rule evaluation),
-/// not values resampled at a query step.
+/// The raw samples of `selector` in `(start, end]`, by run key.
 async fn raw(
-    http: &reqwest::Client,
-    prom: &str,
+    prometheus: &Prometheus,
     selector: &str,
     start: f64,
     end: f64,
 ) -> Result<Vec<(BTreeMap<String, String>, Vec<(f64, f64)>)>, String> {
-    let window_ms = ((end - start) * 1e3).ceil().max(1.0) as u64;
-    let query = format!("{selector}[{window_ms}ms]");
-    let data =
-        prom_get(http, prom, "/api/v1/query", &[("query", query), ("time", format!("{end:.3}"))]).await?;
-    Ok(data["result"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| Some((run_key(s["metric"].as_object()?), samples(s))))
-        .collect())
+    let series = prometheus.raw(selector, start, end).await.map_err(|e| e.to_string())?;
+    Ok(series.into_iter().map(|(labels, points)| (run_key(labels), points)).collect())
 }
 
 /// Every alert run in `[start, end]`: firing from the raw samples of `ALERTS` (each
 /// evaluation that found it firing), pending from `ALERTS_FOR_STATE` (whose value is the
 /// time the alert became active). A run ends at the first evaluation that no longer finds
 /// it, one evaluation interval (measured from the samples) after its last firing sample.
-pub async fn alert_runs(
-    http: &reqwest::Client,
-    prom: &str,
-    start: f64,
-    end: f64,
-) -> Result<Vec<AlertRun>, String> {
-    let firing = raw(http, prom, r#"ALERTS{alertstate="firing", alertname!="Watchdog"}"#, start, end).await?;
-    let active: BTreeMap<_, _> = raw(http, prom, r#"ALERTS_FOR_STATE{alertname!="Watchdog"}"#, start, end)
+pub async fn alert_runs(prometheus: &Prometheus, start: f64, end: f64) -> Result<Vec<AlertRun>, String> {
+    let firing = raw(prometheus, r#"ALERTS{alertstate="firing", alertname!="Watchdog"}"#, start, end).await?;
+    let active: BTreeMap<_, _> = raw(prometheus, r#"ALERTS_FOR_STATE{alertname!="Watchdog"}"#, start, end)
         .await?
         .into_iter()
         .collect();
@@ -281,14 +246,8 @@ pub async fn alert_runs(
 }
 
 /// The notifications the sink received since `since`, but the Watchdog's, oldest first.
-pub async fn notices(http: &reqwest::Client, sink: &str, since: f64) -> Result<Vec<Notice>, String> {
-    let url = format!("{}/notifications?limit=1000", sink.trim_end_matches('/'));
-    let res =
-        http.get(&url).send().await.map_err(|e| format!("{url}: {}", crate::client::error_chain(&e)))?;
-    if !res.status().is_success() {
-        return Err(format!("{url}: {}", res.status()));
-    }
-    let mut all: Vec<Notice> = res.json().await.map_err(|e| format!("{url}: {e}"))?;
+pub async fn notices(sink: &AlertSink, since: f64) -> Result<Vec<Notice>, String> {
+    let mut all = sink.notifications(1000).await.map_err(|e| e.to_string())?;
     all.retain(|n| n.received_at >= since && n.alertname != "Watchdog");
     all.sort_by(|a, b| a.received_at.partial_cmp(&b.received_at).unwrap_or(std::cmp::Ordering::Equal));
     Ok(all)
@@ -324,16 +283,16 @@ pub fn impact_queries(nodes: &[u32], window_s: u64) -> Vec<(String, String)> {
 }
 
 /// The impact figures over `nodes` from `from` to `at`.
-pub async fn impact(http: &reqwest::Client, prom: &str, nodes: &[u32], from: f64, at: f64) -> Impact {
+pub async fn impact(prometheus: &Prometheus, nodes: &[u32], from: f64, at: f64) -> Impact {
     let window_s = (at - from).ceil().max(1.0) as u64;
     let mut figures = Vec::new();
     for (what, promql) in impact_queries(nodes, window_s) {
-        let value =
-            prom_get(http, prom, "/api/v1/query", &[("query", promql.clone()), ("time", format!("{at:.3}"))])
-                .await
-                .ok()
-                .and_then(|d| d["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()))
-                .map(|v| v.round());
+        let value = prometheus
+            .query(&promql, Some(at))
+            .await
+            .ok()
+            .and_then(|result| result.first().and_then(stack_client::Sample::number))
+            .map(f64::round);
         figures.push(Figure { what, promql, value });
     }
     Impact { at, window_s, figures }

@@ -26,12 +26,12 @@ use edge_sim::api::InjectRequest;
 use edge_sim::{FaultKind, Service};
 use serde_json::json;
 
-use crate::client::{Client, NodeError};
 use crate::numbers;
 use crate::targets::NodeSpec;
 use catalog::{Catalog, Drill, Level, Role};
 use evidence::Evidence;
 use score::Times;
+use stack_client::{NodeClient, NodeError};
 use state::{DrillState, HintTaken};
 
 /// `inject drill ...`.
@@ -109,7 +109,7 @@ pub struct StartArgs {
 
 /// Runs a drill command. `Err` is a one-line refusal (exit 2): nothing changed.
 pub async fn run(
-    client: &Client,
+    client: &NodeClient,
     args: DrillArgs,
     prometheus: &str,
     json: bool,
@@ -174,7 +174,7 @@ fn new_key() -> String {
 }
 
 async fn start(
-    client: &Client,
+    client: &NodeClient,
     a: StartArgs,
     path: &std::path::Path,
     prometheus: &str,
@@ -307,7 +307,7 @@ async fn start(
 
 /// Ends every injected fault of the drill (its key may end sealed faults). Returns how
 /// many were ended or already over, and the nodes that could not be reached.
-async fn end_faults(client: &Client, st: &DrillState) -> (usize, Vec<String>) {
+async fn end_faults(client: &NodeClient, st: &DrillState) -> (usize, Vec<String>) {
     let mut ended = 0;
     let mut failed = Vec::new();
     for f in &st.faults {
@@ -533,7 +533,7 @@ fn reveal(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut i
 }
 
 async fn stop(
-    client: &Client,
+    client: &NodeClient,
     path: &std::path::Path,
     json: bool,
     out: &mut impl Write,

@@ -45,10 +45,16 @@ pub async fn write(
     path: &Path,
     out: &mut impl Write,
 ) -> bool {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let (prometheus, sink) = match evidence::sources(prometheus, sink) {
+        Ok(sources) => sources,
+        Err(e) => {
+            let _ = writeln!(out, "error: cannot read the evidence: {e}");
+            return false;
+        }
+    };
     let deadline = tokio::time::Instant::now() + SETTLE;
     loop {
-        let runs = evidence::alert_runs(&http, prometheus, begun - 1.0, now()).await.unwrap_or_default();
+        let runs = evidence::alert_runs(&prometheus, begun - 1.0, now()).await.unwrap_or_default();
         let open = runs.iter().any(|r| r.resolved_at.is_none() && expected(record, r));
         if !open || tokio::time::Instant::now() >= deadline {
             break;
@@ -57,13 +63,13 @@ pub async fn write(
     }
     let read_at = now();
     let mut problems = Vec::new();
-    let alerts = evidence::alert_runs(&http, prometheus, begun - 300.0, read_at).await.unwrap_or_else(|e| {
+    let alerts = evidence::alert_runs(&prometheus, begun - 300.0, read_at).await.unwrap_or_else(|e| {
         problems.push(format!("Prometheus alerts: {e}"));
         Vec::new()
     });
     // Alerts already firing when the run began are context; ones over by then are not.
     let alerts = alerts.into_iter().filter(|r| r.resolved_at.is_none_or(|t| t >= begun - 1.0)).collect();
-    let notices = evidence::notices(&http, sink, begun - 1.0).await.unwrap_or_else(|e| {
+    let notices = evidence::notices(&sink, begun - 1.0).await.unwrap_or_else(|e| {
         problems.push(format!("alert sink: {e}"));
         Vec::new()
     });
@@ -71,7 +77,7 @@ pub async fn write(
     let impact = match first {
         Some(from) => {
             let nodes: Vec<u32> = record.iter().map(|s| s.node).collect();
-            Some(evidence::impact(&http, prometheus, &nodes, from, read_at).await)
+            Some(evidence::impact(&prometheus, &nodes, from, read_at).await)
         }
         None => None,
     };

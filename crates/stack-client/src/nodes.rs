@@ -2,13 +2,37 @@
 //! and the cause. Requests and answers are the node's own wire types (`edge_sim::api`):
 //! an answer missing a field is an error, never a default.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use edge_sim::api::{ErrorBody, FaultList, FleetMembers, InjectRequest, SealedList, Started};
+use exposition::Metrics;
 use serde::de::DeserializeOwned;
 
-use crate::targets::Targets;
-use exposition::Metrics;
+use crate::{ApiError, error_chain};
+
+/// Where the nodes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets {
+    host: String,
+    base_port: u16,
+    overrides: BTreeMap<u32, String>,
+}
+
+impl Targets {
+    /// Node N at `http://{host}:{base_port + N}`, unless `overrides` names its URL.
+    pub fn new(host: &str, base_port: u16, overrides: BTreeMap<u32, String>) -> Self {
+        Self { host: host.to_owned(), base_port, overrides }
+    }
+
+    /// The base URL of node `n`.
+    pub fn url(&self, n: u32) -> String {
+        self.overrides
+            .get(&n)
+            .cloned()
+            .unwrap_or_else(|| format!("http://{}:{}", self.host, u32::from(self.base_port) + n))
+    }
+}
 
 /// How to start a fleet, for "connection refused" errors.
 pub const START_HINT: &str = "is the fleet running? start it with `scripts/run-native.sh` or `cargo run --release -p edge-node -- --nodes 12`";
@@ -84,21 +108,23 @@ pub enum NodeError {
     },
 }
 
-/// A client for the fleet.
+/// A client for the fleet's nodes.
 #[derive(Debug, Clone)]
-pub struct Client {
+pub struct NodeClient {
     http: reqwest::Client,
     targets: Targets,
     timeout: Duration,
 }
 
-impl Client {
+impl NodeClient {
     /// A client with a per-request timeout.
-    pub fn new(targets: Targets, timeout: Duration) -> anyhow::Result<Self> {
-        // No idle connections kept: at a thousand nodes each would hold a file open until
-        // the CLI hit its open-file limit, and a fresh loopback connection is cheap.
-        let http = reqwest::Client::builder().timeout(timeout).pool_max_idle_per_host(0).build()?;
-        Ok(Self { http, targets, timeout })
+    pub fn new(targets: Targets, timeout: Duration) -> Result<Self, ApiError> {
+        Ok(Self { http: crate::http_client(timeout)?, targets, timeout })
+    }
+
+    /// The HTTP client it uses, for the stack's other services (one client per tool).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The URL of node `n`.
@@ -193,21 +219,6 @@ impl Client {
         self.read(node, self.http.get(format!("{}/fleet", self.url(node)))).await
     }
 
-    /// `GET url` (not a node: Prometheus), its body as text; errors as one line.
-    pub async fn get_text(&self, url: &str) -> Result<String, String> {
-        let res = self.http.get(url).send().await.map_err(|e| {
-            if e.is_connect() {
-                "cannot connect".to_owned()
-            } else {
-                format!("did not answer: {}", error_chain(&e))
-            }
-        })?;
-        if !res.status().is_success() {
-            return Err(format!("answered {}", res.status()));
-        }
-        res.text().await.map_err(|e| error_chain(&e))
-    }
-
     /// `GET /metrics`, read.
     pub async fn metrics(&self, node: u32) -> Result<Metrics, NodeError> {
         let res = self.call(node, self.http.get(format!("{}/metrics", self.url(node)))).await?;
@@ -251,16 +262,4 @@ impl Answer for FaultList {
     fn node(&self) -> u32 {
         self.node
     }
-}
-
-/// The error and its causes on one line (reqwest's own message omits the cause).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
