@@ -22,11 +22,11 @@ import sys
 import threading
 import time
 
+from lib import ROOT, fleet
 from lib.stack import NativeStack, get, http, promql, wait_until
 
-from lib import ROOT, fleet
-
-MODES = ["cpu_spike", "memory_leak", "latency_spike", "error_burst", "node_crash", "dependency_failure", "flaky_network"]
+MODES = ["cpu_spike", "memory_leak", "latency_spike", "error_burst", "node_crash", "dependency_failure",
+         "flaky_network"]
 # The modes whose alerts read a gauge or `up` directly: their time to detect is the scrape and
 # evaluation phase alone, so they are also injected on every node to show the spread by phase.
 FAST_MODES = ["cpu_spike", "node_crash"]
@@ -154,7 +154,7 @@ def versions():
             return "?"
     # What run-native.sh runs: the Debian sid binaries in target/tools (scripts/lib/tools.sh).
     tools = ROOT / "target/tools/root/usr/bin"
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     mem = int(re.search(r"MemTotal:\s+(\d+)", open("/proc/meminfo").read()).group(1)) / 1024 / 1024
     return {"machine": f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.platform()}",
             "prometheus": first_line([str(tools / "prometheus"), "--version"]),
@@ -165,10 +165,11 @@ def versions():
 def report(args, results, per_node, rest, usage, info):
     lines = [BEGIN, "", f"## Detection (`scripts/py -m bench.detection`, {datetime.date.today()})", "",
              f"Machine: {info['machine']}. {info['prometheus']}; {info['alertmanager']}; {info['rust']}.",
-             f"The stack of `scripts/run-native.sh`: {fleet.size()} nodes at the default 20 req/s, seed 42, 1 s scrapes, "
-             f"the fast alerts evaluated every 0.5 s. {args.runs} injections per mode of {args.duration:g} s each, nodes rotated; times in "
-             f"seconds from the injection (firing: the evaluation that made the alert active in Prometheus, its `activeAt`; notified: arrival "
-             f"at the alert sink through Alertmanager) and from the fault's end (resolved notification)."
+             f"The stack of `scripts/run-native.sh`: {fleet.size()} nodes at the default 20 req/s, seed 42, 1 s "
+             f"scrapes, the fast alerts evaluated every 0.5 s. {args.runs} injections per mode of {args.duration:g} s "
+             "each, nodes rotated; times in seconds from the injection (firing: the evaluation that made the alert "
+             "active in Prometheus, its `activeAt`; notified: arrival at the alert sink through Alertmanager) and from "
+             "the fault's end (resolved notification)."
              + (f" With {args.runs} runs the p95 (nearest rank) is the largest value." if args.runs < 20 else ""), "",
              "| fault | alert | firing min / median / p95 / max | notified min / median / p95 / max | "
              "resolved median / max | missed | ancestor's median notification |",
@@ -177,14 +178,16 @@ def report(args, results, per_node, rest, usage, info):
         rs = [r for r in results if r["mode"] == mode]
         f, n, res = (stats(r[k] for r in rs) for k in ("firing", "notified", "resolved"))
         missed = sum(r["notified"] is None for r in rs)
-        quad = lambda s: "-" if s is None else " / ".join(fmt(s, k) for k in ("min", "median", "p95", "max"))
+        def quad(s):
+            return "-" if s is None else " / ".join(fmt(s, k) for k in ("min", "median", "p95", "max"))
         lines.append(f"| `{mode}` | `{rs[0]['alert']}` | {quad(f)} | {quad(n)} | {fmt(res, 'median')} / "
                      f"{fmt(res, 'max')} | {missed}/{len(rs)} | {ANCESTOR_MEDIAN.get(mode, 'no such mode')} |")
     # Alerts of other nodes that arrive meanwhile are the slow tails of an earlier injection's burn alerts.
     others = sorted({o.split("@")[0] + f" ({r['mode']})" for r in results for o in r["others"]
                      if o.split("@")[1] == str(r["node"])})
     lines += ["", "The physical floor is the wait for the node's next scrape (0-1 s) plus the wait for the next "
-              "evaluation of the fast alerts (0-0.5 s), plus Alertmanager's dispatch (group_wait 0 s) and one webhook call.",
+              "evaluation of the fast alerts (0-0.5 s), plus Alertmanager's dispatch (group_wait 0 s) and one "
+              "webhook call.",
               ""] + per_node_table(args, per_node) + [
               "", "Other alerts of the injected node that reached the sink (by design, see ALERTING.md; alerts "
               "of other nodes that arrived meanwhile were the slow tails of an earlier injection's burn alerts): "
@@ -207,7 +210,8 @@ def report(args, results, per_node, rest, usage, info):
     for name in sorted(set(usage["soak"]) | set(usage["faults"])):
         soak_cpu, soak_rss = usage["soak"].get(name, (None, 0))
         fault_cpu, fault_rss = usage["faults"].get(name, (None, 0))
-        pct = lambda c: "-" if c is None else f"{100 * c:.1f} %"
+        def pct(c):
+            return "-" if c is None else f"{100 * c:.1f} %"
         lines.append(f"| {name} | {pct(soak_cpu)} | {pct(fault_cpu)} | {max(soak_rss, fault_rss) / 1e6:.1f} MB |")
     lines += ["", END]
     return "\n".join(lines)
@@ -217,7 +221,8 @@ def per_node_table(args, per_node):
     """The fast modes on every node: each node scrapes at its own phase of the second."""
     if not per_node:
         return []
-    lines = [f"### Every node ({args.node_runs} injections of each fast mode per node, {args.node_duration:g} s each)", "",
+    lines = [f"### Every node ({args.node_runs} injections of each fast mode per node, "
+             f"{args.node_duration:g} s each)", "",
              "Seconds from the injection to firing in Prometheus (`activeAt`), per node; a node's scrape offset "
              "within the interval is fixed, so the spread across nodes is the spread across scrape phases.", "",
              "| node | " + " | ".join(f"`{m}` firing" for m in FAST_MODES) + " |",
@@ -279,7 +284,7 @@ def main():
                 print(json.dumps(r), flush=True)
                 time.sleep(args.settle)
         per_node = []
-        for run in range(args.node_runs):
+        for _ in range(args.node_runs):
             for mode in FAST_MODES:
                 for node in sorted(fleet.nodes()):
                     r = measure(stack, mode, node, args.node_duration, args.timeout)
@@ -290,7 +295,8 @@ def main():
         usage = {"soak": sampler.summary("soak"), "faults": sampler.summary("faults")}
     section = report(args, results, per_node, rest, usage, info)
     (ROOT / "target").mkdir(exist_ok=True)
-    (ROOT / "target/bench-detection.json").write_text(json.dumps({"results": results, "per_node": per_node, "rest": rest}, indent=1))
+    (ROOT / "target/bench-detection.json").write_text(
+        json.dumps({"results": results, "per_node": per_node, "rest": rest}, indent=1))
     if args.no_write:
         print(section)
     else:

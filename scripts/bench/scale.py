@@ -43,7 +43,8 @@ def prometheus_figures(stack):
     """Prometheus' own figures, from its self-scrape and the fleet's scrape series."""
     p = stack.prom
     groups = promql(p, "prometheus_rule_group_last_duration_seconds")
-    intervals = {g["metric"]["rule_group"]: float(g["value"][1]) for g in promql(p, "prometheus_rule_group_interval_seconds")}
+    intervals = {g["metric"]["rule_group"]: float(g["value"][1])
+                 for g in promql(p, "prometheus_rule_group_interval_seconds")}
     per_round = sum(float(g["value"][1]) for g in groups)
     core_share = sum(float(g["value"][1]) / intervals[g["metric"]["rule_group"]] for g in groups
                      if intervals.get(g["metric"]["rule_group"]))
@@ -72,7 +73,7 @@ def detection_round(stack, nodes, modes, duration, timeout):
     """Every mode at once, each on its own node: seconds to firing and to the notification."""
     seq0, t0 = newest_seq(stack), time.time()
     expected = {}
-    for mode, node in zip(modes, nodes):
+    for mode, node in zip(modes, nodes, strict=True):
         fault = http("POST", f"{stack.node_url(node)}/inject", {"failure": mode, "duration_s": duration})
         expected[(fault["expected_alert"], str(node))] = {"mode": mode, "node": node, "alert": fault["expected_alert"],
                                                           "firing": None, "notified": None}
@@ -151,7 +152,8 @@ def run_size(size, args):
         detections = []
         for r in range(args.rounds):
             # Rotate: each round starts len(modes) nodes further on.
-            nodes = [ids[(r * len(args.modes) + i * max(1, size // len(args.modes))) % size] for i in range(len(args.modes))]
+            nodes = [ids[(r * len(args.modes) + i * max(1, size // len(args.modes))) % size]
+                     for i in range(len(args.modes))]
             detections += detection_round(stack, nodes, args.modes, args.duration, args.timeout)
             print(json.dumps(detections[-len(args.modes):]), flush=True)
             time.sleep(args.settle)
@@ -179,20 +181,22 @@ def report(args, results, info):
     lines = [BEGIN, "",
              f"`scripts/py -m bench.scale --sizes {','.join(map(str, args.sizes))} --rest-min {args.rest_min:g} "
              f"--rounds {args.rounds} --outages {args.outages} --rps {args.rps:g}` "
-             f"({time.strftime('%Y-%m-%d')}; {info['machine']}; {info['prometheus']}; {info['alertmanager']}). Fleet profile: 10 s scrapes, rules "
-             f"every 10 s, the per-node group every 5 s. CPU is the share of one core over the rest phase.", "",
+             f"({time.strftime('%Y-%m-%d')}; {info['machine']}; {info['prometheus']}; {info['alertmanager']}). "
+             "Fleet profile: 10 s scrapes, rules every 10 s, the per-node group every 5 s. CPU is the share of one "
+             "core over the rest phase.", "",
              "| nodes | fleet CPU | fleet RSS | Prometheus CPU | Prometheus RSS | Alertmanager CPU | head series | "
              "samples/s | rules per round | rules' share of a core | slowest scrape p99 | notifications at rest |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         u, p = r["usage_rest"], r["prometheus"]
-        def use(name, i, fmt):
+        def use(name, i, fmt, u=u):  # this row's usage
             return cell(u[name][i] * (100 if i == 0 else 1 / 2**20), fmt) if name in u else "-"
         lines.append(f"| {r['size']} | {use('edge-node', 0, '{:.1f} %')} | {use('edge-node', 1, '{:.0f} MiB')} | "
                      f"{use('prometheus', 0, '{:.1f} %')} | {use('prometheus', 1, '{:.0f} MiB')} | "
                      f"{use('alertmanager', 0, '{:.1f} %')} | {cell(p['head_series'], '{:.0f}')} | "
                      f"{cell(p['samples_per_s'], '{:.0f}')} | {cell(p['rules_s_per_round'] * 1000, '{:.0f} ms')} | "
-                     f"{cell(p['rules_core_share'] * 100, '{:.1f} %')} | {cell(p['scrape_p99_s'] * 1000, '{:.1f} ms')} | "
+                     f"{cell(p['rules_core_share'] * 100, '{:.1f} %')} | "
+                     f"{cell(p['scrape_p99_s'] * 1000, '{:.1f} ms')} | "
                      f"{r['rest_notifications']} in {r['rest_min']:g} min |")
     lines += ["", "Time to detect (seconds from injection; firing in Prometheus / notification at the sink; "
               f"target: within three scrape intervals, {3 * SCRAPE_S} s):", "",

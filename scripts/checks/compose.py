@@ -34,7 +34,6 @@ first-run rules below are argued, with their sources, in docs/COMPOSE.md (one se
 """
 import copy
 import json
-import os
 import pathlib
 import re
 import shlex
@@ -177,7 +176,8 @@ def check_memory(services):
             problems.append(f"{name}: mem_limit is {have and f'{have // MiB} MiB'}, MEMORY says "
                             f"{limit and f'{limit // MiB} MiB'} ({source})")
         if limit is not None and (figure is None or limit < HEADROOM * figure):
-            problems.append(f"{name}: a {limit // MiB} MiB limit is not {HEADROOM}x the published {figure} bytes ({source})")
+            problems.append(f"{name}: a {limit // MiB} MiB limit is not {HEADROOM}x the published {figure} bytes "
+                            f"({source})")
     if services.get("grafana", {}).get("environment", {}).get("GF_SERVER_ENABLE_GZIP") != "false":
         problems.append("grafana: GF_SERVER_ENABLE_GZIP must be false (13.x idles at 330 MiB with it, "
                         "grafana/grafana#123017)")
@@ -211,7 +211,8 @@ def check_ports(model, moved):
     for name, s in model["services"].items():
         for p in s.get("ports", []):
             if p.get("host_ip") != "127.0.0.1":
-                problems.append(f"{name}: publishes port {p.get('published')} on {p.get('host_ip') or 'all interfaces'}")
+                problems.append(f"{name}: publishes port {p.get('published')} on "
+                                f"{p.get('host_ip') or 'all interfaces'}")
             if (name, p.get("target")) not in named:
                 problems.append(f"{name}: publishes {p.get('published')} -> {p.get('target')}, but PORTS names no "
                                 "variable for it")
@@ -502,7 +503,8 @@ def check_tempo(model, tempo, datasources, alloy_config):
     for name, s in services.items():
         if re.fullmatch(r"edge-node-\d+", name) and s.get("environment", {}).get("OTEL_EXPORTER_OTLP_ENDPOINT") != want:
             problems.append(f"{name}: OTEL_EXPORTER_OTLP_ENDPOINT is "
-                            f"{s.get('environment', {}).get('OTEL_EXPORTER_OTLP_ENDPOINT')!r}, Tempo receives at {want}")
+                            f"{s.get('environment', {}).get('OTEL_EXPORTER_OTLP_ENDPOINT')!r}, "
+                            f"Tempo receives at {want}")
     # The service graph: the metrics-generator writes to Prometheus, which must accept it.
     processors = (((tempo.get("overrides") or {}).get("defaults") or {}).get("metrics_generator") or {}).get(
         "processors", [])

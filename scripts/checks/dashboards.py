@@ -123,7 +123,8 @@ def structure(dashboards, datasources, log_labels):
             for e in exprs:
                 # Without the hint Tempo returns the first traces it finds, not the newest
                 # (TraceQL query hints, Tempo 2.8+): a "recent traces" table would not be.
-                if p["datasource"]["uid"] == "tempo" and not re.search(r"\bwith\s*\(\s*most_recent\s*=\s*true\s*\)\s*$", e):
+                if p["datasource"]["uid"] == "tempo" and not re.search(
+                        r"\bwith\s*\(\s*most_recent\s*=\s*true\s*\)\s*$", e):
                     problems.append(f"{where} {p['title']!r} asks Tempo without `with (most_recent=true)`: it gets "
                                     "any traces, not the most recent")
                 if p["datasource"]["uid"] == "loki":
@@ -167,8 +168,8 @@ def provisioning():
     path = provider["options"]["path"]
     into_folder = {target: source for target, source in mounts.items() if target.startswith(path + "/")}
     if not into_folder or not all(s.startswith("./grafana/dashboards/") for s in into_folder.values()):
-        problems.append(f"the dashboard provider reads {path}, into which compose mounts {sorted(into_folder.values())},"
-                        " not dashboards from ./grafana/dashboards")
+        problems.append(f"the dashboard provider reads {path}, into which compose mounts "
+                        f"{sorted(into_folder.values())}, not dashboards from ./grafana/dashboards")
     home = grafana["environment"].get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH", "")
     source = mounts.get(home, "")
     if not source.startswith("./grafana/dashboards/") or not (ROOT / source).exists():
@@ -192,13 +193,14 @@ interface PromAnnotation extends AnnotationQuery<PromQuery> {{
   titleFormat?: string; textFormat?: string; tagKeys?: string; useValueForTime?: boolean;
 }}
 type Widen<T> = T extends string ? `${{T}}` : T extends (infer U)[] ? Widen<U>[] : T extends object ? {{ [K in keyof T]: Widen<T[K]> }} : T;
-"""
+"""  # noqa: E501 (TypeScript source, one type per line)
 
 
 def typescript(dashboards):
     """Writes dashboards.ts: each dashboard as a Dashboard, each panel's options and custom field
     config as its panel type's Options and FieldConfig (excess or misspelled fields fail)."""
-    imports = [f"import type {{ Options as {cfg}Options{', FieldConfig as ' + cfg + 'Field' if kind not in ('stat', 'logs', 'bargauge') else ''} }} "
+    imports = [f"import type {{ Options as {cfg}Options"
+               f"{', FieldConfig as ' + cfg + 'Field' if kind not in ('stat', 'logs', 'bargauge') else ''} }} "
                f"from '@grafana/schema/dist/esm/raw/composable/{kind.replace('-', '')}/panelcfg/x/{cfg}_types.gen';"
                for kind, cfg in PANEL_TYPES.items()]
     out = [TS_HEADER.format(imports="\n".join(imports))]

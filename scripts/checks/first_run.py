@@ -218,8 +218,8 @@ def main():
     for p in problems:
         print(f"first run: {p}", file=sys.stderr)
     if not problems:
-        print(f"first run: classic builder, {len(i['mounted'])} mounts readable, SELinux override, log label, socket variable, "
-              "Prometheus flags, Alloy reporting, rust-version: OK")
+        print(f"first run: classic builder, {len(i['mounted'])} mounts readable, SELinux override, log label, "
+              "socket variable, Prometheus flags, Alloy reporting, rust-version: OK")
     return 1 if problems else 0
 
 

@@ -31,11 +31,11 @@ Needs kubectl, npm, and promtool/amtool v3 on PATH (scripts/checks/kubernetes.sh
 """
 import copy
 import json
+import pathlib
 import re
 import shutil
 import subprocess
 import sys
-import pathlib
 import tempfile
 
 import kubernetes_validate
@@ -83,7 +83,8 @@ def of_kind(docs, kind):
 
 def named(docs, kind, name):
     """The object of `kind` called `name`, or its kustomize-hashed name (name-0123456789)."""
-    return next((d for d in of_kind(docs, kind) if re.fullmatch(re.escape(name) + r"(-[a-z0-9]{10})?", d["metadata"]["name"])), None)
+    return next((d for d in of_kind(docs, kind)
+                 if re.fullmatch(re.escape(name) + r"(-[a-z0-9]{10})?", d["metadata"]["name"])), None)
 
 
 def pod_specs(docs):
@@ -130,7 +131,8 @@ console.log(JSON.stringify(problems));
 
 def crd_schemas(builds):
     work = tooling.npm_workspace("kubernetes-crds", NPM_PACKAGES, module=True)
-    docs = [(f"{o}: {d['kind']}/{d['metadata']['name']}", d) for o, ds in builds.items() for d in ds if d["kind"] in CRDS]
+    docs = [(f"{o}: {d['kind']}/{d['metadata']['name']}", d)
+            for o, ds in builds.items() for d in ds if d["kind"] in CRDS]
     (work / "docs.json").write_text(json.dumps(docs))
     (work / "validate.mjs").write_text(VALIDATE_JS)
     run = subprocess.run(["node", "validate.mjs", "docs.json"], cwd=work, capture_output=True, text=True)
@@ -140,7 +142,8 @@ def crd_schemas(builds):
     # The types: an object literal with a field its type lacks fails to compile.
     imports = {f'import type {{ I{k} }} from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/{v}/{k}";'
                for k, v in CRDS.items()}
-    lines = sorted(imports) + [f"// {where}\nexport const doc{i}: I{d['kind']} = {json.dumps(d)};" for i, (where, d) in enumerate(docs)]
+    lines = sorted(imports) + [f"// {where}\nexport const doc{i}: I{d['kind']} = {json.dumps(d)};"
+                               for i, (where, d) in enumerate(docs)]
     (work / "docs.ts").write_text("\n".join(lines) + "\n")
     (work / "tsconfig.json").write_text(json.dumps({"compilerOptions": {
         "strict": True, "noEmit": True, "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022",
@@ -160,9 +163,11 @@ def compose_groups():
 
 def runbook_base(groups, where):
     """The one base every alert's runbook_url uses (`<base>/<alert>`), and problems."""
-    urls = {r["alert"]: r.get("annotations", {}).get("runbook_url", "") for g in groups for r in g["rules"] if "alert" in r}
+    urls = {r["alert"]: r.get("annotations", {}).get("runbook_url", "")
+            for g in groups for r in g["rules"] if "alert" in r}
     bases = {u.removesuffix(f"/{a}") for a, u in urls.items()}
-    problems = [f"{where}: runbook_url of {a} is not <base>/{a}: {u}" for a, u in urls.items() if not u.endswith(f"/{a}")]
+    problems = [f"{where}: runbook_url of {a} is not <base>/{a}: {u}"
+                for a, u in urls.items() if not u.endswith(f"/{a}")]
     if len(bases) != 1:
         return None, problems + [f"{where}: alerts use several runbook bases: {sorted(bases)}"]
     base = bases.pop()
@@ -209,7 +214,8 @@ def rules(builds):
         problems += [f"kube-prometheus: PrometheusRule {d['metadata']['name']} is in {d['metadata']['namespace']}, "
                      f"its group {g['name']} labels alerts {g.get('labels', {}).get('namespace')}" for d, g in kp
                      if g.get("labels", {}).get("namespace") != d["metadata"]["namespace"]]
-        problems += promtool("check", "rules", "rules.yml", files={"rules.yml": yaml.safe_dump({"groups": [g for _, g in kp]})})
+        problems += promtool("check", "rules", "rules.yml",
+                             files={"rules.yml": yaml.safe_dump({"groups": [g for _, g in kp]})})
     else:
         problems.append("kube-prometheus: no PrometheusRule")
     rules_cm = named(builds["standalone"], "ConfigMap", "prometheus-rules")
@@ -217,10 +223,12 @@ def rules(builds):
     if not rules_cm or not config_cm:
         return problems + ["standalone: no prometheus-rules or prometheus-config ConfigMap"]
     if sorted(rules_cm["data"]) != [p.name for p in gen.RULES]:
-        problems.append(f"standalone: rules ConfigMap holds {sorted(rules_cm['data'])}, Compose has {[p.name for p in gen.RULES]}")
+        problems.append(f"standalone: rules ConfigMap holds {sorted(rules_cm['data'])}, "
+                        f"Compose has {[p.name for p in gen.RULES]}")
     groups = [g for name in sorted(rules_cm["data"]) for g in yaml.safe_load(rules_cm["data"][name])["groups"]]
     problems += same_rules(groups, "standalone rules")
-    files = {f"rules/{k}": v for k, v in rules_cm["data"].items()} | {"prometheus.yml": config_cm["data"]["prometheus.yml"]}
+    files = ({f"rules/{k}": v for k, v in rules_cm["data"].items()}
+             | {"prometheus.yml": config_cm["data"]["prometheus.yml"]})
     return problems + promtool("check", "config", "prometheus.yml", files=files)
 
 
@@ -239,7 +247,8 @@ def operator_config(amc):
 
     def route(r):
         out = {gen_key: r[key] for key, gen_key in (("groupBy", "group_by"), ("groupWait", "group_wait"),
-               ("groupInterval", "group_interval"), ("repeatInterval", "repeat_interval"), ("continue", "continue")) if key in r}
+               ("groupInterval", "group_interval"), ("repeatInterval", "repeat_interval"), ("continue", "continue"))
+               if key in r}
         if r.get("receiver"):
             out["receiver"] = prefix + r["receiver"]
         out["matchers"] = matchers(r.get("matchers", []))
@@ -331,7 +340,8 @@ def config_hosts(docs):
     PrometheusRules' runbook links name."""
     texts = [(f"ConfigMap {cm['metadata']['name']} ({key})", text) for cm in of_kind(docs, "ConfigMap")
              if not cm["metadata"]["name"].startswith("dashboard-") for key, text in cm.get("data", {}).items()]
-    texts += [(f"PrometheusRule {d['metadata']['name']}", yaml.safe_dump(d["spec"])) for d in of_kind(docs, "PrometheusRule")]
+    texts += [(f"PrometheusRule {d['metadata']['name']}", yaml.safe_dump(d["spec"]))
+              for d in of_kind(docs, "PrometheusRule")]
     for where, text in texts:
         for host, port in re.findall(r"(?:https?://|targets:\s*\[?\s*-?\s*|- )([a-z][a-z0-9.-]*):(\d+)", text):
             if host not in ("localhost", "0.0.0.0"):
@@ -350,7 +360,8 @@ def references(builds):
             for port in svc["spec"]["ports"]:
                 target = port.get("targetPort", port["port"])
                 for t in chosen:
-                    declared = [(p.get("name"), p["containerPort"]) for c in t["spec"]["containers"] for p in c.get("ports", [])]
+                    declared = [(p.get("name"), p["containerPort"])
+                                for c in t["spec"]["containers"] for p in c.get("ports", [])]
                     if not any(target in (n, number) for n, number in declared):
                         problems.append(f"{where}: port {port['name']} targets {target}, which its pods do not declare")
         for pdb in of_kind(docs, "PodDisruptionBudget"):
@@ -374,15 +385,19 @@ def references(builds):
                 for m in c.get("volumeMounts", []):
                     if m["name"] not in maps:
                         problems.append(f"{where}: mounts volume {m['name']}, which the pod does not have")
-                    elif m.get("subPath") and not any(m["subPath"] in (named(docs, "ConfigMap", r["name"]) or {}).get("data", {}) for r in maps[m["name"]]):
+                    elif m.get("subPath") and not any(
+                            m["subPath"] in (named(docs, "ConfigMap", r["name"]) or {}).get("data", {})
+                            for r in maps[m["name"]]):
                         problems.append(f"{where}: mounts {m['subPath']}, which volume {m['name']} does not hold")
         for rb in of_kind(docs, "RoleBinding"):
             if not named(docs, rb["roleRef"]["kind"], rb["roleRef"]["name"]):
-                problems.append(f"{overlay}: RoleBinding {rb['metadata']['name']} binds a missing {rb['roleRef']['kind']}")
+                problems.append(f"{overlay}: RoleBinding {rb['metadata']['name']} binds a missing "
+                                f"{rb['roleRef']['kind']}")
             problems += [f"{overlay}: RoleBinding {rb['metadata']['name']} names missing {s['kind']} {s['name']}"
                          for s in rb["subjects"] if not named(docs, s["kind"], s["name"])]
         for sm in of_kind(docs, "ServiceMonitor"):
-            svcs = [s for s in of_kind(docs, "Service") if selects(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
+            svcs = [s for s in of_kind(docs, "Service")
+                    if selects(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
             if not svcs:
                 problems.append(f"{overlay}: ServiceMonitor {sm['metadata']['name']} selects no Service")
             for ep in sm["spec"]["endpoints"]:
@@ -393,7 +408,8 @@ def references(builds):
             for r in amc["spec"]["receivers"]:
                 for w in r.get("webhookConfigs", []):
                     m = re.fullmatch(r"https?://([^:/]+):(\d+)/.*", w["url"])
-                    problems += service_target(docs, m[1], m[2], f"{overlay}: receiver {r['name']}") if m else [f"{overlay}: {w['url']}"]
+                    problems += (service_target(docs, m[1], m[2], f"{overlay}: receiver {r['name']}") if m
+                                 else [f"{overlay}: {w['url']}"])
         for where, host, port in dict.fromkeys(config_hosts(docs)):
             problems += service_target(docs, host, port, f"{overlay}: {where}")
         problems += fleet_job(docs, overlay)
@@ -405,12 +421,14 @@ def fleet_job(docs, overlay):
     cm = named(docs, "ConfigMap", "prometheus-config")
     if not cm:
         return []
-    job = next(j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"] if j["job_name"] == gen.FLEET_SERVICE)
+    job = next(j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"]
+               if j["job_name"] == gen.FLEET_SERVICE)
     keep = next(r for r in job["relabel_configs"] if r.get("action") == "keep")
     service, port = keep["regex"].split(";")
     svc = named(docs, "Service", service)
     if not svc or port not in [p["name"] for p in svc["spec"]["ports"]]:
-        return [f"{overlay}: the Prometheus job {job['job_name']} keeps Service {service} port {port}, which does not exist"]
+        return [f"{overlay}: the Prometheus job {job['job_name']} keeps Service {service} port {port}, "
+                "which does not exist"]
     return []
 
 
@@ -449,22 +467,26 @@ def identity(builds):
         if spec["replicas"] > gen.MAX_NODES:
             problems.append(f"{overlay}: {spec['replicas']} nodes, the region relabelling covers {gen.MAX_NODES}")
         env = {e["name"]: e for e in container.get("env", [])}
-        if env.get("EDGE_NODE_ID", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.labels['apps.kubernetes.io/pod-index']":
+        if (env.get("EDGE_NODE_ID", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+                != "metadata.labels['apps.kubernetes.io/pod-index']"):
             problems.append(f"{overlay}: EDGE_NODE_ID does not come from the pod-index label")
         if "EDGE_REGION" in env:
-            problems.append(f"{overlay}: EDGE_REGION is set; the node must derive its region from its id, as the monitors do")
+            problems.append(f"{overlay}: EDGE_REGION is set; the node must derive its region from its id, "
+                            "as the monitors do")
         port = next((p["containerPort"] for p in container["ports"] if p["name"] == gen.FLEET_PORT), None)
         # The rules select the fleet by job: the operator names a ServiceMonitor's job after the
         # Service (unless jobLabel says otherwise); the standalone config names it itself.
         if overlay == "kube-prometheus":
             monitors = of_kind(docs, "ServiceMonitor")
             configs = [r for sm in monitors for ep in sm["spec"]["endpoints"] for r in ep.get("relabelings", [])]
-            jobs = [s["metadata"]["name"] if "jobLabel" not in sm["spec"] else f"{s['metadata']['name']}'s {sm['spec']['jobLabel']} label"
+            jobs = [s["metadata"]["name"] if "jobLabel" not in sm["spec"]
+                    else f"{s['metadata']['name']}'s {sm['spec']['jobLabel']} label"
                     for sm in monitors for s in of_kind(docs, "Service")
                     if selects(sm["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
         else:
             cm = named(docs, "ConfigMap", "prometheus-config")
-            scrapes = [j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"] if j.get("kubernetes_sd_configs")]
+            scrapes = [j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"]
+                       if j.get("kubernetes_sd_configs")]
             configs = [r for j in scrapes for r in j.get("relabel_configs", [])]
             jobs = [j["job_name"] for j in scrapes]
         selected = sorted(set(re.findall(r'job="([^"]+)"', "".join(p.read_text() for p in gen.RULES))))
@@ -472,12 +494,15 @@ def identity(builds):
             problems.append(f"{overlay}: the fleet is scraped as job {jobs}, the rules select job {selected}")
         for i in range(1, spec["replicas"] + 1):
             pod = f"{sts['metadata']['name']}-{i}"
-            meta = {gen.POD_INDEX: str(i), "__meta_kubernetes_pod_name": pod, "__meta_kubernetes_pod_container_port_number": str(port),
-                    "__meta_kubernetes_service_name": spec["serviceName"], "__meta_kubernetes_endpointslice_port_name": gen.FLEET_PORT}
+            meta = {gen.POD_INDEX: str(i), "__meta_kubernetes_pod_name": pod,
+                    "__meta_kubernetes_pod_container_port_number": str(port),
+                    "__meta_kubernetes_service_name": spec["serviceName"],
+                    "__meta_kubernetes_endpointslice_port_name": gen.FLEET_PORT}
             got = relabel(meta, configs) or {}
             want = {"node": str(i), "region": region_of.get(i), "instance": f"{pod}:{port}"}
             if {k: got.get(k) for k in want} != want:
-                problems.append(f"{overlay}: pod {pod} gets target labels {({k: got.get(k) for k in want})}, expected {want}")
+                problems.append(f"{overlay}: pod {pod} gets target labels {({k: got.get(k) for k in want})}, "
+                                f"expected {want}")
                 break
     return problems
 
@@ -485,8 +510,8 @@ def identity(builds):
 # ---- habits --------------------------------------------------------------------------------------
 
 def pinned(image):
-    return bool(re.fullmatch(r"[^:@\s]+(:[\w][\w.-]*)?(@sha256:[0-9a-f]{64})?", image)) and ":" in image.split("/")[-1] \
-        and not image.endswith(":latest")
+    return bool(re.fullmatch(r"[^:@\s]+(:[\w][\w.-]*)?(@sha256:[0-9a-f]{64})?", image)) \
+        and ":" in image.split("/")[-1] and not image.endswith(":latest")
 
 
 def habits(builds):
@@ -494,7 +519,8 @@ def habits(builds):
     services = compose()
     for overlay, docs in builds.items():
         namespaces = of_kind(docs, "Namespace")
-        if not namespaces or namespaces[0]["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") != "restricted":
+        if not namespaces or (namespaces[0]["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce")
+                              != "restricted"):
             problems.append(f"{overlay}: the namespace does not enforce the restricted Pod Security Standard")
         if not any(selects(p["spec"]["selector"]["matchLabels"], {"app.kubernetes.io/name": gen.FLEET_SERVICE})
                    for p in of_kind(docs, "PodDisruptionBudget")):
@@ -512,29 +538,34 @@ def habits(builds):
                 sc, res = c.get("securityContext", {}), c.get("resources", {})
                 if (sc.get("allowPrivilegeEscalation") is not False or sc.get("readOnlyRootFilesystem") is not True
                         or sc.get("capabilities", {}).get("drop") != ["ALL"]):
-                    problems.append(f"{where}: container {c['name']} must be read-only, without privilege escalation or capabilities")
+                    problems.append(f"{where}: container {c['name']} must be read-only, without privilege escalation "
+                                    "or capabilities")
                 if not all(k in res.get(kind, {}) for kind in ("requests", "limits") for k in ("cpu", "memory")):
                     problems.append(f"{where}: container {c['name']} lacks cpu/memory requests or limits")
                 if "readinessProbe" not in c or "livenessProbe" not in c:
                     problems.append(f"{where}: container {c['name']} lacks a readiness or liveness probe")
                 if not pinned(c["image"]):
                     problems.append(f"{where}: image {c['image']} is not pinned to a version")
-                elif w["metadata"]["labels"].get("app.kubernetes.io/version") != c["image"].split(":")[-1].split("@")[0]:
+                elif (w["metadata"]["labels"].get("app.kubernetes.io/version")
+                      != c["image"].split(":")[-1].split("@")[0]):
                     problems.append(f"{where}: app.kubernetes.io/version is not the image's tag ({c['image']})")
                 service = services.get(COMPOSE_SERVICE.get(app(w), ""), {})
                 if service.get("image") != c["image"]:
                     problems.append(f"{where}: image {c['image']}, Compose runs {service.get('image')}")
-                if app(w) in ("prometheus", "alertmanager", "loki", "alloy", "tempo") and c.get("args") != service.get("command"):
+                if (app(w) in ("prometheus", "alertmanager", "loki", "alloy", "tempo")
+                        and c.get("args") != service.get("command")):
                     problems.append(f"{where}: flags {c.get('args')} are not Compose's {service.get('command')}")
                 if app(w) == "grafana":
                     env = {e["name"]: e.get("value") for e in c.get("env", [])}
                     # Compose's `${VAR:-default}` as a cluster without the variable sees it.
-                    compose_env = {k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in service["environment"].items()}
+                    compose_env = {k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v))
+                                   for k, v in service["environment"].items()}
                     problems += [f"{where}: {k}={env.get(k)!r}, Compose sets {v!r}" for k, v in compose_env.items()
                                  if not k.startswith("GF_SECURITY_ADMIN_") and env.get(k) != v]
             if app(w) == gen.FLEET_SERVICE:
                 c = t["spec"]["containers"][0]
-                probes = (c.get("readinessProbe", {}).get("httpGet", {}).get("path"), c.get("livenessProbe", {}).get("httpGet", {}).get("path"))
+                probes = (c.get("readinessProbe", {}).get("httpGet", {}).get("path"),
+                          c.get("livenessProbe", {}).get("httpGet", {}).get("path"))
                 if probes != ("/readyz", "/healthz"):
                     problems.append(f"{where}: probes {probes}, expected readiness /readyz and liveness /healthz")
     return problems
@@ -546,10 +577,10 @@ def configs(builds):
     problems = []
     dashboards = {p.name: p.read_text() for p in sorted((ROOT / "grafana/dashboards").glob("*.json"))}
     for overlay, docs in builds.items():
-        held = {k: v for cm in of_kind(docs, "ConfigMap") if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
-                for k, v in cm["data"].items()}
-        problems += [f"{overlay}: dashboard {name} is not grafana/dashboards/{name}" for name in sorted(set(held) | set(dashboards))
-                     if held.get(name) != dashboards.get(name)]
+        held = {k: v for cm in of_kind(docs, "ConfigMap")
+                if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1" for k, v in cm["data"].items()}
+        problems += [f"{overlay}: dashboard {name} is not grafana/dashboards/{name}"
+                     for name in sorted(set(held) | set(dashboards)) if held.get(name) != dashboards.get(name)]
     docs = builds["standalone"]
     copies = {"grafana-datasources": "grafana/provisioning/datasources/datasources.yml", "loki-config": "loki/loki.yml",
               "grafana-dashboard-provider": "grafana/provisioning/dashboards/dashboards.yml"}
@@ -563,9 +594,11 @@ def configs(builds):
     if compose_alloy[compose_alloy.find(gen.ALLOY_PIPELINE):] not in text:
         problems.append("standalone: the Alloy config does not carry Compose's pipeline (alloy/config.alloy)")
     if tooling.alloy_labels(text) != tooling.alloy_labels(compose_alloy):
-        problems.append(f"standalone: Alloy labels streams {sorted(tooling.alloy_labels(text))}, Compose {sorted(tooling.alloy_labels(compose_alloy))}")
+        problems.append(f"standalone: Alloy labels streams {sorted(tooling.alloy_labels(text))}, "
+                        f"Compose {sorted(tooling.alloy_labels(compose_alloy))}")
     grafana = named(docs, "Deployment", "grafana")
-    provider = yaml.safe_load((ROOT / copies["grafana-dashboard-provider"]).read_text())["providers"][0]["options"]["path"]
+    provider = (yaml.safe_load((ROOT / copies["grafana-dashboard-provider"]).read_text())
+                ["providers"][0]["options"]["path"])
     spec = grafana["spec"]["template"]["spec"] if grafana else {"volumes": [], "containers": [{}]}
     container = spec["containers"][0]
 
@@ -578,7 +611,8 @@ def configs(builds):
 
     # As in Compose: the home dashboard mounted on its own (Grafana provisions its home path
     # itself), every other one in the provider's folder, so each is provisioned exactly once.
-    home = {e["name"]: e.get("value") for e in container.get("env", [])}.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH") or ""
+    home = ({e["name"]: e.get("value") for e in container.get("env", [])}
+            .get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH") or "")
     home_dir, _, home_file = home.rpartition("/")
     in_folder, at_home = files_at(provider), files_at(home_dir) if home_dir != provider else set()
     if home_file not in at_home or home_file in in_folder:
@@ -626,7 +660,8 @@ def breakages():
 
     def misroute(b):
         routes = first(kp(b), "AlertmanagerConfig")["spec"]["route"]["routes"]
-        pager = next(r for r in routes if r["matchers"] == [{"name": "severity", "matchType": "=", "value": "critical"}])
+        pager = next(r for r in routes
+                     if r["matchers"] == [{"name": "severity", "matchType": "=", "value": "critical"}])
         pager["matchers"][0]["value"] = "warning"
 
     def wrong_selector(b):
@@ -671,7 +706,8 @@ def breakages():
         cm["data"]["slos.json"] = cm["data"]["slos.json"].replace("edge", "egde", 1)
 
     def grafana_volume(b, name):
-        return next(v for v in first(sa(b), "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"] if v["name"] == name)
+        return next(v for v in first(sa(b), "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"]
+                    if v["name"] == name)
 
     def unmounted_dashboard(b):
         grafana_volume(b, "dashboards")["projected"]["sources"].pop()
@@ -696,11 +732,12 @@ def breakages():
         first(kp(b), "AlertmanagerConfig")["spec"]["route"]["groupwait"] = "0s"
 
     return [(rules, edit_rule), (rules, edit_standalone_rule), (rules, localhost_runbooks), (rules, no_namespace_label),
-            (routing, misroute), (references, wrong_selector), (references, wrong_port), (references, missing_configmap), (references, runbooks_elsewhere),
-            (references, monitor_port), (identity, wrong_region), (identity, other_job), (identity, ordinals_from_zero), (habits, writable_root),
+            (routing, misroute), (references, wrong_selector), (references, wrong_port),
+            (references, missing_configmap), (references, runbooks_elsewhere), (references, monitor_port),
+            (identity, wrong_region), (identity, other_job), (identity, ordinals_from_zero), (habits, writable_root),
             (habits, latest_image), (habits, no_limits), (habits, other_flags), (configs, edited_dashboard),
-            (configs, unmounted_dashboard), (configs, home_dashboard_twice), (habits, grafana_not_composes), (schemas, bad_field_type), (schemas, unknown_field), (schemas, crd_pattern),
-            (schemas, crd_unknown_field)]
+            (configs, unmounted_dashboard), (configs, home_dashboard_twice), (habits, grafana_not_composes),
+            (schemas, bad_field_type), (schemas, unknown_field), (schemas, crd_pattern), (schemas, crd_unknown_field)]
 
 
 def self_test(builds):

@@ -26,7 +26,8 @@ def loki(compose):
         problems.append(f"loki.yml: the current schema must be tsdb/v13/filesystem, is {schema}")
     if cfg.get("auth_enabled") is not False:
         problems.append("loki.yml: auth_enabled must be false for the single-tenant demo")
-    if not cfg.get("compactor", {}).get("retention_enabled") or not cfg.get("limits_config", {}).get("retention_period"):
+    if (not cfg.get("compactor", {}).get("retention_enabled")
+            or not cfg.get("limits_config", {}).get("retention_period")):
         problems.append("loki.yml: retention needs compactor.retention_enabled and limits_config.retention_period")
     if cfg["compactor"].get("retention_enabled") and not cfg["compactor"].get("delete_request_store"):
         problems.append("loki.yml: retention needs compactor.delete_request_store")
@@ -64,7 +65,8 @@ def alloy(compose, loki_port):
         problems.append("compose: Alloy must not mount the Docker socket (it reaches the API through the proxy)")
     proxy = re.findall(r'host\s*=\s*"tcp://([\w-]+):\d+"', text)
     if len(proxy) != 2 or proxy[0] not in compose["services"]:
-        problems.append(f"config.alloy: discovery and log reading must go through the socket proxy service, go to {proxy}")
+        problems.append("config.alloy: discovery and log reading must go through the socket proxy service, "
+                        f"go to {proxy}")
     if not any(c.endswith("config.alloy") for c in service["command"]):
         problems.append("compose: Alloy is not started with alloy/config.alloy")
     return problems

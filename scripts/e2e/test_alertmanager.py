@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import time
 import urllib.parse
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,11 +14,11 @@ from lib.stack import free_port, http, wait_until
 
 
 def iso(t):
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def alert(name, severity, node=None, ends_in=300, **labels):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     all_labels = {"alertname": name, "severity": severity, **labels}
     if node:
         all_labels["node"] = node
@@ -113,7 +113,8 @@ def test_the_oncall_page_in_chromium_shows_what_arrived(alerting):
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={alerting['tmp'] / 'chrome'}", "--dump-dom", f"{alerting['sink']}/"],
         capture_output=True, text=True, timeout=60).stdout
-    for needle in ['<li class="resolved" data-alertname="NodeDown">', '<li class="firing" data-alertname="HighCPUUsage">',
+    for needle in ['<li class="resolved" data-alertname="NodeDown">',
+                   '<li class="firing" data-alertname="HighCPUUsage">',
                    'href="http://localhost:9095/runbooks/NodeDown"', "#oncall"]:
         assert needle in dom, f"the page in Chromium lacks {needle!r}; it rendered:\n{dom[:2000]}"
     first = dom.index('data-alertname="NodeDown"')

@@ -16,6 +16,9 @@ from lib import ROOT
 from lib.stack import free_port, wait_until
 
 GUARD = ROOT / "haproxy/cross-site-guard.cfg"
+# Debian's HAProxy as scripts/lib/tools.sh `ensure_haproxy` unpacks it (scripts/test does).
+HAPROXY = str(ROOT / "scripts/lib/bin/haproxy")
+ALERTMANAGER = str(ROOT / "scripts/lib/bin/prometheus-alertmanager")
 EVIL = "https://evil.example"
 
 
@@ -86,15 +89,15 @@ def guard(tmp_path_factory):
         port = am_port if name == "alertmanager" else recorders[name].server_address[1]
         text = re.sub(rf"^(\s*)server {name} \w+:\d+$", rf"\g<1>server {name} 127.0.0.1:{port}", text, flags=re.M)
     (tmp / "guard.cfg").write_text(text)
-    check = subprocess.run(["haproxy", "-c", "-q", "-f", str(tmp / "guard.cfg")], capture_output=True, text=True)
+    check = subprocess.run([HAPROXY, "-c", "-q", "-f", str(tmp / "guard.cfg")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     with open(tmp / "processes.log", "w") as log:
         try:
             procs.append(subprocess.Popen(
-                ["prometheus-alertmanager", f"--config.file={ROOT / 'alertmanager/alertmanager.yml'}",
+                [ALERTMANAGER, f"--config.file={ROOT / 'alertmanager/alertmanager.yml'}",
                  f"--storage.path={tmp / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
                  "--cluster.listen-address="], stdout=log, stderr=log))
-            procs.append(subprocess.Popen(["haproxy", "-db", "-f", str(tmp / "guard.cfg")], stdout=log, stderr=log))
+            procs.append(subprocess.Popen([HAPROXY, "-db", "-f", str(tmp / "guard.cfg")], stdout=log, stderr=log))
             published = {name: ports[int(p)] for name, p in backends.items()}
             wait_until("the guard", lambda: request(published["prometheus"], "GET", "/-/guard-health")[0] == 200)
             wait_until("Alertmanager through the guard",
@@ -150,7 +153,8 @@ def test_a_hostile_host_name_is_refused_even_for_reads(guard):
 def test_each_port_reaches_its_service_and_refuses_cross_site_writes(guard, service):
     port, seen = guard["port"][service], guard["recorders"][service].seen
     before = len(seen)
-    for headers in ({"Origin": EVIL}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}):
+    for headers in ({"Origin": EVIL}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}):
         assert request(port, "POST", "/api/v1/write", headers, {"x": 1})[0] == 403, headers
     assert len(seen) == before, "a refused write never reached the service"
     # Reads pass whoever asks (a link from Grafana is a same-site navigation); writes pass

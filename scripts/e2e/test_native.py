@@ -11,6 +11,7 @@ free loopback ports, checked the way a user would see it, one claim per test:
   fleet's real log lines);
 - bad input over HTTP gets 4xx answers and the fleet keeps serving and scraping.
 """
+import itertools
 import json
 import os
 import subprocess
@@ -64,7 +65,7 @@ def firing_runs(stack, alert, node, start, end):
     stamps = sorted(float(t) for series in result for t, _ in series["values"])
     # A series is present for the lookback after its last sample only until its stale
     # marker, so a gap of more than one evaluation interval between points is a flap.
-    return (1 if stamps else 0) + sum(1 for a, b in zip(stamps, stamps[1:]) if b - a > 1.1)
+    return (1 if stamps else 0) + sum(1 for a, b in itertools.pairwise(stamps) if b - a > 1.1)
 
 
 def test_at_rest_only_the_watchdog_fires(stack):
@@ -102,7 +103,8 @@ def test_fast_alert_fires_within_2s_on_every_node(stack, binaries, mode):
         assert pages == sorted(fleet.regions()), f"one RegionDown page per region and nothing else, got {pages}"
     lines = {line["node"]: line for line in report["expected"] if line["alert"] == alert}
     assert sorted(lines) == nodes, f"expected a {alert} timeline for every node, got {sorted(lines)}"
-    slow = {n: line["firing_s"] for n, line in lines.items() if line["firing_s"] is None or line["firing_s"] > FAST_FIRE_S}
+    slow = {n: line["firing_s"] for n, line in lines.items()
+            if line["firing_s"] is None or line["firing_s"] > FAST_FIRE_S}
     unresolved = [n for n, line in lines.items() if line["resolved_s"] is None]
     flapping = {n: runs for n in nodes if (runs := firing_runs(stack, alert, n, start, end)) != 1}
     spread = sorted(line["firing_s"] for line in lines.values() if line["firing_s"] is not None)
@@ -159,7 +161,8 @@ def test_every_dashboard_query_returns_data(stack):
                 got = get(f"{stack.prom}/api/v1/label/{label}/values?" + urllib.parse.urlencode({"match[]": selector}))
                 want = {"node": [str(n) for n in fleet.nodes()], "region": fleet.regions()}[label]
                 if sorted(got["data"]) != sorted(want):
-                    problems.append(f"{board} {where}: expected the values {sorted(want)} of {label}, got {got['data']}")
+                    problems.append(f"{board} {where}: expected the values {sorted(want)} of {label}, "
+                                    f"got {got['data']}")
                 continue
             result = get(f"{stack.prom}/api/v1/query_range?" + urllib.parse.urlencode(
                 {"query": query, "start": now - 60, "end": now, "step": 5}))["data"]["result"]
@@ -205,4 +208,5 @@ def test_bad_input_gets_4xx_and_changes_nothing(stack):
     assert all(400 <= code < 500 for code in answers.values()), f"expected 4xx for each: {answers}"
     assert not get(f"{node}/inject")["faults"], "bad input changed the node's faults"
     time.sleep(3)
-    assert len(promql(stack.prom, 'up{job="edge-node"} == 1')) == fleet.size(), "after bad input, not every target is up"
+    assert len(promql(stack.prom, 'up{job="edge-node"} == 1')) == fleet.size(), \
+        "after bad input, not every target is up"

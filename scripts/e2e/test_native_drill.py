@@ -60,7 +60,8 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
     # Start: the learner is told only that something is wrong.
     t_start = time.time()
     started = drill(stack, binaries, tmp_path, "drill", "start", "--drill", DRILL, "--seed", str(SEED), "--delay", "3")
-    assert f"seed {SEED}" in started.stdout and MODE not in started.stdout and ALERT not in started.stdout, started.stdout
+    assert f"seed {SEED}" in started.stdout and MODE not in started.stdout and ALERT not in started.stdout, \
+        started.stdout
     refused(drill(stack, binaries, tmp_path, "drill", "start", check=False), "already running")
     truth = json.loads(drill(stack, binaries, tmp_path, "--json", "drill", "reveal").stdout)  # the instructor's view
     assert [f["failure"] for f in truth["faults"]] == [MODE], truth
@@ -108,7 +109,8 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
     hint = drill(stack, binaries, tmp_path, "drill", "hint")
     assert hint.stdout.startswith("Hint 1 of 3 (-10 points)"), hint.stdout
     other = next(n for n in fleet.nodes() if n != node)
-    assert drill(stack, binaries, tmp_path, "drill", "answer", "--node", str(other), "--failure", MODE).stdout.startswith("not it")
+    assert drill(stack, binaries, tmp_path, "drill", "answer", "--node", str(other), "--failure", MODE) \
+        .stdout.startswith("not it")
     refused(drill(stack, binaries, tmp_path, "drill", "answer", "--node", "99", "--failure", MODE, check=False),
             "node 99 is not in this drill's fleet")
     near = drill(stack, binaries, tmp_path, "drill", "answer", "--node", str(node), "--failure", "memory_leak")
@@ -132,8 +134,8 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
     # Stop: the fleet is healthy and the alert is resolved.
     drill(stack, binaries, tmp_path, "drill", "stop")
     assert not any(fleet_faults(stack).values())
-    wait_until(f"no {ALERT} on node {node}", lambda: not promql(stack.prom, f'ALERTS{{alertname="{ALERT}", node="{node}"}}'),
-               timeout=15)
+    wait_until(f"no {ALERT} on node {node}",
+               lambda: not promql(stack.prom, f'ALERTS{{alertname="{ALERT}", node="{node}"}}'), timeout=15)
     ended = json.loads(drill(stack, binaries, tmp_path, "--json", "drill", "reveal").stdout)["faults"][0]
     assert ended["end_reason"] == "cleared", ended
 

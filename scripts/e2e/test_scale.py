@@ -76,7 +76,8 @@ def test_every_target_is_up_and_at_rest_only_the_watchdog_fires(scale):
     startup = [(n["alertname"], n["node"]) for n in notifications(scale) if n["alertname"] != "Watchdog"]
     seq0 = max([n["seq"] for n in notifications(scale, limit=1)] or [0])
     time.sleep(REST_S)
-    fired = promql(scale.prom, f'count by (alertname, node, region) (count_over_time(ALERTS{{alertname!="Watchdog"}}[{REST_S}s]))')
+    fired = promql(scale.prom,
+                   f'count by (alertname, node, region) (count_over_time(ALERTS{{alertname!="Watchdog"}}[{REST_S}s]))')
     notified = [n for n in notifications(scale) if n["alertname"] != "Watchdog" and n["seq"] > seq0]
     print(f"notifications during start-up (not at rest): {startup}")
     assert not fired and not notified, (f"at rest, expected only the Watchdog; Prometheus saw "
@@ -119,7 +120,8 @@ def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_pages_on_its_own(
     print(f"{len(region)} nodes of eu-west down: RegionDown at the sink after {region_s:.1f} s; "
           f"node {lone}'s NodeDown after {lone_s:.1f} s")
     time.sleep(10)  # every NodeDown of the region is firing by now (it pends one scrape)
-    firing_in_prometheus = promql(scale.prom, 'count(ALERTS{alertname="NodeDown", alertstate="firing", region="eu-west"})')
+    firing_in_prometheus = promql(scale.prom,
+                                  'count(ALERTS{alertname="NodeDown", alertstate="firing", region="eu-west"})')
     assert firing_in_prometheus and int(firing_in_prometheus[0]["value"][1]) == len(region), \
         f"Prometheus should fire NodeDown for all {len(region)} nodes of eu-west, got {firing_in_prometheus}"
     pages = [(n["alertname"], n["labels"].get("region"), n["node"])
@@ -137,7 +139,7 @@ def test_the_scale_dashboard_queries_return_data(scale):
                lambda: promql(scale.prom, f'edge_fault_active{{node="{spiking}", failure="cpu_spike"}} == 1'),
                timeout=30, every=1)
     now, empty, problems = time.time(), [], []
-    for board, where, ds, expr in queries():
+    for board, where, _ds, expr in queries():
         if board != BOARD:
             continue
         query = substitute(expr, VALUES, SCRAPE_S)

@@ -4,7 +4,6 @@ import argparse
 import sys
 
 from gen import dashboards, kubernetes, rules, targets
-
 from lib import ROOT
 
 # Rules before kubernetes: the Kubernetes overlays copy the rules.

@@ -212,7 +212,8 @@ def annotations(node_filter=""):
          "tagKeys": "failure,node", "useValueForTime": False},
         {"datasource": PROM, "enable": False, "hide": False, "iconColor": "orange", "name": "Firing alerts",
          "target": {"refId": "Alerts", "interval": "5s",
-                    "expr": f'ALERTS{{alertstate="firing", alertname!="Watchdog"{", " + node_filter if node_filter else ""}}}'},
+                    "expr": f'ALERTS{{alertstate="firing", alertname!="Watchdog"'
+                            f'{", " + node_filter if node_filter else ""}}}'},
          "titleFormat": "{{alertname}} ({{severity}})", "textFormat": "node {{node}}",
          "tagKeys": "alertname,severity,node", "useValueForTime": False},
     ]}
@@ -369,7 +370,8 @@ def node_detail():
         stat("CPU", "CPU utilisation.", [prom(f"node:edge_cpu_utilization:ratio{{{n}}}", "cpu")], "percentunit",
              thresholds=steps(("green", None), ("red", CPU_LINE)), decimals=0),
         stat("Memory", "Memory utilisation.", [prom(f"node:edge_memory_utilization:ratio{{{n}}}", "memory")],
-             "percentunit", thresholds=steps(("green", None), ("orange", MEMORY_WARN), ("red", MEMORY_CRIT)), decimals=0),
+             "percentunit", thresholds=steps(("green", None), ("orange", MEMORY_WARN), ("red", MEMORY_CRIT)),
+             decimals=0),
         stat("Requests", "Requests served per second.",
              [prom(f"sum(rate(edge_http_requests_total{{{sel}}}[{RATE}]))", "req/s")], "reqps"),
         stat("Error ratio", "Share of requests answered with a 5xx.", [prom(error_ratio("node", n), "5xx")],
@@ -422,8 +424,9 @@ def node_detail():
     ]
     traces = [
         slowest_traces("Slowest recent traces", "The node's 50 most recent request traces (server spans; "
-                       "Tempo's most_recent hint; Tempo leaves out the last 30 s), slowest first. Click a trace id to see where the time "
-                       "went and which fault was active (span attribute edge.faults). Empty when the nodes do not "
+                       "Tempo's most_recent hint; Tempo leaves out the last 30 s), slowest first. Click a trace id "
+                       "to see where the time went and which fault was active (span attribute edge.faults). Empty "
+                       "when the nodes do not "
                        "export traces.", '{ resource.edge.node = "$node" && kind = server }'),
     ]
     node_logs = '{service="edge-node", node="$node"}'
@@ -476,8 +479,9 @@ def services():
     ]
     traces = [
         slowest_traces("$service: slowest recent traces", "The 50 most recent traces of the chosen service's "
-                       "requests on any node (Tempo's most_recent hint; Tempo leaves out the last 30 s), slowest first. Click a trace id to "
-                       "see where the time went: an order's stock check, its call to payments and the payment "
+                       "requests on any node (Tempo's most_recent hint; Tempo leaves out the last 30 s), slowest "
+                       "first. Click a trace id to see where the time went: an order's stock check, its call to "
+                       "payments and the payment "
                        "gateway. Empty when the nodes do not export traces.",
                        '{ kind = server && span.http.route =~ "/api/$service.*" }'),
     ]
@@ -520,14 +524,16 @@ def slos():
             f"Availability burn, {long} / {short} ({kind} at {factor:g}x)",
             f"Burn rate (error ratio / the 1 % budget) of $service over {long} and {short}, worst node; "
             f"ServiceAvailabilityBurn ({kind}) fires when both pass {factor:g}.",
-            [prom(f"max(node_service:edge_slo_errors:ratio_rate{w}{{{svc}}}) / {SLO_BUDGET}", w) for w in (long, short)],
+            [prom(f"max(node_service:edge_slo_errors:ratio_rate{w}{{{svc}}}) / {SLO_BUDGET}", w)
+             for w in (long, short)],
             "x", w=12, h=7, lo=0, thresholds=steps(("green", None), ("red", factor)), line=True, fill=0,
             calcs=["lastNotNull", "max"]))
     latency = [
         timeseries(f"Latency burn, {long} / {short} ({kind} at {factor:g}x)",
                    f"Share of $service requests slower than 0.25 s over the budget of 1 %, worst node; "
                    f"ServiceLatencyBurn ({kind}) fires when both pass {factor:g}.",
-                   [prom(f"max(node_service:edge_slo_slow:ratio_rate{w}{{{svc}}}) / {SLO_BUDGET}", w) for w in (long, short)],
+                   [prom(f"max(node_service:edge_slo_slow:ratio_rate{w}{{{svc}}}) / {SLO_BUDGET}", w)
+                    for w in (long, short)],
                    "x", w=12, h=7, lo=0, thresholds=steps(("green", None), ("red", factor)), line=True, fill=0)
         for long, short, factor, kind in burn_windows("ServiceLatencyBurn")]
     return dashboard("edge-slos", "Edge SLOs",

@@ -53,7 +53,8 @@ class Dumper(yaml.SafeDumper):
     """Block style for multi-line strings (PromQL), no line wrapping, keys in written order."""
 
 
-Dumper.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+Dumper.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s,
+                                                           style="|" if "\n" in s else None))
 
 
 def dump_all(docs):
@@ -123,7 +124,8 @@ def prometheus_rules(namespace, runbook_base):
         docs.append({
             "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
             "metadata": {"name": f"edge-fleet-{path.stem}",
-                         "labels": {"app.kubernetes.io/name": "edge-fleet-rules", "app.kubernetes.io/component": "alerting"}},
+                         "labels": {"app.kubernetes.io/name": "edge-fleet-rules",
+                                    "app.kubernetes.io/component": "alerting"}},
             "spec": {"groups": [{"name": g["name"], "interval": g.get("interval", interval),
                                  "labels": {**g.get("labels", {}), "namespace": namespace},
                                  **{k: v for k, v in g.items() if k not in ("name", "interval", "labels")}}
@@ -133,7 +135,8 @@ def prometheus_rules(namespace, runbook_base):
 
 
 MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*')
-ROUTE_KEYS = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "matchers", "routes", "continue"}
+ROUTE_KEYS = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "matchers", "routes",
+              "continue"}
 
 
 def matchers(texts):
@@ -176,13 +179,15 @@ def alertmanager_config(namespace):
         if set(r) - {"name", "webhook_configs"}:
             raise SystemExit(f"alertmanager.yml: receiver {r['name']} has configs gen/kubernetes.py cannot convert yet")
         receivers.append({"name": r["name"], "webhookConfigs": [
-            {"url": cluster_url(w["url"], namespace), "sendResolved": w["send_resolved"]} for w in r.get("webhook_configs", [])]})
+            {"url": cluster_url(w["url"], namespace), "sendResolved": w["send_resolved"]}
+            for w in r.get("webhook_configs", [])]})
     inhibit = [{"sourceMatch": matchers(i["source_matchers"]), "targetMatch": matchers(i["target_matchers"]),
                 "equal": i["equal"]} for i in am.get("inhibit_rules", [])]
     doc = {
         "apiVersion": "monitoring.coreos.com/v1alpha1", "kind": "AlertmanagerConfig",
         "metadata": {"name": "edge-fleet",
-                     "labels": {"app.kubernetes.io/name": "edge-fleet-routing", "app.kubernetes.io/component": "alerting"}},
+                     "labels": {"app.kubernetes.io/name": "edge-fleet-routing",
+                                "app.kubernetes.io/component": "alerting"}},
         "spec": {"route": route(am["route"]), "inhibitRules": inhibit, "receivers": receivers},
     }
     return header("alertmanager/alertmanager.yml") + dump_all([doc])
@@ -194,7 +199,8 @@ def service_monitor(by_region):
     scrape = compose_prometheus()["global"]
     doc = {
         "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-        "metadata": {"name": "edge-node", "labels": {"app.kubernetes.io/name": "edge-node", "app.kubernetes.io/component": "node"}},
+        "metadata": {"name": "edge-node",
+                     "labels": {"app.kubernetes.io/name": "edge-node", "app.kubernetes.io/component": "node"}},
         "spec": {
             "selector": {"matchLabels": {"app.kubernetes.io/name": FLEET_SERVICE}},
             "endpoints": [{
@@ -239,7 +245,8 @@ def standalone_alloy():
 def outputs():
     """{path: text} this generator writes."""
     by_region = regions()
-    out = {DEPLOY / "base/dashboards" / p.name: p.read_text() for p in sorted((ROOT / "grafana/dashboards").glob("*.json"))}
+    out = {DEPLOY / "base/dashboards" / p.name: p.read_text()
+           for p in sorted((ROOT / "grafana/dashboards").glob("*.json"))}
 
     namespace, kp = settings(KUBE_PROMETHEUS)
     out[KUBE_PROMETHEUS / "generated/prometheusrules.yaml"] = prometheus_rules(namespace, kp["runbookBaseUrl"])

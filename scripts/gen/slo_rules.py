@@ -65,7 +65,7 @@ def sli_rules(windows, base):
     traffic, like the rate over W it stands for."""
     lines = []
     for w in windows:
-        def over(name):
+        def over(name, w=w):  # this window
             series = f"node_service:edge_slo_{name}:rate{base}"
             return series if w == base else f"sum_over_time({series}[{w}])"
         lines.append(f"""      - record: node_service:edge_slo_errors:ratio_rate{w}
@@ -95,7 +95,7 @@ def alert_rules(pairs, period_hours):
             {{{{ $value | humanizePercentage }}}} of {{{{ $labels.service }}}} requests on node {{{{ $labels.node }}}}
             were {what} over the last {long} (and still over the last {short}), against a
             budget of 1 %: at this rate the {period_hours:g} h budget lasts {period_hours / burn:.3g} h.
-          runbook_url: http://localhost:9095/runbooks/{alert}""")
+          runbook_url: http://localhost:9095/runbooks/{alert}""")  # noqa: E501 (a YAML template: one line per output line)
     return lines
 
 
@@ -124,7 +124,8 @@ def budget_rule(record, by, selector, p):
 
     def over(name):
         return (f"sum by ({by}) (increase(node_service:edge_http_{name}_total:sum{match}[{hours:g}h])"
-                f" or sum by (node, region, service) (increase(edge_http_requests_total{{{raw}{status[name]}}}[{young}])))")
+                " or sum by (node, region, service) "
+                f"(increase(edge_http_requests_total{{{raw}{status[name]}}}[{young}])))")
     # The last minute's rate from the raw counters (a minute of samples, once per evaluation):
     # a recorded rate from another group would be this evaluation's or the last one's,
     # depending on the order the groups happen to run in.
@@ -175,5 +176,5 @@ def render(p=DEMO):
       # rate, so a short burst spends its share of a whole period, not of the little seen so far.
 {chr(10).join(budget_base_rules())}
 {budget_rule(f"node_service:edge_slo_error_budget_remaining:ratio{period_hours:g}h", "node, region, service", 'service!="none"', p)}
-{budget_rule(f"node:edge_error_budget_remaining:ratio{period_hours:g}h", "node, region", "", p)}""")
+{budget_rule(f"node:edge_error_budget_remaining:ratio{period_hours:g}h", "node, region", "", p)}""")  # noqa: E501 (a YAML template: one line per output line)
     return "\n".join(out) + "\n"

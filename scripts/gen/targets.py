@@ -9,6 +9,7 @@ PATH = ROOT / "prometheus/targets/edge-nodes.yml"
 
 def outputs():
     """{path: text} this generator writes."""
-    text = subprocess.run(["cargo", "run", "-q", "-p", "edge-node", "--", "targets", "--address", "edge-node-{id}:8080"],
+    text = subprocess.run(["cargo", "run", "-q", "-p", "edge-node", "--", "targets",
+                           "--address", "edge-node-{id}:8080"],
                           cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return {PATH: text}

@@ -8,6 +8,7 @@ import re
 
 from lib import ROOT
 
+
 def grafana_vars(scrape_s):
     """What Grafana would put in at a profile's scrape interval: $__rate_interval is
     max(4 x the scrape interval, step + scrape)."""

@@ -10,7 +10,7 @@
 #   the stack's cross-site guard config for real (the image runs 3.2; sid's 3.2 needs a newer
 #   glibc than bookworm's). scripts/lib/bin/haproxy runs it with its libraries.
 # - Chromium (Debian) for the browser checks, installed with apt-get when missing.
-# - The project's one virtualenv (.venv) with scripts/requirements.txt.
+# - The project's one virtualenv (.venv) with scripts/requirements.txt (pyproject.toml's pins).
 
 TOOLS_ROOT=${TOOLS_ROOT:-$PWD/target/tools}
 V3_BIN=$TOOLS_ROOT/root/usr/bin
@@ -98,8 +98,9 @@ ensure_chromium() {
   fi
 }
 
-# ensure_venv: the project's one virtualenv, created one way, with scripts/requirements.txt.
-# Reinstalls only when the requirements changed.
+# ensure_venv: the project's one virtualenv, created one way, with scripts/requirements.txt (the
+# pins pyproject.toml declares; checks.python_project holds them equal). Reinstalls only when
+# the requirements changed.
 ensure_venv() {
   local req=$PWD/scripts/requirements.txt stamp=$VENV/.requirements
   if [ ! -x "$VENV/bin/python" ]; then
