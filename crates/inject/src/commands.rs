@@ -149,8 +149,9 @@ pub async fn inject(
     rollout: Option<Duration>,
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> bool {
-    inject_until(client, nodes, body, rollout, ctrl_c(), json, out).await
+    inject_until(client, nodes, body, rollout, ctrl_c(), json, out, err).await
 }
 
 /// [`inject`], stopped by `interrupt` instead of ctrl-c (for tests).
@@ -162,6 +163,7 @@ pub async fn inject_until(
     interrupt: impl std::future::Future<Output = ()>,
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> bool {
     let results = each_node_with(client, nodes, rollout, interrupt, |c, n| {
         let body = body.clone();
@@ -181,7 +183,7 @@ pub async fn inject_until(
             s.fault.failure, body.duration_s, s.fault.expected_alert
         )
     };
-    report_grouped(&results, json, out, line, group)
+    report_grouped(&results, json, out, err, line, group)
 }
 
 /// `inject clear`.
@@ -191,6 +193,7 @@ pub async fn clear(
     id: Option<u64>,
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> bool {
     let results =
         each_node_with(client, nodes, None, ctrl_c(), |c, n| async move { c.clear(n, id).await }).await;
@@ -212,22 +215,23 @@ pub async fn clear(
             format!("ended {} on", modes.join(", "))
         }
     };
-    report_grouped(&results, json, out, line, group)
+    report_grouped(&results, json, out, err, line, group)
 }
 
 /// Like [`report`], but above [`SUMMARY_ABOVE`] nodes the successes are folded into one
 /// line per `group` (`node_crash started ... on 333 nodes: 1-4,13-16,...`) and the nodes
-/// never sent to into one line; other failures keep a line each. True if every node
-/// succeeded.
+/// never sent to into one line; other failures keep a line each, on `err`. True if every
+/// node succeeded.
 fn report_grouped<T: Serialize>(
     results: &[(u32, Result<T, NodeError>)],
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
     line: impl Fn(u32, &T) -> String,
     group: impl Fn(&T) -> String,
 ) -> bool {
     if json || results.len() <= SUMMARY_ABOVE {
-        return report(results, json, out, line);
+        return report(results, json, out, err, line);
     }
     let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut not_sent = Vec::new();
@@ -236,7 +240,7 @@ fn report_grouped<T: Serialize>(
             Ok(v) => groups.entry(group(v)).or_default().push(*n),
             Err(NodeError::NotSent { .. }) => not_sent.push(*n),
             Err(e) => {
-                let _ = writeln!(out, "error: {e}");
+                let _ = writeln!(err, "error: {e}");
             }
         }
     }
@@ -245,7 +249,7 @@ fn report_grouped<T: Serialize>(
     }
     if !not_sent.is_empty() {
         let _ = writeln!(
-            out,
+            err,
             "error: not sent to {} nodes (interrupted before their turn): {}",
             not_sent.len(),
             crate::targets::compact(&not_sent)
@@ -254,11 +258,13 @@ fn report_grouped<T: Serialize>(
     results.iter().all(|(_, r)| r.is_ok())
 }
 
-/// Prints one line (or one JSON item) per node; true if every node succeeded.
+/// Prints one line (or one JSON item) per node, a node's failure on `err` (in JSON, in the
+/// document); true if every node succeeded.
 fn report<T: Serialize>(
     results: &[(u32, Result<T, NodeError>)],
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
     line: impl Fn(u32, &T) -> String,
 ) -> bool {
     if json {
@@ -274,7 +280,7 @@ fn report<T: Serialize>(
         for (n, r) in results {
             let _ = match r {
                 Ok(v) => writeln!(out, "{}", line(*n, v)),
-                Err(e) => writeln!(out, "error: {e}"),
+                Err(e) => writeln!(err, "error: {e}"),
             };
         }
     }
@@ -529,13 +535,18 @@ mod tests {
             "node 2: outcome unknown: the request task panicked: a bug while talking to node 2 (second line)"
         );
 
-        let mut out = Vec::new();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
         assert!(
-            !report(&results, false, &mut out, |n, _| format!("node {n}: ok")),
+            !report(&results, false, &mut out, &mut err, |n, _| format!("node {n}: ok")),
             "a lost node fails the run"
         );
-        let text = String::from_utf8_lossy(&out).into_owned();
-        assert_eq!(text.lines().count(), 3, "{text}");
-        assert!(text.contains("error: node 2: outcome unknown"), "{text}");
+        let (text, errors) = (String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
+        assert_eq!(text, "node 1: ok\nnode 3: ok\n", "the results, and nothing else, on stdout");
+        assert_eq!(
+            errors.lines().collect::<Vec<_>>(),
+            [
+                "error: node 2: outcome unknown: the request task panicked: a bug while talking to node 2 (second line)"
+            ]
+        );
     }
 }

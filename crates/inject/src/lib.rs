@@ -34,7 +34,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// Runs a parsed command line; returns the exit code. Usage errors are caught before
 /// anything is sent.
 pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
-    match try_run(cli, out).await {
+    match try_run(cli, out, err).await {
         Ok(true) => EXIT_OK,
         Ok(false) => EXIT_FAILED,
         Err(usage) => {
@@ -44,7 +44,9 @@ pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
     }
 }
 
-async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
+/// Runs the command: its result (tables, JSON, a report) on `out`; progress, warnings and
+/// errors about it on `err`, so `inject ... > file` gets only the result.
+async fn try_run(mut cli: Cli, out: &mut impl Write, err: &mut impl Write) -> Result<bool, String> {
     // Compose's port variables, resolved before anything is sent (bad input changes nothing).
     for (given, var, default) in [
         (&mut cli.inject.prometheus, "PROMETHEUS_PORT", 9090),
@@ -134,10 +136,10 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
                 drop(tx);
                 rx
             });
-            let injected = commands::inject(&client, &nodes, &body, rollout, g.json, out).await;
+            let injected = commands::inject(&client, &nodes, &body, rollout, g.json, out, err).await;
             match watching {
                 None => Ok(injected),
-                Some(rx) => Ok(watched(&a, rx, g.json, out).await && injected),
+                Some(rx) => Ok(watched(&a, rx, g.json, out, err).await && injected),
             }
         }
         Some(Command::Status { node, region, full }) => {
@@ -159,7 +161,7 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             if id.is_some() && nodes.len() != 1 {
                 return Err("--id names one fault of one node; give a single --node".to_owned());
             }
-            Ok(commands::clear(&client, &nodes, id, g.json, out).await)
+            Ok(commands::clear(&client, &nodes, id, g.json, out, err).await)
         }
         Some(Command::Scenario { file, dry_run, watch, report }) => {
             let text =
@@ -171,14 +173,15 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             }
             let all = if scenario.uses_all() { learn().await?.nodes() } else { Vec::new() };
             let report = report.map(|path| (path, cli.inject.prometheus.clone().unwrap_or_default()));
-            run_scenario(&client, &scenario, &all, watch.then_some(&cli.inject), report, g.json, out).await
+            run_scenario(&client, &scenario, &all, watch.then_some(&cli.inject), report, g.json, out, err)
+                .await
         }
         Some(Command::Drill(mut args)) => {
             if let drill::Action::Start(a) = &mut args.action {
                 a.node = NodeSpec::List(fleet::select(Some(&a.node), None, learn).await?);
             }
             let prometheus = cli.inject.prometheus.as_deref().unwrap_or_default();
-            drill::run(&client, args, prometheus, g.json, out).await
+            drill::run(&client, args, prometheus, g.json, out, err).await
         }
         Some(Command::Random(args)) => {
             let nodes = fleet::select(Some(&args.node), None, learn).await?;
@@ -191,8 +194,17 @@ async fn try_run(mut cli: Cli, out: &mut impl Write) -> Result<bool, String> {
             }
             let report =
                 args.report.clone().map(|path| (path, cli.inject.prometheus.clone().unwrap_or_default()));
-            run_scenario(&client, &scenario, &nodes, args.watch.then_some(&cli.inject), report, g.json, out)
-                .await
+            run_scenario(
+                &client,
+                &scenario,
+                &nodes,
+                args.watch.then_some(&cli.inject),
+                report,
+                g.json,
+                out,
+                err,
+            )
+            .await
         }
     }
 }
@@ -207,6 +219,7 @@ async fn run_scenario(
     report: Option<(std::path::PathBuf, String)>,
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> Result<bool, String> {
     let sink = match &report {
         Some(_) => Some(drill::run_report::sink_url()?),
@@ -215,24 +228,25 @@ async fn run_scenario(
     let begun = drill::run_report::now();
     let mut record = Vec::new();
     let ok = match watch {
-        None => scenario::run_recorded(client, scenario, all, None, out, &mut record).await,
+        None => scenario::run_recorded(client, scenario, all, None, out, err, &mut record).await,
         Some(settings) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let settings = settings.clone();
             let watcher = tokio::spawn(async move {
-                let mut report = Vec::new();
-                let ok = watched(&settings, rx, json, &mut report).await;
-                (ok, report)
+                let (mut report, mut problems) = (Vec::new(), Vec::new());
+                let ok = watched(&settings, rx, json, &mut report, &mut problems).await;
+                (ok, report, problems)
             });
-            let ran = scenario::run_recorded(client, scenario, all, Some(tx), out, &mut record).await;
-            let (ok, report) = watcher.await.map_err(|e| e.to_string())?;
+            let ran = scenario::run_recorded(client, scenario, all, Some(tx), out, err, &mut record).await;
+            let (ok, report, problems) = watcher.await.map_err(|e| e.to_string())?;
             let _ = out.write_all(&report);
+            let _ = err.write_all(&problems);
             ran && ok
         }
     };
     let Some(((path, prometheus), sink)) = report.zip(sink) else { return Ok(ok) };
     let wrote =
-        drill::run_report::write(&scenario.name, &record, begun, &prometheus, &sink, &path, out).await;
+        drill::run_report::write(&scenario.name, &record, begun, &prometheus, &sink, &path, err).await;
     Ok(ok && wrote)
 }
 
@@ -242,6 +256,7 @@ async fn watched(
     rx: tokio::sync::mpsc::UnboundedReceiver<watch::Expectation>,
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> bool {
     // try_run fills both in before anything runs.
     let url = |u: &Option<String>| u.as_deref().unwrap_or_default().trim_end_matches('/').to_owned();
@@ -252,12 +267,12 @@ async fn watched(
         request_timeout: watch::REQUEST_TIMEOUT,
     };
     if !json {
-        let _ = writeln!(out, "watching alerts at {} and {}", cfg.prometheus, cfg.alertmanager);
+        let _ = writeln!(err, "watching alerts at {} and {}", cfg.prometheus, cfg.alertmanager);
     }
     match watch::watch(&cfg, rx).await {
         Ok(report) => watch::report(&report, json, out),
         Err(e) => {
-            let _ = writeln!(out, "error: cannot watch alerts: {e}");
+            let _ = writeln!(err, "error: cannot watch alerts: {e}");
             false
         }
     }

@@ -167,8 +167,9 @@ pub async fn run(
     all: &[u32],
     watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> bool {
-    run_recorded(client, scenario, all, watch, out, &mut Vec::new()).await
+    run_recorded(client, scenario, all, watch, out, err, &mut Vec::new()).await
 }
 
 /// As [`run`], keeping each node's answer to each injection in `record` (for the
@@ -179,6 +180,7 @@ pub async fn run_recorded(
     all: &[u32],
     watch: Option<tokio::sync::mpsc::UnboundedSender<crate::watch::Expectation>>,
     out: &mut impl Write,
+    err: &mut impl Write,
     record: &mut Vec<edge_sim::api::Started>,
 ) -> bool {
     let start = tokio::time::Instant::now();
@@ -224,7 +226,7 @@ pub async fn run_recorded(
                     }
                     Err(e) => {
                         ok = false;
-                        writeln!(out, "[t+{:>5.0}s] error: {e}", start.elapsed().as_secs_f64())
+                        writeln!(err, "[t+{:>5.0}s] error: {e}", start.elapsed().as_secs_f64())
                     }
                 };
             }
@@ -257,7 +259,7 @@ pub async fn run_recorded(
                 // Already over on its own: nothing left to clean up.
                 Err(stack_client::NodeError::Refused { status: 404, .. }) => {}
                 Err(e) => {
-                    let _ = writeln!(out, "error: {e}");
+                    let _ = writeln!(err, "error: {e}");
                 }
             }
         }
@@ -369,7 +371,13 @@ mod tests {
         assert_ne!(a.steps, Scenario::random(&args, &nodes, 8).steps);
         assert!(a.steps.len() >= 5);
         for (i, s) in a.steps.iter().enumerate() {
-            assert!(s.at < 300.0 && s.duration >= 1.0 && s.duration <= 40.0, "{s:?}");
+            assert!(s.at < args.length && s.duration <= args.max_hold, "{s:?}");
+            // Only a step cut off at the end of the run may be shorter than --min-hold.
+            assert!(
+                s.duration >= args.min_hold || s.at + s.duration == args.length,
+                "under --min-hold: {s:?}"
+            );
+            assert!(nodes.contains(&s.node.parse::<u32>().expect("one node")), "outside the pool: {s:?}");
             let overlapping = a.steps.iter().filter(|o| o.at <= s.at && s.at < o.at + o.duration).count();
             assert!(overlapping <= 2, "step {i} starts with {overlapping} faults active");
         }

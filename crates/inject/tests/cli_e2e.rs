@@ -93,12 +93,14 @@ async fn inject_status_and_clear_work_against_real_nodes() {
     let rows: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert!(rows[0]["cpu"].as_f64().unwrap_or(0.0) >= 0.93, "{json}");
 
-    let (code, out, _) = inject(&fleet, &["clear", "--node", "all"]).await;
-    // Nodes 5-12 of `all` do not exist here: their lines are errors, and the exit code says so.
+    let (code, out, err) = inject(&fleet, &["clear", "--node", "all"]).await;
+    // Nodes 5-12 of `all` do not exist here: their lines are errors, on stderr, and the exit
+    // code says so; stdout holds the results alone.
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("node 2: ended cpu_spike #1") && out.contains("node 1: nothing to clear"), "{out}");
+    assert_eq!(out.lines().count(), 4, "one result per node that answered: {out}");
     let refused = format!("error: node 5 ({}): cannot connect: is the fleet running?", fleet.closed);
-    assert!(out.contains(&refused), "{out}");
+    assert!(err.contains(&refused) && !out.contains("error"), "{err}");
     assert!(active(&fleet, 2).is_empty());
 }
 
@@ -114,9 +116,9 @@ async fn the_services_refusal_is_shown_and_bad_input_is_caught_before_sending() 
     assert!(err.contains("give --node and --failure"), "{err}");
     let (code, _, err) = inject(&fleet, &["clear", "--node", "1-2", "--id", "4"]).await;
     assert_eq!(code, 2, "{err}");
-    let (code, out, _) = inject(&fleet, &["clear", "--node", "1", "--id", "99"]).await;
+    let (code, out, err) = inject(&fleet, &["clear", "--node", "1", "--id", "99"]).await;
     assert_eq!(code, 1);
-    assert_eq!(out.trim(), "error: node 1: 404: no active fault with id 99");
+    assert_eq!((out.as_str(), err.trim()), ("", "error: node 1: 404: no active fault with id 99"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,34 +174,37 @@ async fn broken_node() -> String {
     url
 }
 
-async fn run_against(url: &str, args: &[&str]) -> (u8, String) {
+/// The exit code, stdout and stderr.
+async fn run_against(url: &str, args: &[&str]) -> (u8, String, String) {
     let targets = format!("1={url}");
     let mut argv = vec!["inject", "--targets", &targets];
     argv.extend_from_slice(args);
     let cli = inject::cli::Cli::try_parse_from(argv).expect("parses");
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = inject::run(cli, &mut out, &mut err).await;
-    (code, String::from_utf8_lossy(&out).into_owned())
+    (code, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_missing_a_field_is_an_error_naming_the_node_not_a_default() {
     let url = broken_node().await;
-    let (code, out) = run_against(&url, &["--node", "1", "--failure", "cpu_spike"]).await;
-    assert_eq!(code, 1, "{out}");
+    // A node's failure is a diagnostic (stderr); stdout keeps only results.
+    let (code, out, err) = run_against(&url, &["--node", "1", "--failure", "cpu_spike"]).await;
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
     assert!(
-        out.starts_with(&format!("error: node 1 ({url}): unexpected answer: missing field `id`")),
-        "{out}"
+        err.starts_with(&format!("error: node 1 ({url}): unexpected answer: missing field `id`")),
+        "{err}"
     );
 
-    let (code, out) = run_against(&url, &["clear", "--node", "1", "--id", "3"]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("error: node 1 (") && out.contains("unexpected answer: missing field"), "{out}");
-    let (code, out) = run_against(&url, &["clear", "--node", "1"]).await;
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("unexpected answer: it answered as node 2; check --targets"), "{out}");
+    let (code, out, err) = run_against(&url, &["clear", "--node", "1", "--id", "3"]).await;
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("error: node 1 (") && err.contains("unexpected answer: missing field"), "{err}");
+    let (code, _, err) = run_against(&url, &["clear", "--node", "1"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unexpected answer: it answered as node 2; check --targets"), "{err}");
 
-    let (code, out) = run_against(&url, &["status", "--node", "1"]).await;
+    // The status table is the result: a node it could not read is a row saying why.
+    let (code, out, _) = run_against(&url, &["status", "--node", "1"]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cannot list faults: node 1") && out.contains("missing field `faults`"), "{out}");
 
@@ -213,11 +218,11 @@ async fn an_answer_missing_a_field_is_an_error_naming_the_node_not_a_default() {
         "name = \"one\"\n[[step]]\nat = 0\nnode = \"1\"\nfailure = \"cpu_spike\"\nduration = 1\n",
     )
     .expect("write");
-    let (code, out) = run_against(&url, &["scenario", &file.to_string_lossy()]).await;
+    let (code, out, err) = run_against(&url, &["scenario", &file.to_string_lossy()]).await;
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("missing field `id`") && out.contains("scenario finished: 0 faults injected"),
-        "{out}"
+        err.contains("missing field `id`") && out.contains("scenario finished: 0 faults injected"),
+        "{out}{err}"
     );
     std::fs::remove_dir_all(dir).ok();
 }

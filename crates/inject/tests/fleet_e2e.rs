@@ -156,7 +156,7 @@ async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what
         seal: None,
         start_in_s: None,
     };
-    let mut out = Vec::new();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
     let stop = tokio::time::sleep(Duration::from_millis(900));
     let ok = inject::commands::inject_until(
         &client,
@@ -166,20 +166,25 @@ async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what
         stop,
         false,
         &mut out,
+        &mut err,
     )
     .await;
-    let out = String::from_utf8_lossy(&out).into_owned();
-    assert!(!ok, "an interrupted rollout is a failure: {out}");
+    let (out, err) = (String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned());
+    assert!(!ok, "an interrupted rollout is a failure: {out}{err}");
     let started = faulted(&fleet);
     assert!(!started.is_empty() && started.len() < 20, "{started:?}");
     let (first, last) = (started.first().copied().unwrap_or(0), started.last().copied().unwrap_or(0));
     assert_eq!(started, (first..=last).collect(), "a prefix, in node order");
     assert!(
-        out.contains(&format!("error: node {}: not sent: interrupted (ctrl-c) before its turn", last + 1)),
-        "{out}"
+        err.contains(&format!("error: node {}: not sent: interrupted (ctrl-c) before its turn", last + 1)),
+        "{err}"
     );
     assert_eq!(out.lines().filter(|l| l.contains("started as")).count(), started.len(), "{out}");
-    assert_eq!(out.lines().filter(|l| l.contains("not sent")).count(), 20 - started.len(), "{out}");
+    assert_eq!(err.lines().filter(|l| l.contains("not sent")).count(), 20 - started.len(), "{err}");
+    assert!(
+        !out.contains("error") && err.lines().all(|l| l.starts_with("error: ")),
+        "results on stdout only"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,6 +114,7 @@ pub async fn run(
     prometheus: &str,
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> Result<bool, String> {
     let path = args.state.unwrap_or_else(state::default_path);
     match args.action {
@@ -122,7 +123,7 @@ pub async fn run(
             let st = state::require(&path)?;
             let drill = drill_of(&st)?;
             let ev = evidence::gather(client, &st, now()).await;
-            status(&st, &drill, &ev, json, out);
+            status(&st, &drill, &ev, json, out, err);
             Ok(ev.problems.is_empty())
         }
         Action::Hint => hint(&path, json, out),
@@ -134,7 +135,7 @@ pub async fn run(
             reveal(&st, &drill, &ev, json, out);
             Ok(true)
         }
-        Action::Stop => stop(client, &path, json, out).await,
+        Action::Stop => stop(client, &path, json, out, err).await,
         Action::Report { output } => {
             let st = state::require(&path)?;
             let drill = drill_of(&st)?;
@@ -144,14 +145,15 @@ pub async fn run(
             match output {
                 Some(file) => {
                     std::fs::write(&file, md).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-                    let _ = writeln!(out, "wrote the incident report to {}", file.display());
+                    let _ = writeln!(err, "wrote the incident report to {}", file.display());
                 }
                 None => {
                     let _ = write!(out, "{md}");
                 }
             }
+            // On stderr: the report on stdout stays a clean Markdown file when redirected.
             for p in &ev.problems {
-                let _ = writeln!(out, "warning: {p}");
+                let _ = writeln!(err, "warning: {p}");
             }
             Ok(ev.problems.is_empty())
         }
@@ -441,7 +443,14 @@ pub fn times(st: &DrillState, drill: &Drill, ev: &Evidence) -> Times {
     Times { fault_start, detected_at, mitigated_at }
 }
 
-fn status(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut impl Write) {
+fn status(
+    st: &DrillState,
+    drill: &Drill,
+    ev: &Evidence,
+    json: bool,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) {
     let t = times(st, drill, ev);
     let sc = score::score(st, &t);
     // Whether a cause was cleared is the learner's own action; saying so names no fault.
@@ -482,7 +491,7 @@ fn status(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut i
     let _ = writeln!(out, "steady state: {steady}");
     let _ = writeln!(out, "score so far: {:.0}/100", sc.total);
     for p in &ev.problems {
-        let _ = writeln!(out, "warning: {p}");
+        let _ = writeln!(err, "warning: {p}");
     }
 }
 
@@ -537,6 +546,7 @@ async fn stop(
     path: &std::path::Path,
     json: bool,
     out: &mut impl Write,
+    err: &mut impl Write,
 ) -> Result<bool, String> {
     let mut st = state::require(path)?;
     let (ended, failed) = end_faults(client, &st).await;
@@ -556,7 +566,7 @@ async fn stop(
             "drill stopped: {ended} fault(s) ended or already over; the drill's nodes are healthy"
         );
         for f in &failed {
-            let _ = writeln!(out, "error: {f}");
+            let _ = writeln!(err, "error: {f}");
         }
         let _ = writeln!(out, "score: {:.0}/100", sc.total);
         for (what, points) in &sc.parts {

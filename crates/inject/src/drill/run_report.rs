@@ -35,7 +35,8 @@ pub fn sink_url() -> Result<String, String> {
 }
 
 /// Waits for the run's expected alerts to resolve (bounded), reads the evidence and
-/// writes the report; false (with a line on `out`) if it could not be written.
+/// writes the report to `path`; says so on `log` (with a warning per source that did not
+/// answer); false if it could not be written or a source was missing.
 pub async fn write(
     name: &str,
     record: &[Started],
@@ -43,12 +44,12 @@ pub async fn write(
     prometheus: &str,
     sink: &str,
     path: &Path,
-    out: &mut impl Write,
+    log: &mut impl Write,
 ) -> bool {
     let (prometheus, sink) = match evidence::sources(prometheus, sink) {
         Ok(sources) => sources,
         Err(e) => {
-            let _ = writeln!(out, "error: cannot read the evidence: {e}");
+            let _ = writeln!(log, "error: cannot read the evidence: {e}");
             return false;
         }
     };
@@ -85,14 +86,14 @@ pub async fn write(
     let md = render(name, record, begun, &ev);
     match std::fs::write(path, md) {
         Ok(()) => {
-            let _ = writeln!(out, "wrote the incident report to {}", path.display());
+            let _ = writeln!(log, "wrote the incident report to {}", path.display());
             for p in &ev.problems {
-                let _ = writeln!(out, "warning: {p}");
+                let _ = writeln!(log, "warning: {p}");
             }
             ev.problems.is_empty()
         }
         Err(e) => {
-            let _ = writeln!(out, "error: cannot write {}: {e}", path.display());
+            let _ = writeln!(log, "error: cannot write {}: {e}", path.display());
             false
         }
     }
