@@ -15,6 +15,8 @@ use serde::Serialize;
 use exposition::Metrics;
 use stack_client::{NodeClient, NodeError};
 
+use crate::output::Output;
+
 /// Requests in flight at once: a thousand nodes are reached in waves of this many, fast
 /// (a region of 333 nodes in well under a second on loopback) without opening a thousand
 /// sockets at once in the CLI or in the fleet process.
@@ -148,10 +150,9 @@ pub async fn inject(
     body: &InjectRequest,
     rollout: Option<Duration>,
     json: bool,
-    out: &mut impl Write,
-    err: &mut impl Write,
+    io: Output<'_, impl Write, impl Write>,
 ) -> bool {
-    inject_until(client, nodes, body, rollout, ctrl_c(), json, out, err).await
+    inject_until(client, nodes, body, rollout, ctrl_c(), json, io).await
 }
 
 /// [`inject`], stopped by `interrupt` instead of ctrl-c (for tests).
@@ -162,8 +163,7 @@ pub async fn inject_until(
     rollout: Option<Duration>,
     interrupt: impl std::future::Future<Output = ()>,
     json: bool,
-    out: &mut impl Write,
-    err: &mut impl Write,
+    io: Output<'_, impl Write, impl Write>,
 ) -> bool {
     let results = each_node_with(client, nodes, rollout, interrupt, |c, n| {
         let body = body.clone();
@@ -183,7 +183,7 @@ pub async fn inject_until(
             s.fault.failure, body.duration_s, s.fault.expected_alert
         )
     };
-    report_grouped(&results, json, out, err, line, group)
+    report_grouped(&results, json, io.out, io.err, line, group)
 }
 
 /// `inject clear`.

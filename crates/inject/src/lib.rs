@@ -10,6 +10,7 @@ pub mod dotenv;
 pub mod drill;
 pub mod fleet;
 pub mod numbers;
+pub mod output;
 pub mod scenario;
 pub mod table;
 pub mod targets;
@@ -136,7 +137,8 @@ async fn try_run(mut cli: Cli, out: &mut impl Write, err: &mut impl Write) -> Re
                 drop(tx);
                 rx
             });
-            let injected = commands::inject(&client, &nodes, &body, rollout, g.json, out, err).await;
+            let injected =
+                commands::inject(&client, &nodes, &body, rollout, g.json, output::Output { out, err }).await;
             match watching {
                 None => Ok(injected),
                 Some(rx) => Ok(watched(&a, rx, g.json, out, err).await && injected),
@@ -173,8 +175,16 @@ async fn try_run(mut cli: Cli, out: &mut impl Write, err: &mut impl Write) -> Re
             }
             let all = if scenario.uses_all() { learn().await?.nodes() } else { Vec::new() };
             let report = report.map(|path| (path, cli.inject.prometheus.clone().unwrap_or_default()));
-            run_scenario(&client, &scenario, &all, watch.then_some(&cli.inject), report, g.json, out, err)
-                .await
+            run_scenario(
+                &client,
+                &scenario,
+                &all,
+                watch.then_some(&cli.inject),
+                report,
+                g.json,
+                output::Output { out, err },
+            )
+            .await
         }
         Some(Command::Drill(mut args)) => {
             if let drill::Action::Start(a) = &mut args.action {
@@ -201,8 +211,7 @@ async fn try_run(mut cli: Cli, out: &mut impl Write, err: &mut impl Write) -> Re
                 args.watch.then_some(&cli.inject),
                 report,
                 g.json,
-                out,
-                err,
+                output::Output { out, err },
             )
             .await
         }
@@ -218,9 +227,9 @@ async fn run_scenario(
     watch: Option<&cli::InjectArgs>,
     report: Option<(std::path::PathBuf, String)>,
     json: bool,
-    out: &mut impl Write,
-    err: &mut impl Write,
+    io: output::Output<'_, impl Write, impl Write>,
 ) -> Result<bool, String> {
+    let output::Output { out, err } = io;
     let sink = match &report {
         Some(_) => Some(drill::run_report::sink_url()?),
         None => None,

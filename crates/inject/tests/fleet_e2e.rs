@@ -165,8 +165,7 @@ async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what
         Some(Duration::from_secs(19)),
         stop,
         false,
-        &mut out,
-        &mut err,
+        inject::output::Output { out: &mut out, err: &mut err },
     )
     .await;
     let (out, err) = (String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned());
