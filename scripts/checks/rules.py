@@ -9,7 +9,7 @@
   kind at its scale: RegionDown, NodeDown (it pends there), the region figures and the fast
   SLIs; the other rules are the same expressions over windows scaled by the interval;
 - region-level rules (`region:` records, RegionDown) keep the `region` label instead;
-- every alert the failure catalog promises (FaultKind::expected_alert) exists;
+- every alert the failure catalog promises (`edge-node catalog --json`, expected_alert) exists;
 - every route's receiver exists, and every receiver is covered by a routing case.
 
 Run from the repository root with the venv's Python (PyYAML).
@@ -20,7 +20,7 @@ import sys
 import yaml
 
 from gen.profiles import PROFILES
-from lib import ROOT
+from lib import ROOT, fleet
 
 problems = []
 
@@ -82,10 +82,13 @@ for profile in PROFILES.values():
 alerts, records = demo_alerts, demo_records
 
 alert_names = {r["alert"] for r in alerts}
-catalog = (ROOT / "crates/edge-sim/src/catalog.rs").read_text()
-for promised in re.findall(r'FaultKind::\w+ => "([A-Z]\w+)"', catalog):
-    if promised not in alert_names:
-        problems.append(f"the failure catalog promises alert {promised}, which no rule defines")
+catalog = fleet.catalog()
+if len(catalog) < 5:
+    problems.append(f"edge-node catalog --json lists {len(catalog)} modes: the seed's five at least")
+for mode in catalog:
+    if mode["expected_alert"] not in alert_names:
+        problems.append(f"the failure catalog promises alert {mode['expected_alert']} for {mode['failure']}, "
+                        "which no rule defines")
 
 am = yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text())
 receivers = {r["name"] for r in am["receivers"]}

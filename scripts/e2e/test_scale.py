@@ -138,10 +138,11 @@ def test_the_scale_dashboard_queries_return_data(scale):
     wait_until(f"node {spiking}'s cpu_spike scraped",
                lambda: promql(scale.prom, f'edge_fault_active{{node="{spiking}", failure="cpu_spike"}} == 1'),
                timeout=30, every=1)
-    now, empty, problems = time.time(), [], []
+    now, empty, problems, checked = time.time(), [], [], 0
     for board, where, _ds, expr in queries():
         if board != BOARD:
             continue
+        checked += 1
         query = substitute(expr, VALUES, SCRAPE_S)
         label_values = label_values_query(query)
         if label_values:
@@ -154,6 +155,7 @@ def test_the_scale_dashboard_queries_return_data(scale):
             {"query": query, "start": now - 60, "end": now, "step": 10}))["data"]["result"]
         if not result:
             empty.append(f"{where}: {query}")
+    assert checked >= 10, f"{BOARD}: only {checked} queries found (renamed?): the check would prove nothing"
     assert not problems, "\n".join(problems)
     assert not empty, f"{BOARD} queries that returned no data:\n" + "\n".join(empty)
 

@@ -119,6 +119,13 @@ pub enum Command {
               allow_negative_numbers = true)]
         timeout: f64,
     },
+    /// Print the failure catalog: each mode, the alert that must catch it, whether it can
+    /// aim at one service, and its intensity range (JSON with --json, for tools).
+    Catalog {
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print Prometheus file_sd targets for a fleet (node and region labels included).
     Targets {
         /// How many nodes.

@@ -7,6 +7,7 @@
 
 // The binary's parts and what the integration tests and benches reach for are public;
 // everything else is internal to the crate.
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod limits;

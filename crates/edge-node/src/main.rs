@@ -24,6 +24,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
+    if let Some(Command::Catalog { json }) = &cli.command {
+        print!("{}", edge_node::catalog::render(*json));
+        return ExitCode::SUCCESS;
+    }
     if let Some(Command::Targets { nodes, address, base_port }) = &cli.command {
         print!("{}", edge_node::targets::file_sd(*nodes, address, *base_port));
         return ExitCode::SUCCESS;

@@ -50,7 +50,7 @@ pub enum FaultKind {
 }
 
 /// What the optional `intensity` of a fault means, its valid range and its default.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Intensity {
     /// One line for error messages and docs.
     pub meaning: &'static str,
@@ -61,6 +61,33 @@ pub struct Intensity {
     /// Used when none is given: drawn uniformly from `default.0..=default.1`
     /// (equal bounds give a fixed default).
     pub default: (f64, f64),
+}
+
+/// One mode of the catalog as tools outside Rust read it (`edge-node catalog --json`): the
+/// checks and generators learn the modes from this, never from the source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// The wire name.
+    pub failure: FaultKind,
+    /// The alert that must catch it.
+    pub expected_alert: &'static str,
+    /// Whether it can be aimed at one service.
+    pub accepts_service: bool,
+    /// Its intensity, if it takes one.
+    pub intensity: Option<Intensity>,
+}
+
+/// The whole catalog, in declaration order.
+pub fn entries() -> Vec<Entry> {
+    FaultKind::ALL
+        .iter()
+        .map(|&kind| Entry {
+            failure: kind,
+            expected_alert: kind.expected_alert(),
+            accepts_service: kind.accepts_service(),
+            intensity: kind.intensity(),
+        })
+        .collect()
 }
 
 impl FaultKind {
@@ -224,6 +251,23 @@ fn truncate(s: &str) -> String {
     match s.char_indices().nth(MAX_ECHO) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod entries_tests {
+    use super::*;
+
+    #[test]
+    fn the_exported_catalog_has_every_mode_with_its_alert_and_intensity() {
+        let json = serde_json::to_value(entries()).expect("json");
+        let rows = json.as_array().expect("a list");
+        assert_eq!(rows.len(), FaultKind::ALL.len());
+        assert_eq!(rows[0]["failure"], "cpu_spike");
+        assert_eq!(rows[0]["expected_alert"], "HighCPUUsage");
+        assert_eq!(rows[0]["intensity"]["max"], 1.0);
+        let crash = rows.iter().find(|r| r["failure"] == "node_crash").expect("node_crash");
+        assert!(crash["intensity"].is_null() && crash["accepts_service"] == false, "{crash}");
     }
 }
 
