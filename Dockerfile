@@ -17,6 +17,7 @@ COPY crates/edge-sim/Cargo.toml crates/edge-sim/
 COPY crates/exposition/Cargo.toml crates/exposition/
 COPY crates/inject/Cargo.toml crates/inject/
 COPY crates/service-kit/Cargo.toml crates/service-kit/
+COPY crates/stack-client/Cargo.toml crates/stack-client/
 # Empty targets (a lib, a main and each declared bench) so the manifests load; removed
 # again, so only the compiled dependencies stay in this layer.
 RUN for crate in crates/*/; do \

@@ -1,6 +1,7 @@
 """Holds what makes the first run work on machines unlike ours (docs/COMPOSE.md, "The first run
 elsewhere" and "Cross-site requests", argues each from upstream source):
 
+- the Dockerfile copies every crate's manifest into its dependency layer;
 - the Dockerfile uses only what the classic builder also reads (Docker without the buildx
   plugin falls back to it): no `RUN --mount`, heredocs or BuildKit-only COPY/ADD/RUN flags;
 - every file a container bind-mounts from the repository is world-readable, every folder
@@ -54,6 +55,15 @@ def classic_builder(dockerfile):
             f"it: `{line.strip()[:70]}`"
             for line in text.splitlines() for pattern, what in BUILDKIT_ONLY.items()
             if re.search(pattern, line.strip())]
+
+
+def dependency_layer(dockerfile):
+    """Every workspace crate's manifest is copied before the dependencies are built (a new crate
+    left out fails the image build with a missing-manifest error)."""
+    copied = set(re.findall(r"^COPY (crates/[\w-]+/Cargo\.toml) ", dockerfile, re.M))
+    crates = {str(p.relative_to(ROOT)) for p in ROOT.glob("crates/*/Cargo.toml")}
+    return [f"Dockerfile: the dependency layer does not copy {m}: add `COPY {m} {m.rsplit('/', 1)[0]}/`"
+            for m in sorted(crates - copied)]
 
 
 def unreadable(paths):
@@ -154,7 +164,8 @@ def inputs():
 
 
 def check(i):
-    return (classic_builder(i["dockerfile"]) + unreadable(i["mounted"]) + selinux_override(i["model"], i["selinux"])
+    return (classic_builder(i["dockerfile"]) + dependency_layer(i["dockerfile"]) + unreadable(i["mounted"])
+            + selinux_override(i["model"], i["selinux"])
             + log_label(i["other"], i["alloy"])
             + socket_variable(i["moved"]) + prometheus_flags(i["texts"]) + alloy_reporting(i["model"])
             + msrv(i["metadata"], i["cargo_toml"]))
@@ -175,6 +186,8 @@ def self_test(i):
                 "RUN find crates", "RUN --mount=type=cache,target=/src/target find crates")),
             "COPY --link": lambda j: j.update(dockerfile=j["dockerfile"].replace("COPY crates ./crates",
                                                                                  "COPY --link crates ./crates")),
+            "a crate's manifest left out": lambda j: j.update(dockerfile=j["dockerfile"].replace(
+                "COPY crates/stack-client/Cargo.toml crates/stack-client/\n", "")),
             "heredoc": lambda j: j.update(dockerfile=j["dockerfile"] + "RUN <<EOF\ntrue\nEOF\n"),
             "a private config file": lambda j: j["mounted"].append(private),
             "a mount without z": lambda j: next(v for v in services(j["selinux"])["grafana"]["volumes"]
