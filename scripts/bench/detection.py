@@ -25,8 +25,8 @@ import time
 from lib import ROOT, fleet
 from lib.stack import NativeStack, get, http, promql, wait_until
 
-MODES = ["cpu_spike", "memory_leak", "latency_spike", "error_burst", "node_crash", "dependency_failure",
-         "flaky_network"]
+# Every mode of the catalog, as `edge-node catalog --json` lists it.
+MODES = [m["failure"] for m in fleet.catalog()]
 # The modes whose alerts read a gauge or `up` directly: their time to detect is the scrape and
 # evaluation phase alone, so they are also injected on every node to show the spread by phase.
 FAST_MODES = ["cpu_spike", "node_crash"]
