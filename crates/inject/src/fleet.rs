@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use edge_sim::api::{FleetMembers, Member};
-use edge_sim::fleet::{REGIONS, default_region};
+use edge_sim::fleet::default_region;
 
 use crate::targets::NodeSpec;
 use stack_client::{NodeClient, Prometheus};
@@ -96,11 +96,6 @@ where
 
 fn non_empty(nodes: Vec<u32>, from: &str) -> Result<Vec<u32>, String> {
     if nodes.is_empty() { Err(format!("{from} selects no node")) } else { Ok(nodes) }
-}
-
-/// `--region`'s values: the fleet's regions (one source, `edge_sim::fleet`).
-pub fn region_parser() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(REGIONS)
 }
 
 /// Learns the running fleet (see the module doc). `listed` is the nodes `--targets` and
@@ -215,7 +210,7 @@ mod tests {
         /// Every node of a region is chosen, and nothing else, whatever the fleet's size.
         #[test]
         fn a_region_selects_exactly_its_nodes(n in 1u32..=1000, r in 0usize..3) {
-            let region = REGIONS[r];
+            let region = edge_sim::fleet::REGIONS[r];
             let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
             let got = rt.block_on(pick(None, Some(region), Ok(fleet(n))));
             let want: Vec<u32> = (1..=n).filter(|&k| default_region(k) == region).collect();

@@ -9,10 +9,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use crate::cli::RandomArgs;
 use edge_sim::api::InjectRequest;
 
-use crate::commands::each_node;
+use crate::fanout::each_node;
 use crate::targets::NodeSpec;
 use stack_client::NodeClient;
 
@@ -67,6 +66,21 @@ impl Step {
 
 /// Longest scenario accepted: a working day.
 const MAX_LENGTH_S: f64 = 8.0 * 3600.0;
+
+/// What a random schedule draws from (`inject random`'s options, as plain data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomPlan {
+    /// How long the schedule runs, seconds.
+    pub length: f64,
+    /// Faults active at once, at most.
+    pub concurrent: u32,
+    /// Shortest fault, seconds.
+    pub min_hold: f64,
+    /// Longest fault, seconds.
+    pub max_hold: f64,
+    /// Modes to draw from (empty: all).
+    pub modes: Vec<FaultKind>,
+}
 
 impl Scenario {
     /// Parses and checks a scenario; errors name the step and say what is valid.
@@ -128,7 +142,7 @@ impl Scenario {
 
     /// A seeded random schedule: at most `concurrent` faults at once, holds between
     /// `min_hold` and `max_hold`, for `length` seconds.
-    pub fn random(args: &RandomArgs, nodes: &[u32], seed: u64) -> Self {
+    pub fn random(args: &RandomPlan, nodes: &[u32], seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let modes = if args.modes.is_empty() { FaultKind::ALL.to_vec() } else { args.modes.clone() };
         let (lo, hi) = (args.min_hold.min(args.max_hold), args.min_hold.max(args.max_hold));
@@ -347,19 +361,8 @@ mod tests {
         assert!(n >= 3, "at least three worked examples");
     }
 
-    fn random_args() -> RandomArgs {
-        RandomArgs {
-            seed: None,
-            length: 300.0,
-            concurrent: 2,
-            min_hold: 10.0,
-            max_hold: 40.0,
-            modes: vec![],
-            node: "all".parse().expect("all"),
-            dry_run: true,
-            watch: false,
-            report: None,
-        }
+    fn random_args() -> RandomPlan {
+        RandomPlan { length: 300.0, concurrent: 2, min_hold: 10.0, max_hold: 40.0, modes: vec![] }
     }
 
     #[test]

@@ -158,7 +158,7 @@ async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let stop = tokio::time::sleep(Duration::from_millis(900));
-    let ok = inject::commands::inject_until(
+    let ok = inject::fanout::inject_until(
         &client,
         &nodes,
         &body,

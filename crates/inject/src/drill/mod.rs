@@ -21,143 +21,91 @@ pub mod state;
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
 use edge_sim::api::InjectRequest;
 use edge_sim::{FaultKind, Service};
 use serde_json::json;
 
-use crate::numbers;
-use crate::targets::NodeSpec;
 use catalog::{Catalog, Drill, Level, Role};
 use evidence::Evidence;
 use score::Times;
 use stack_client::{NodeClient, NodeError};
 use state::{DrillState, HintTaken};
 
-/// `inject drill ...`.
-#[derive(Debug, Args)]
-pub struct DrillArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: Action,
-    /// The drill's state file [default: $XDG_STATE_HOME/edge-fleet/drill.json or
-    /// ~/.local/state/edge-fleet/drill.json].
-    #[arg(long, global = true, env = "INJECT_DRILL_STATE", value_name = "FILE")]
-    pub state: Option<PathBuf>,
-}
-
-/// The drill's commands.
-#[derive(Debug, Subcommand)]
-pub enum Action {
-    /// Start a blind drill: something will break, and you are on call.
-    Start(StartArgs),
-    /// How the drill is going: time, hints, answers, steady state, score so far.
-    Status,
-    /// The next hint (each costs points).
-    Hint,
-    /// Record a diagnosis: the node and the failure (and the service, if one).
-    Answer {
-        /// The node you believe is at fault.
-        #[arg(long, short = 'n')]
-        node: u32,
-        /// The failure mode you believe it suffers.
-        #[arg(long, short = 'f', value_enum)]
-        failure: FaultKind,
-        /// The service, if the failure is aimed at one.
-        #[arg(long, value_enum)]
-        service: Option<Service>,
-    },
-    /// For the instructor: what the drill really is, and where it stands.
-    Reveal,
-    /// End the drill: end its faults (the fleet is left healthy) and print the score.
-    Stop,
-    /// Write the incident report (Markdown, a blameless post-mortem).
-    Report {
-        /// Write it here instead of to stdout.
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
-}
-
-/// Options of `inject drill start`.
-#[derive(Debug, Args)]
-pub struct StartArgs {
-    /// The level: easy (one obvious fault), medium (an indirect first alert), hard (two
-    /// faults, or one and a red herring).
-    #[arg(long, value_enum, default_value = "easy")]
+/// What a drill is started with (`inject drill start`'s options, as plain data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// The level to draw at.
     pub level: Level,
-    /// Seed (default: random, printed so an instructor can replay the drill).
-    #[arg(long)]
+    /// The seed (default: random, printed).
     pub seed: Option<u64>,
-    /// The nodes a drill may break.
-    #[arg(long, short = 'n', default_value = "all")]
-    pub node: NodeSpec,
-    /// For instructors: this drill (a file name in the catalogue, without .toml) instead of
-    /// one drawn at the level.
-    #[arg(long, value_name = "NAME")]
+    /// The nodes the drill may break (the running fleet already resolved).
+    pub pool: Vec<u32>,
+    /// For instructors: this drill instead of one drawn at the level.
     pub drill: Option<String>,
-    /// The drill catalogue [default: ./drills, else the repository's].
-    #[arg(long, env = "INJECT_DRILLS", value_name = "DIR")]
+    /// The catalogue folder (default: `./drills`, else the repository's).
     pub catalog: Option<PathBuf>,
-    /// For instructors and tests: seconds before the first fault, instead of the drawn delay.
-    #[arg(long, value_name = "SECONDS", value_parser = numbers::seconds(0.0, 300.0))]
+    /// Seconds before the first fault, instead of the drawn delay.
     pub delay: Option<f64>,
-    /// The alert sink, for the report [default: http://127.0.0.1:9095, or Compose's ALERT_SINK_PORT].
-    #[arg(long, env = "INJECT_SINK")]
+    /// The alert sink (default: Compose's `ALERT_SINK_PORT` on 127.0.0.1, else 9095).
     pub sink: Option<String>,
 }
 
-/// Runs a drill command. `Err` is a one-line refusal (exit 2): nothing changed.
-pub async fn run(
+/// `drill status`: how it is going; false if a source did not answer (said on `err`).
+pub async fn status(
     client: &NodeClient,
-    args: DrillArgs,
-    prometheus: &str,
+    path: &std::path::Path,
     json: bool,
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<bool, String> {
-    let path = args.state.unwrap_or_else(state::default_path);
-    match args.action {
-        Action::Start(a) => start(client, a, &path, prometheus, json, out).await,
-        Action::Status => {
-            let st = state::require(&path)?;
-            let drill = drill_of(&st)?;
-            let ev = evidence::gather(client, &st, now()).await;
-            status(&st, &drill, &ev, json, out, err);
-            Ok(ev.problems.is_empty())
+    let st = state::require(path)?;
+    let drill = drill_of(&st)?;
+    let ev = evidence::gather(client, &st, now()).await;
+    print_status(&st, &drill, &ev, json, out, err);
+    Ok(ev.problems.is_empty())
+}
+
+/// `drill reveal`: what the drill really is, for the instructor.
+pub async fn reveal(
+    client: &NodeClient,
+    path: &std::path::Path,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<bool, String> {
+    let st = state::require(path)?;
+    let drill = drill_of(&st)?;
+    let ev = evidence::gather(client, &st, now()).await;
+    print_reveal(&st, &drill, &ev, json, out);
+    Ok(true)
+}
+
+/// `drill report`: the Markdown post-mortem to `output` (a file) or `out`; what a source did
+/// not give is said on `err` (the report on stdout stays a clean file when redirected).
+pub async fn report(
+    client: &NodeClient,
+    path: &std::path::Path,
+    output: Option<&std::path::Path>,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<bool, String> {
+    let st = state::require(path)?;
+    let drill = drill_of(&st)?;
+    let ev = evidence::gather(client, &st, now()).await;
+    let sc = score::score(&st, &times(&st, &drill, &ev));
+    let md = report::render(&drill, &st, &ev, &sc);
+    match output {
+        Some(file) => {
+            std::fs::write(file, md).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            let _ = writeln!(err, "wrote the incident report to {}", file.display());
         }
-        Action::Hint => hint(&path, json, out),
-        Action::Answer { node, failure, service } => answer(&path, node, failure, service, json, out),
-        Action::Reveal => {
-            let st = state::require(&path)?;
-            let drill = drill_of(&st)?;
-            let ev = evidence::gather(client, &st, now()).await;
-            reveal(&st, &drill, &ev, json, out);
-            Ok(true)
-        }
-        Action::Stop => stop(client, &path, json, out, err).await,
-        Action::Report { output } => {
-            let st = state::require(&path)?;
-            let drill = drill_of(&st)?;
-            let ev = evidence::gather(client, &st, now()).await;
-            let sc = score::score(&st, &times(&st, &drill, &ev));
-            let md = report::render(&drill, &st, &ev, &sc);
-            match output {
-                Some(file) => {
-                    std::fs::write(&file, md).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-                    let _ = writeln!(err, "wrote the incident report to {}", file.display());
-                }
-                None => {
-                    let _ = write!(out, "{md}");
-                }
-            }
-            // On stderr: the report on stdout stays a clean Markdown file when redirected.
-            for p in &ev.problems {
-                let _ = writeln!(err, "warning: {p}");
-            }
-            Ok(ev.problems.is_empty())
+        None => {
+            let _ = write!(out, "{md}");
         }
     }
+    for p in &ev.problems {
+        let _ = writeln!(err, "warning: {p}");
+    }
+    Ok(ev.problems.is_empty())
 }
 
 fn now() -> f64 {
@@ -175,9 +123,11 @@ fn new_key() -> String {
     format!("drill-{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
 }
 
-async fn start(
+/// `drill start`: draws a drill, injects it sealed and saves its state; on any failure
+/// ends what it started (nothing changes) and refuses in one line.
+pub async fn start(
     client: &NodeClient,
-    a: StartArgs,
+    a: Start,
     path: &std::path::Path,
     prometheus: &str,
     json: bool,
@@ -195,11 +145,7 @@ async fn start(
     }
     let dir = a.catalog.clone().unwrap_or_else(catalog::default_dir);
     let catalog = Catalog::load(&dir)?;
-    // `all` was resolved to the running fleet by the caller; the default fleet otherwise.
-    let pool: Vec<u32> = match &a.node {
-        NodeSpec::List(nodes) => nodes.clone(),
-        NodeSpec::All => (1..=edge_sim::fleet::DEFAULT_SIZE).collect(),
-    };
+    let pool = a.pool.clone();
     if pool.is_empty() {
         return Err("--node selects no node".to_owned());
     }
@@ -300,7 +246,7 @@ async fn start(
             st.level.as_str(),
             st.level.as_str(),
             window.max(1),
-            a.node,
+            crate::targets::compact(&st.pool),
             path.display()
         );
     }
@@ -322,7 +268,8 @@ async fn end_faults(client: &NodeClient, st: &DrillState) -> (usize, Vec<String>
     (ended, failed)
 }
 
-fn hint(path: &std::path::Path, json: bool, out: &mut impl Write) -> Result<bool, String> {
+/// `drill hint`: the next hint (each costs points).
+pub fn hint(path: &std::path::Path, json: bool, out: &mut impl Write) -> Result<bool, String> {
     let mut st = state::require(path)?;
     let drill = drill_of(&st)?;
     if st.stopped_at.is_some() {
@@ -362,7 +309,8 @@ fn fill(text: &str, st: &DrillState) -> String {
         .replace("{service}", p.service.map_or("the service", |s| s.as_str()))
 }
 
-fn answer(
+/// `drill answer`: records and judges a diagnosis.
+pub fn answer(
     path: &std::path::Path,
     node: u32,
     failure: FaultKind,
@@ -374,7 +322,7 @@ fn answer(
     if !st.pool.contains(&node) {
         return Err(format!(
             "node {node} is not in this drill's fleet (nodes {})",
-            NodeSpec::List(st.pool.clone())
+            crate::targets::compact(&st.pool)
         ));
     }
     if st.stopped_at.is_some() {
@@ -443,7 +391,7 @@ pub fn times(st: &DrillState, drill: &Drill, ev: &Evidence) -> Times {
     Times { fault_start, detected_at, mitigated_at }
 }
 
-fn status(
+fn print_status(
     st: &DrillState,
     drill: &Drill,
     ev: &Evidence,
@@ -495,7 +443,7 @@ fn status(
     }
 }
 
-fn reveal(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut impl Write) {
+fn print_reveal(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut impl Write) {
     let rows: Vec<serde_json::Value> = st
         .faults
         .iter()
@@ -541,7 +489,8 @@ fn reveal(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: &mut i
     }
 }
 
-async fn stop(
+/// `drill stop`: ends the drill's faults (the fleet is left healthy) and prints the score.
+pub async fn stop(
     client: &NodeClient,
     path: &std::path::Path,
     json: bool,

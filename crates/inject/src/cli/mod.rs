@@ -9,6 +9,8 @@ use edge_sim::{FaultKind, Service};
 use crate::numbers;
 use crate::targets::NodeSpec;
 
+pub mod drill;
+
 /// Break the edge fleet on purpose and watch what your monitoring does.
 #[derive(Debug, Parser)]
 #[command(version, about, after_help = EXAMPLES)]
@@ -73,7 +75,7 @@ pub struct InjectArgs {
     pub node: Option<NodeSpec>,
     /// Every node of this region of the running fleet (with --node: those of its nodes in
     /// the region). With node_crash: the region loses power or network at once.
-    #[arg(long, short = 'r', value_parser = crate::fleet::region_parser())]
+    #[arg(long, short = 'r', value_parser = region())]
     pub region: Option<String>,
     /// Roll the fault across the chosen nodes one by one over this many seconds (node
     /// order; a bad config push), instead of all at once. 0-3600.
@@ -121,7 +123,7 @@ pub enum Command {
         #[arg(long, short = 'n', default_value = "all")]
         node: NodeSpec,
         /// Only this region's nodes.
-        #[arg(long, short = 'r', value_parser = crate::fleet::region_parser())]
+        #[arg(long, short = 'r', value_parser = region())]
         region: Option<String>,
         /// One row per node however many there are.
         #[arg(long)]
@@ -133,7 +135,7 @@ pub enum Command {
         #[arg(long, short = 'n', required_unless_present = "region")]
         node: Option<NodeSpec>,
         /// Every node of this region.
-        #[arg(long, short = 'r', value_parser = crate::fleet::region_parser())]
+        #[arg(long, short = 'r', value_parser = region())]
         region: Option<String>,
         /// Only this fault id (on a single node).
         #[arg(long)]
@@ -158,7 +160,7 @@ pub enum Command {
     Random(RandomArgs),
     /// Blind on-call drills: a sealed fault you did not choose, hints, answers, a score
     /// and an incident report (see README, "Practise on-call").
-    Drill(crate::drill::DrillArgs),
+    Drill(drill::DrillArgs),
 }
 
 /// Options of `inject random`.
@@ -194,6 +196,24 @@ pub struct RandomArgs {
     /// Write an incident report (Markdown) of the run to FILE (see README).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+}
+
+impl RandomArgs {
+    /// What the schedule draws from.
+    pub fn plan(&self) -> crate::scenario::RandomPlan {
+        crate::scenario::RandomPlan {
+            length: self.length,
+            concurrent: self.concurrent,
+            min_hold: self.min_hold,
+            max_hold: self.max_hold,
+            modes: self.modes.clone(),
+        }
+    }
+}
+
+/// `--region`'s values: the fleet's regions (one source, `edge_sim::fleet`).
+fn region() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(edge_sim::fleet::REGIONS)
 }
 
 /// The largest node number as a port offset.
