@@ -50,6 +50,14 @@ pub struct Start {
     pub sink: Option<String>,
 }
 
+/// The drill in `path`, its catalogue entry, and the evidence of what happened so far.
+async fn read(client: &NodeClient, path: &std::path::Path) -> Result<(DrillState, Drill, Evidence), String> {
+    let st = state::require(path)?;
+    let drill = drill_of(&st)?;
+    let ev = evidence::gather(client, &st, now()).await;
+    Ok((st, drill, ev))
+}
+
 /// `drill status`: how it is going; false if a source did not answer (said on `err`).
 pub async fn status(
     client: &NodeClient,
@@ -58,9 +66,7 @@ pub async fn status(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<bool, String> {
-    let st = state::require(path)?;
-    let drill = drill_of(&st)?;
-    let ev = evidence::gather(client, &st, now()).await;
+    let (st, drill, ev) = read(client, path).await?;
     print_status(&st, &drill, &ev, json, out, err);
     Ok(ev.problems.is_empty())
 }
@@ -72,9 +78,7 @@ pub async fn reveal(
     json: bool,
     out: &mut impl Write,
 ) -> Result<bool, String> {
-    let st = state::require(path)?;
-    let drill = drill_of(&st)?;
-    let ev = evidence::gather(client, &st, now()).await;
+    let (st, drill, ev) = read(client, path).await?;
     print_reveal(&st, &drill, &ev, json, out);
     Ok(true)
 }
@@ -88,9 +92,7 @@ pub async fn report(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<bool, String> {
-    let st = state::require(path)?;
-    let drill = drill_of(&st)?;
-    let ev = evidence::gather(client, &st, now()).await;
+    let (st, drill, ev) = read(client, path).await?;
     let sc = score::score(&st, &times(&st, &drill, &ev));
     let md = report::render(&drill, &st, &ev, &sc);
     match output {
