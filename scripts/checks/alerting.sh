@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the alerting config with the tools made for it, on the versions the Compose stack
 # ships (Prometheus v3, Alertmanager 0.33, from Debian sid): promtool (config, rules, unit
-# tests, both profiles), amtool (config, every routing case), the structural checks; then that the shipped
-# Prometheus config still loads on Debian bookworm's Prometheus 2.42 (run-native.sh users).
+# tests, both profiles), amtool (config, every routing case), the structural checks, and that
+# each value of prometheus/src/thresholds.yml moves its alert and its dashboard lines; then that
+# the shipped Prometheus config still loads on Debian bookworm's Prometheus 2.42 (run-native.sh
+# users).
 # The live Alertmanager + alert sink + Chromium test is in the end-to-end suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +24,10 @@ promtool test rules prometheus/fleet/tests/*.yml
 
 echo "-- structure: labels, annotations, runbooks, test coverage, receivers"
 scripts/py -m checks.rules
+
+echo "-- thresholds: prometheus/src/thresholds.yml moves both the alerts and the dashboards' lines"
+scripts/py -m checks.thresholds
+scripts/py -m checks.thresholds --self-test
 
 echo "-- amtool check-config and routing cases"
 amtool check-config alertmanager/alertmanager.yml

@@ -2,15 +2,15 @@
 `scripts/py -m gen dashboards`.
 
 One place for the dashboards' shared parts (datasource uids, fault annotations, units, the
-grid layout), so the four boards stay consistent; thresholds and burn factors are read from the
-alert rules in prometheus/rules/, so a graph's red line is always its alert's. Edit this file,
-not the JSON.
+grid layout), so the boards stay consistent. The alert lines, SLOs and burn rates come from
+prometheus/src/thresholds.yml, the file the rules are generated from, so a graph's red line is
+always its alert's. Edit this file and that one, not the JSON: each dashboard's description
+ends by saying so (JSON holds no comments).
 """
 import json
-import re
 
-from gen.profiles import REGION_DOWN_SHARE
-from gen.slo_rules import BUDGET as SLO_BUDGET
+from gen import generated_by, slo_rules, thresholds
+from gen.profiles import DEMO
 from lib import ROOT, fleet
 
 OUT = ROOT / "grafana/dashboards"
@@ -24,32 +24,26 @@ NODE_LINK = "/d/edge-node-detail/edge-node?var-node=${__field.labels.node}&${__u
 SERVICES = ["orders", "products", "payments"]
 
 
-def alert_rules():
-    return fleet.rules("alert")
+GENERATED = generated_by("dashboards", "scripts/gen/dashboards.py", "prometheus/src/thresholds.yml")
+
+# The alert lines and SLOs, read once (checks.thresholds reloads this module to draw the boards
+# from a changed thresholds file).
+LINES = thresholds.load()
+CPU_LINE = LINES.cpu_utilization_ratio
+MEMORY_WARN, MEMORY_CRIT = LINES.memory_utilization_warning_ratio, LINES.memory_utilization_critical_ratio
+P95_LINE, ERROR_LINE = LINES.http_p95_latency_seconds, LINES.http_error_ratio
+UPSTREAM_LINE, RELIABILITY_LINE = LINES.upstream_error_ratio, LINES.reliability_score_ratio
+BUDGET_LINE = LINES.error_budget_remaining_ratio
+REGION_LINE, REGION_MIN_NODES = LINES.region_down_ratio, LINES.region_down_min_nodes
+SLO_BUDGET, SLO_LATENCY = LINES.slo_error_budget_ratio, LINES.slo_latency_seconds
+# The SLO's texts: "99 %", "1 %", "0.25 s", "250" (the logs' latency_ms).
+SLO_TARGET_TEXT, SLO_BUDGET_TEXT = f"{(1 - SLO_BUDGET) * 100:g} %", f"{SLO_BUDGET * 100:g} %"
+SLO_LATENCY_TEXT, SLO_LATENCY_MS = f"{SLO_LATENCY:g} s", f"{SLO_LATENCY * 1000:g}"
 
 
-def threshold(rule):
-    """The number an alert's expression compares against (`... > 0.9`)."""
-    return float(re.search(r"[<>]=?\s*\(?([0-9.]+)\)?\s*$", rule["expr"].splitlines()[0].strip()).group(1))
-
-
-def alert_line(alert, severity=None):
-    """An alert's threshold, read from the rules files: the one place it is written."""
-    return next(threshold(r) for r in alert_rules()
-                if r["alert"] == alert and (severity is None or r["labels"]["severity"] == severity))
-
-
-def burn_windows(alert):
-    """(long, short, burn factor, severity) of each window pair of an SLO burn alert."""
-    return [(r["labels"]["long"], r["labels"]["short"], round(threshold(r) / SLO_BUDGET, 2), r["labels"]["severity"])
-            for r in alert_rules() if r["alert"] == alert]
-
-
-CPU_LINE = alert_line("HighCPUUsage")
-MEMORY_WARN, MEMORY_CRIT = alert_line("HighMemoryUsage", "warning"), alert_line("HighMemoryUsage", "critical")
-P95_LINE, ERROR_LINE = alert_line("HighLatency"), alert_line("HighErrorRate")
-UPSTREAM_LINE, RELIABILITY_LINE = alert_line("UpstreamFailing"), alert_line("LowReliabilityScore")
-BUDGET_LINE = alert_line("ErrorBudgetBurn")
+def burn_windows():
+    """(long, short, burn rate, severity) of each SLO window pair, at the demo profile's windows."""
+    return slo_rules.window_pairs(DEMO, LINES)
 
 
 # --- thresholds, mappings, field config --------------------------------------------------
@@ -240,7 +234,7 @@ def layout(sections):
 
 def dashboard(uid, title, desc, sections, variables=(), node_filter="", tags=()):
     return {
-        "uid": uid, "title": title, "description": desc, "tags": ["edge-fleet", *tags],
+        "uid": uid, "title": title, "description": f"{desc} {GENERATED}", "tags": ["edge-fleet", *tags],
         "editable": False, "graphTooltip": 1, "refresh": "5s", "schemaVersion": 41, "version": 1,
         "time": {"from": "now-15m", "to": "now"}, "timezone": "browser", "fiscalYearStartMonth": 0,
         "liveNow": False, "timepicker": {"refresh_intervals": ["1s", "5s", "10s", "30s", "1m"]},
@@ -299,7 +293,7 @@ def fleet_overview():
              [prom(f"sum(up{{{EDGE}}})", "up", instant=True)], "none", graph=False,
              thresholds=steps(("red", None), ("orange", fleet.size() - 1), ("green", fleet.size()))),
         stat("Reliability", "The ancestor's reliability score from real requests: the share of the last minute's "
-             "requests that were both successful and within 0.25 s, the worst node.",
+             f"requests that were both successful and within {SLO_LATENCY_TEXT}, the worst node.",
              [prom("min(node:edge_reliability_score:ratio1m)", "worst node")], "percentunit", thresholds=PCT,
              decimals=2),
         stat("Error budget left", "Availability error budget left over the compressed 12 h SLO period, the "
@@ -344,7 +338,7 @@ def fleet_overview():
     ]
     sre = [
         timeseries("Reliability score per node", "Share of the last minute's requests both successful and "
-                   f"within 0.25 s. LowReliabilityScore fires under {RELIABILITY_LINE:.0%}.",
+                   f"within {SLO_LATENCY_TEXT}. LowReliabilityScore fires under {RELIABILITY_LINE:.0%}.",
                    [prom("node:edge_reliability_score:ratio1m", "node {{node}}")], "percentunit", w=12, hi=1,
                    thresholds=steps(("red", None), ("green", RELIABILITY_LINE)), line=True, fill=0),
         bargauge("Error budget left per node", "Availability error budget left over the 12 h SLO period.",
@@ -433,8 +427,8 @@ def node_detail():
     log_panels = [
         logs("Error lines", "The node's requests answered with a 5xx (click a line for its request id).",
              f'{node_logs} | json status="status" | status >= 500', w=12),
-        logs("Slow requests", "Requests slower than the latency SLO's 250 ms.",
-             f'{node_logs} | json latency_ms="latency_ms" | latency_ms > 250', w=12),
+        logs("Slow requests", f"Requests slower than the latency SLO's {SLO_LATENCY_MS} ms.",
+             f'{node_logs} | json latency_ms="latency_ms" | latency_ms > {SLO_LATENCY_MS}', w=12),
         logs("Fault events", "Faults started and ended on this node.",
              f'{node_logs} | json event="event" | event=~"fault_.*"', h=6),
         logs("All lines", "Everything the node logged.", node_logs, h=12),
@@ -489,9 +483,9 @@ def services():
     log_panels = [
         logs("$service: error lines", "Requests of the chosen service answered with a 5xx, on any node.",
              f'{fleet_logs} | json api="service", status="status" | api="$service" | status >= 500', w=12),
-        logs("$service: slow requests", "Requests of the chosen service slower than 250 ms, on any node.",
-             f'{fleet_logs} | json api="service", latency_ms="latency_ms" | api="$service" | latency_ms > 250',
-             w=12),
+        logs("$service: slow requests", f"Requests of the chosen service slower than {SLO_LATENCY_MS} ms, on any "
+             "node.", f'{fleet_logs} | json api="service", latency_ms="latency_ms" | api="$service" '
+                      f'| latency_ms > {SLO_LATENCY_MS}', w=12),
         logs("Fault events", "Faults started and ended anywhere in the fleet.",
              f'{fleet_logs} | json event="event" | event=~"fault_.*"', h=6),
     ]
@@ -519,10 +513,10 @@ def slos():
                    "percentunit", w=24, h=7, hi=1, thresholds=budget, line=True, fill=0),
     ]
     burn = []
-    for long, short, factor, kind in burn_windows("ServiceAvailabilityBurn"):
+    for long, short, factor, kind in burn_windows():
         burn.append(timeseries(
             f"Availability burn, {long} / {short} ({kind} at {factor:g}x)",
-            f"Burn rate (error ratio / the 1 % budget) of $service over {long} and {short}, worst node; "
+            f"Burn rate (error ratio / the {SLO_BUDGET_TEXT} budget) of $service over {long} and {short}, worst node; "
             f"ServiceAvailabilityBurn ({kind}) fires when both pass {factor:g}.",
             [prom(f"max(node_service:edge_slo_errors:ratio_rate{w}{{{svc}}}) / {SLO_BUDGET}", w)
              for w in (long, short)],
@@ -530,15 +524,17 @@ def slos():
             calcs=["lastNotNull", "max"]))
     latency = [
         timeseries(f"Latency burn, {long} / {short} ({kind} at {factor:g}x)",
-                   f"Share of $service requests slower than 0.25 s over the budget of 1 %, worst node; "
+                   f"Share of $service requests slower than {SLO_LATENCY_TEXT} over the budget of {SLO_BUDGET_TEXT}, "
+                   "worst node; "
                    f"ServiceLatencyBurn ({kind}) fires when both pass {factor:g}.",
                    [prom(f"max(node_service:edge_slo_slow:ratio_rate{w}{{{svc}}}) / {SLO_BUDGET}", w)
                     for w in (long, short)],
                    "x", w=12, h=7, lo=0, thresholds=steps(("green", None), ("red", factor)), line=True, fill=0)
-        for long, short, factor, kind in burn_windows("ServiceLatencyBurn")]
+        for long, short, factor, kind in burn_windows()]
     return dashboard("edge-slos", "Edge SLOs",
-                     "Per-service SLOs (99 % of requests without a 5xx; 99 % within 0.25 s) with time compressed "
-                     "60x: error budget left over 12 h, burn rates per window pair, time to exhaustion.",
+                     f"Per-service SLOs ({SLO_TARGET_TEXT} of requests without a 5xx; {SLO_TARGET_TEXT} within "
+                     f"{SLO_LATENCY_TEXT}) with time compressed 60x: error budget left over 12 h, burn rates per "
+                     "window pair, time to exhaustion.",
                      [("Error budget", top), ("Availability burn rates", burn), ("Latency burn rates", latency)],
                      variables=[service_variable()], tags=("slo",))
 
@@ -547,8 +543,6 @@ def slos():
 
 # How many nodes each "worst nodes" table lists.
 WORST_K = 10
-# RegionDown's share, from where the rules take it.
-REGION_LINE = REGION_DOWN_SHARE
 REGION_VAR = "region:edge_nodes:count"
 
 
@@ -574,8 +568,8 @@ def fleet_at_scale():
         stat("Nodes up", "Nodes whose last scrape succeeded, per region (of the region's targets).",
              [prom(f"region:edge_nodes:count{{{r}}} - region:edge_nodes_down:count{{{r}}}", "{{region}}",
                    instant=True)], "none", w=6, graph=False, text="value_and_name"),
-        stat("Share of nodes down", f"Per region; RegionDown pages at {REGION_LINE:.0%} (and two nodes): one "
-             "page for the region, its per-node alerts inhibited.",
+        stat("Share of nodes down", f"Per region; RegionDown pages at {REGION_LINE:.0%} (and at least "
+             f"{REGION_MIN_NODES} nodes): one page for the region, its per-node alerts inhibited.",
              [prom(f"region:edge_nodes_down:ratio{{{r}}}", "{{region}}", instant=True)], "percentunit", w=6,
              graph=False, text="value_and_name",
              thresholds=steps(("green", None), ("orange", 0.01), ("red", REGION_LINE))),

@@ -96,12 +96,6 @@ FLEET = Profile(name="fleet", dir="prometheus/fleet", scrape_s=10, fast_eval_s=5
                 leak_scrapes=3)
 PROFILES = {p.name: p for p in (DEMO, FLEET)}
 
-# RegionDown: the share of a region's targets down at which the region, not its nodes, is
-# the incident, and the fewest nodes that make one (a lone crash in a small region is not
-# a region outage). A third of a region is far past what independent crashes produce.
-REGION_DOWN_SHARE = 0.3
-REGION_DOWN_MIN_NODES = 2
-
 for _p in PROFILES.values():
     # Every window must hold two samples of every target (see the module doc).
     assert 300 / _p.slo_compression >= 3 * _p.scrape_s, f"{_p.name}: the shortest SLO window is under 3 scrapes"
