@@ -18,6 +18,7 @@ COPY crates/exposition/Cargo.toml crates/exposition/
 COPY crates/inject/Cargo.toml crates/inject/
 COPY crates/service-kit/Cargo.toml crates/service-kit/
 COPY crates/stack-client/Cargo.toml crates/stack-client/
+COPY crates/test-support/Cargo.toml crates/test-support/
 # Empty targets (a lib, a main and each declared bench) so the manifests load; removed
 # again, so only the compiled dependencies stay in this layer.
 RUN for crate in crates/*/; do \

@@ -17,7 +17,7 @@ async fn it_serves_on_a_real_socket_and_shuts_down_gracefully() {
     let server = tokio::spawn(alert_sink::run(listener, state, async move {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let http = stack_client::http_client(Duration::from_secs(10)).expect("client");
     let health = http.get(format!("http://{addr}/healthz")).send().await.expect("answers");
     assert_eq!(health.text().await.expect("body"), "ok");
 

@@ -5,96 +5,23 @@
 mod common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::{blocking_get, exit_within, wait_healthy};
+use test_support::child::ChildGuard;
+use test_support::ports::{PortBlock, free_port};
+
 const BIN: &str = env!("CARGO_BIN_EXE_edge-node");
-/// Ports the real fleet and its stack use; tests stay off them.
-const RESERVED: [u16; 15] =
-    [8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008, 8009, 8010, 8011, 8012, 9090, 9093, 9095];
 
-/// A base port whose next `n` ports are free now (nodes listen on base + 1 ..= base + n).
-fn free_base_port(n: u16) -> u16 {
-    for _ in 0..50 {
-        let Ok(probe) = TcpListener::bind("127.0.0.1:0") else { continue };
-        let base = probe.local_addr().map_or(0, |a| a.port());
-        drop(probe);
-        let Some(last) = base.checked_add(n) else { continue };
-        if (base..=last).any(|p| RESERVED.contains(&p)) {
-            continue;
-        }
-        let held: Vec<_> =
-            (base + 1..=last).filter_map(|p| TcpListener::bind(("127.0.0.1", p)).ok()).collect();
-        if held.len() == usize::from(n) {
-            return base;
-        }
-    }
-    panic!("no free ports");
-}
-
-/// A child `edge-node` that is killed (by its id) if a test fails before it exits.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// A minimal HTTP/1.0 GET: the status code, the body, and how long it took.
-fn http_get(port: u16, path: &str, timeout: Duration) -> std::io::Result<(u16, String, Duration)> {
-    use std::io::Read;
-    let started = Instant::now();
-    let mut stream = TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    Ok((status, body, started.elapsed()))
-}
-
-fn wait_until_healthy(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok((200, _, _)) = http_get(port, "/healthz", Duration::from_secs(1)) {
-            return;
-        }
-        assert!(child.try_wait().ok().flatten().is_none(), "edge-node exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("edge-node on port {port} never became healthy");
-}
-
-/// SIGTERM to our own child, by its id.
-fn terminate(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-}
-
-/// Waits for the child to exit; fails (and [`Running`] kills it) past `limit`.
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            panic!("edge-node did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+/// How long a node may take to answer its first health check.
+const STARTUP: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_fleet_whose_stdout_nobody_reads_keeps_answering_metrics() {
-    let base = free_base_port(2);
-    let mut node = Running(
+    let base = PortBlock::find(2).release();
+    let mut node = ChildGuard::new(
         Command::new(BIN)
             .args(["--nodes", "2", "--base-port", &base.to_string(), "--rps", "400", "--seed", "1"])
             .args(["--log-buffer-lines", "64", "--drain-secs", "0"])
@@ -106,17 +33,17 @@ fn a_fleet_whose_stdout_nobody_reads_keeps_answering_metrics() {
             .spawn()
             .expect("spawn edge-node"),
     );
-    let child = &mut node.0;
     let ports = [base + 1, base + 2];
     for port in ports {
-        wait_until_healthy(port, child);
+        wait_healthy(&mut node, port, STARTUP, Duration::from_secs(1));
     }
     // 800 requests a second of access lines fill the pipe and the 64-line queue at once.
     std::thread::sleep(Duration::from_millis(1500));
 
     let scrape = |port| {
-        let (status, body, took) =
-            http_get(port, "/metrics", Duration::from_secs(3)).expect("scrape answered");
+        let started = Instant::now();
+        let (status, body) = blocking_get(port, "/metrics", Duration::from_secs(3)).expect("scrape answered");
+        let took = started.elapsed();
         assert_eq!(status, 200);
         let dropped = common::sample(&body, "edge_log_lines_dropped_total").expect("dropped-lines counter");
         let served = common::sum(&body, "edge_http_requests_total", &[]);
@@ -145,8 +72,8 @@ fn a_fleet_whose_stdout_nobody_reads_keeps_answering_metrics() {
 
     // Stopping does not wait on the blocked stdout either.
     let began = Instant::now();
-    terminate(child);
-    let status = wait_exit(child, Duration::from_secs(15));
+    node.terminate();
+    let status = exit_within(&mut node, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
     assert!(began.elapsed() < Duration::from_secs(5), "exit took {:?}", began.elapsed());
 }
@@ -181,8 +108,8 @@ fn bad_numbers_in_flags_and_environment_are_refused_with_one_line() {
 
 #[test]
 fn a_shutdown_past_its_grace_period_exits_non_zero() {
-    let port = free_base_port(1) + 1;
-    let mut node = Running(
+    let port = free_port();
+    let mut node = ChildGuard::new(
         Command::new(BIN)
             .args(["--port", &port.to_string(), "--rps", "0", "--drain-secs", "0", "--grace-secs", "0.3"])
             .stdin(Stdio::null())
@@ -191,20 +118,15 @@ fn a_shutdown_past_its_grace_period_exits_non_zero() {
             .spawn()
             .expect("spawn edge-node"),
     );
-    let child = &mut node.0;
-    wait_until_healthy(port, child);
+    wait_healthy(&mut node, port, STARTUP, Duration::from_secs(1));
     // An order whose body never finishes arriving stays in flight for the request timeout.
     let mut slow = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     slow.write_all(b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
         .expect("write");
     std::thread::sleep(Duration::from_millis(200));
-    terminate(child);
-    let status = wait_exit(child, Duration::from_secs(10));
-    let stderr = child.stderr.take().map(|mut e| {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut e, &mut text);
-        text
-    });
+    node.terminate();
+    let status = exit_within(&mut node, Duration::from_secs(10));
+    let stderr = node.stderr_text();
     assert_eq!(status.code(), Some(1), "{stderr:?}");
     assert!(stderr.is_some_and(|e| e.contains("grace period")), "the reason is printed");
     drop(slow);
@@ -214,7 +136,7 @@ fn a_shutdown_past_its_grace_period_exits_non_zero() {
 fn a_fleet_process_exports_each_nodes_spans_under_its_own_node_and_region() {
     let receiver = common::otlp::Receiver::start();
     let base_url = receiver.url.trim_end_matches("/v1/traces").to_owned();
-    let base = free_base_port(3);
+    let base = PortBlock::find(3).release();
     let child = Command::new(BIN)
         .args(["--nodes", "3", "--base-port", &base.to_string(), "--rps", "50", "--drain-secs", "0"])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &base_url)
@@ -226,8 +148,8 @@ fn a_fleet_process_exports_each_nodes_spans_under_its_own_node_and_region() {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut running = Running(child);
-    wait_until_healthy(base + 3, &mut running.0);
+    let mut running = ChildGuard::new(child);
+    wait_healthy(&mut running, base + 3, STARTUP, Duration::from_secs(1));
     // The built-in traffic starts its own traces; each node's arrive under its resource.
     let deadline = Instant::now() + Duration::from_secs(20);
     let seen = |node: &str| {
@@ -246,7 +168,7 @@ fn a_fleet_process_exports_each_nodes_spans_under_its_own_node_and_region() {
     }
     let roots = receiver.spans().into_iter().filter(|s| s.span.parent_span_id.is_empty()).count();
     assert!(roots > 0, "built-in traffic starts its own traces");
-    terminate(&running.0);
-    let status = wait_exit(&mut running.0, Duration::from_secs(15));
+    running.terminate();
+    let status = exit_within(&mut running, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
 }

@@ -37,7 +37,7 @@ async fn start_fleet_with(n: u32, rps: f64, times: ShutdownTimes) -> Fleet {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client")
+    stack_client::http_client(Duration::from_secs(10)).expect("client")
 }
 
 fn metric(text: &str, name: &str) -> f64 {

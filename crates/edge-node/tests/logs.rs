@@ -3,40 +3,17 @@
 mod common;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::Request;
 use common::*;
 use serde_json::Value;
+use test_support::logs::Capture;
 use tracing_subscriber::EnvFilter;
 
 /// The filter the tests need, whatever `RUST_LOG` says.
 fn info() -> EnvFilter {
     EnvFilter::new("info")
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
-            .collect()
-    }
 }
 
 /// In the child run of [`the_log_tests_do_not_depend_on_rust_log`], records that test
@@ -51,8 +28,7 @@ fn record_finished(name: &str) {
 #[test]
 fn requests_and_faults_log_one_flat_json_line_each() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = edge_node::logging::json_subscriber(move || writer.clone(), info());
+    let subscriber = edge_node::logging::json_subscriber(capture.make_writer(), info());
     let _guard = tracing::subscriber::set_default(subscriber);
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
@@ -70,7 +46,7 @@ fn requests_and_faults_log_one_flat_json_line_each() {
         inject(&app, r#"{"failure":"cpu_spike","duration_s":30}"#).await;
         delete(&app, "/inject/2").await;
     });
-    let lines = capture.lines();
+    let lines = capture.json_lines();
     let access: Vec<&Value> = lines.iter().filter(|l| l["target"] == "edge_node::access").collect();
     assert_eq!(access.len(), 2, "one line per shop request: {lines:#?}");
     let failed = access[0];
@@ -121,6 +97,10 @@ fn logql_json_fields() -> Vec<(String, String)> {
     let mut fields = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("grafana/dashboards") {
         let path = entry.expect("entry").path();
+        // The dashboards are the `.json` files; the folder also holds their README.
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).expect("dashboard");
         let dashboard: Value = serde_json::from_str(&text).expect("dashboard JSON");
         for panel in dashboard["panels"].as_array().into_iter().flatten() {
@@ -144,9 +124,8 @@ fn logql_json_fields() -> Vec<(String, String)> {
 #[test]
 fn log_lines_carry_every_field_the_dashboards_logql_reads() {
     let capture = Capture::default();
-    let writer = capture.clone();
     let _guard =
-        tracing::subscriber::set_default(edge_node::logging::json_subscriber(move || writer.clone(), info()));
+        tracing::subscriber::set_default(edge_node::logging::json_subscriber(capture.make_writer(), info()));
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
     rt.block_on(async {
@@ -155,7 +134,7 @@ fn log_lines_carry_every_field_the_dashboards_logql_reads() {
         get(&app, "/api/orders").await;
         delete(&app, "/inject").await;
     });
-    let lines = capture.lines();
+    let lines = capture.json_lines();
     let fields = logql_json_fields();
     assert!(fields.len() >= 5, "the node and services dashboards query logs by field: {fields:?}");
     for (panel, field) in fields {

@@ -4,34 +4,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::*;
+use test_support::logs::Capture;
 use tracing_subscriber::EnvFilter;
 
 const KEY: &str = "drill-key-0123456789";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt")
@@ -40,8 +20,7 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn a_sealed_error_burst_fails_requests_but_names_itself_nowhere() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = edge_node::logging::json_subscriber(move || writer.clone(), EnvFilter::new("info"));
+    let subscriber = edge_node::logging::json_subscriber(capture.make_writer(), EnvFilter::new("info"));
     let _guard = tracing::subscriber::set_default(subscriber);
     runtime().block_on(async {
         let (_, app) = quiet_node(5);

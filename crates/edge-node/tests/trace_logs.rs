@@ -4,28 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::Request;
 use common::otlp::*;
 use common::*;
 use edge_node::traces::ExportSettings;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use test_support::logs::Capture;
 
 /// The `trace_id` of every latency exemplar on the page.
 fn exemplar_trace_ids(metrics: &str) -> Vec<String> {
@@ -40,9 +25,8 @@ fn exemplar_trace_ids(metrics: &str) -> Vec<String> {
 #[test]
 fn the_trace_id_in_an_exemplar_and_in_the_log_line_is_a_trace_the_receiver_got() {
     let capture = Capture::default();
-    let writer = capture.clone();
     let subscriber = edge_node::logging::json_subscriber(
-        move || writer.clone(),
+        capture.make_writer(),
         tracing_subscriber::EnvFilter::new("info"),
     );
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -61,9 +45,9 @@ fn the_trace_id_in_an_exemplar_and_in_the_log_line_is_a_trace_the_receiver_got()
         for trace_id in &exemplars {
             assert!(!receiver.trace(trace_id).is_empty(), "exemplar {trace_id} is no received trace");
         }
-        let bytes = capture.0.lock().expect("capture").clone();
-        let logged: Vec<String> = String::from_utf8_lossy(&bytes)
+        let logged: Vec<String> = capture
             .lines()
+            .iter()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|l| l["message"] == "request")
             .filter_map(|l| l["trace_id"].as_str().map(str::to_owned))

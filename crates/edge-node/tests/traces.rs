@@ -257,11 +257,9 @@ async fn a_collector_that_never_answers_costs_requests_and_scrapes_nothing_and_d
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_collector_costs_requests_nothing_and_lost_spans_are_counted() {
-    // A port that was free a moment ago: connections are refused.
-    let dead = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr")
-    };
+    // A port held closed: connections are refused.
+    let dead_port = test_support::ports::ClosedPort::new();
+    let dead = dead_port.addr();
     let (exporter, _, traced_app) =
         traced_node(1, &ExportSettings::to_url(format!("http://{dead}/v1/traces")));
     let (_, plain_app) = quiet_node(1);

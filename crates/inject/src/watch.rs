@@ -403,9 +403,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_watch_gives_up_after_the_timeout_without_an_answer() {
-        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", closed.local_addr().expect("addr"));
-        drop(closed);
+        let closed = test_support::ports::ClosedPort::new();
+        let url = closed.url();
         let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let err = watch(&config(&url, 1), rx).await.expect_err("nothing answers");
         assert!(err.starts_with("no answer from Prometheus and Alertmanager for 1 s ("), "{err}");

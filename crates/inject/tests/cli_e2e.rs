@@ -1,66 +1,22 @@
 //! The CLI end to end against real edge-nodes started in-process on free ports.
 
 use clap::Parser;
-use edge_node::{NodeConfig, NodeState};
-use tokio::net::{TcpListener, TcpSocket};
-use tokio_util_free::Fleet;
+use test_support::fleet::Fleet;
+use tokio::net::TcpListener;
 
-mod tokio_util_free {
-    //! A tiny fleet runner for the tests (no extra dependencies).
-    use super::*;
-
-    /// Nodes on free ports. `targets` names a URL for every node `all` means, so no
-    /// command of these tests can reach the default ports 8001-8012 (where a real fleet
-    /// may be running): nodes not started point at a port held closed.
-    pub struct Fleet {
-        pub targets: String,
-        pub states: Vec<NodeState>,
-        /// The closed port's URL.
-        pub closed: String,
-        /// Bound but not listening: connections are refused, and no one else can take it.
-        _closed: TcpSocket,
-    }
-
-    impl Fleet {
-        pub async fn start(n: u32) -> Self {
-            let closed_socket = TcpSocket::new_v4().expect("socket");
-            closed_socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-            let closed = format!("http://{}", closed_socket.local_addr().expect("addr"));
-            let mut targets = Vec::new();
-            let mut states = Vec::new();
-            for id in 1..=n {
-                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                targets.push(format!("{id}=http://{}", listener.local_addr().expect("addr")));
-                let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) });
-                states.push(state.clone());
-                tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
-            }
-            targets.extend((n + 1..=edge_sim::fleet::DEFAULT_SIZE).map(|id| format!("{id}={closed}")));
-            for port in 8001..=8012 {
-                assert!(
-                    !targets.iter().any(|t| t.ends_with(&format!(":{port}"))),
-                    "default port in {targets:?}"
-                );
-            }
-            Fleet { targets: targets.join(","), states, closed, _closed: closed_socket }
-        }
-
-        /// The fault injections node `node` counted, by mode: its own record of what
-        /// was injected, whatever the timing.
-        pub async fn injections(&self, node: usize) -> Vec<(String, f64)> {
-            let overrides = inject::targets::parse_overrides(&self.targets).expect("targets");
-            let targets = stack_client::Targets::new("127.0.0.1", 0, overrides);
-            let client =
-                stack_client::NodeClient::new(targets, std::time::Duration::from_secs(10)).expect("client");
-            let metrics = client.metrics(node as u32).await.expect("metrics");
-            metrics
-                .samples()
-                .iter()
-                .filter(|s| s.name == "edge_fault_injections_total" && s.value > 0.0)
-                .map(|s| (s.label("failure").unwrap_or_default().to_owned(), s.value))
-                .collect()
-        }
-    }
+/// The fault injections node `node` counted, by mode: its own record of what was
+/// injected, whatever the timing.
+async fn injections(fleet: &Fleet, node: usize) -> Vec<(String, f64)> {
+    let overrides = inject::targets::parse_overrides(&fleet.targets).expect("targets");
+    let targets = stack_client::Targets::new("127.0.0.1", 0, overrides);
+    let client = stack_client::NodeClient::new(targets, std::time::Duration::from_secs(10)).expect("client");
+    let metrics = client.metrics(node as u32).await.expect("metrics");
+    metrics
+        .samples()
+        .iter()
+        .filter(|s| s.name == "edge_fault_injections_total" && s.value > 0.0)
+        .map(|s| (s.label("failure").unwrap_or_default().to_owned(), s.value))
+        .collect()
 }
 
 async fn inject(fleet: &Fleet, args: &[&str]) -> (u8, String, String) {
@@ -145,8 +101,8 @@ async fn a_short_scenario_runs_its_timeline() {
     // counters say what was injected where; the CLI's lines say in which order.
     let (code, out, _) = inject(&fleet, &["scenario", &path]).await;
     assert_eq!(code, 0, "{out}");
-    assert_eq!(fleet.injections(1).await, vec![("error_burst".to_owned(), 1.0)], "{out}");
-    assert_eq!(fleet.injections(2).await, vec![("latency_spike".to_owned(), 1.0)], "{out}");
+    assert_eq!(injections(&fleet, 1).await, vec![("error_burst".to_owned(), 1.0)], "{out}");
+    assert_eq!(injections(&fleet, 2).await, vec![("latency_spike".to_owned(), 1.0)], "{out}");
     let first = out.find("node 1: error_burst started as #1 for 2 s").expect("step 1 line");
     let second = out.find("node 2: latency_spike started as #1 for 1 s").expect("step 2 line");
     assert!(first < second && out.contains("scenario finished: 2 faults injected"), "{out}");

@@ -5,17 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use edge_node::{NodeConfig, NodeState};
-use tokio::net::{TcpListener, TcpSocket};
+use edge_node::NodeState;
+use test_support::ports::ClosedPort;
 
 /// Node 3 on a free port: its state and port.
 async fn node_3() -> (NodeState, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(3, 1) });
-    let app = edge_node::app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (state, port)
+    let (state, addr) = test_support::fleet::node(3).await;
+    (state, addr.port())
 }
 
 /// A folder holding `.env` with `text`.
@@ -26,19 +22,12 @@ fn project(name: &str, text: &str) -> PathBuf {
     dir
 }
 
-/// A port bound but not listening: a connection is refused, and nobody else can take it.
-fn closed_port() -> (TcpSocket, u16) {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-    let port = socket.local_addr().expect("addr").port();
-    (socket, port)
-}
-
 /// Runs the binary in `dir` with the Compose and CLI variables cleared, plus `env`. The
 /// base port puts node 3's default on a closed port, so a CLI that ignored `.env` would
 /// find nothing there rather than reach a user's node on 8003.
 async fn inject(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
-    let (_closed, port) = closed_port();
+    let closed = ClosedPort::new();
+    let port = closed.port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_inject"));
     command.current_dir(dir).args(args);
     for (key, _) in std::env::vars() {
@@ -54,7 +43,7 @@ async fn inject(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ports_moved_in_dot_env_reach_the_nodes_and_the_environment_wins() {
     let (state, port) = node_3().await;
-    let (_closed, closed_port) = closed_port();
+    let closed = ClosedPort::new();
     let dir = project("moved", &format!("# ports moved for Compose\nEDGE_NODE_3_PORT={port}\n"));
 
     let out = inject(&dir, &[], &["--node", "3", "--failure", "cpu_spike", "--duration", "30"]).await;
@@ -62,7 +51,7 @@ async fn ports_moved_in_dot_env_reach_the_nodes_and_the_environment_wins() {
     let active: Vec<&str> = state.active_faults().iter().map(|f| f.kind.as_str()).collect();
     assert_eq!(active, ["cpu_spike"], "the fault reached the port .env names");
 
-    let env = [("EDGE_NODE_3_PORT", closed_port.to_string())];
+    let env = [("EDGE_NODE_3_PORT", closed.port().to_string())];
     let out = inject(&dir, &env, &["status", "--node", "3"]).await;
     assert_eq!(out.status.code(), Some(1), "the environment's port (closed) wins over .env's");
     let out = inject(&dir, &[], &["status", "--node", "3"]).await;

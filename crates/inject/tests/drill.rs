@@ -6,38 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use edge_node::{NodeConfig, NodeState};
-use tokio::net::{TcpListener, TcpSocket};
+use test_support::fleet::Fleet;
 
-/// Nodes 1..=n on free ports; every other node of the default fleet at a closed port.
-struct Fleet {
-    targets: String,
-    states: Vec<NodeState>,
-    _closed: TcpSocket,
-}
-
-impl Fleet {
-    async fn start(n: u32) -> Self {
-        let closed_socket = TcpSocket::new_v4().expect("socket");
-        closed_socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let closed = format!("http://{}", closed_socket.local_addr().expect("addr"));
-        let mut targets = Vec::new();
-        let mut states = Vec::new();
-        for id in 1..=n {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            targets.push(format!("{id}=http://{}", listener.local_addr().expect("addr")));
-            let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) });
-            states.push(state.clone());
-            tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
-        }
-        targets.extend((n + 1..=edge_sim::fleet::DEFAULT_SIZE).map(|id| format!("{id}={closed}")));
-        Fleet { targets: targets.join(","), states, _closed: closed_socket }
-    }
-
-    /// Faults really applied, sealed or not, per node.
-    fn applied(&self) -> Vec<usize> {
-        self.states.iter().map(|s| s.applied_faults().len()).collect()
-    }
+/// Faults really applied, sealed or not, per node.
+fn applied(fleet: &Fleet) -> Vec<usize> {
+    fleet.states.iter().map(|s| s.applied_faults().len()).collect()
 }
 
 async fn run(fleet: &Fleet, state: &Path, args: &[&str]) -> (u8, String, String) {
@@ -76,20 +49,20 @@ async fn a_drill_is_sealed_judged_and_stopped_and_bad_input_changes_nothing() {
     let (code, out, err) = run(&fleet, &state, &start).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("seed 5") && !out.contains("cpu"), "{out}");
-    assert_eq!(fleet.applied().iter().sum::<usize>(), 1, "one fault applied");
+    assert_eq!(applied(&fleet).iter().sum::<usize>(), 1, "one fault applied");
     assert!(fleet.states.iter().all(|s| s.active_faults().is_empty()), "and listed nowhere");
     let (_, status, _) = run(&fleet, &state, &["status", "--node", "1-4"]).await;
     assert!(!status.contains("cpu_spike"), "{status}");
 
-    let before = fleet.applied();
+    let before = applied(&fleet);
     let (code, _, err) = run(&fleet, &state, &start).await;
     one_line_refusal(code, &err, "already running");
     let (code, _, err) =
         run(&fleet, &state, &["drill", "answer", "--node", "99", "--failure", "cpu_spike"]).await;
     one_line_refusal(code, &err, "node 99 is not in this drill's fleet");
-    assert_eq!(fleet.applied(), before, "refusals changed the fleet");
+    assert_eq!(applied(&fleet), before, "refusals changed the fleet");
 
-    let node = fleet.applied().iter().position(|&n| n == 1).expect("the drill's node") + 1;
+    let node = applied(&fleet).iter().position(|&n| n == 1).expect("the drill's node") + 1;
     let (code, out, _) =
         run(&fleet, &state, &["drill", "answer", "--node", &node.to_string(), "--failure", "cpu_spike"])
             .await;
@@ -99,7 +72,7 @@ async fn a_drill_is_sealed_judged_and_stopped_and_bad_input_changes_nothing() {
 
     let (code, out, _) = run(&fleet, &state, &["drill", "stop"]).await;
     assert_eq!(code, 0, "{out}");
-    assert_eq!(fleet.applied(), vec![0; 4], "stop leaves the fleet healthy: {out}");
+    assert_eq!(applied(&fleet), vec![0; 4], "stop leaves the fleet healthy: {out}");
     let (code, out, _) = run(&fleet, &state, &["--json", "drill", "reveal"]).await;
     let truth: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!((code, truth["faults"][0]["node"].as_u64()), (0, Some(node as u64)));
@@ -128,7 +101,7 @@ async fn a_start_the_fleet_cannot_take_whole_is_undone_and_a_corrupt_state_refus
     let (code, _, err) = run(&fleet, &state, &args).await;
     one_line_refusal(code, &err, "drill not started");
     assert!(err.contains("nothing was left running (1 fault(s) ended)"), "{err}");
-    assert_eq!(fleet.applied(), vec![0; 4]);
+    assert_eq!(applied(&fleet), vec![0; 4]);
     assert!(!state.exists(), "no state for a drill that did not start");
 
     std::fs::write(&state, "{\"version\": 1, \"seed\": ").expect("write");
@@ -137,5 +110,5 @@ async fn a_start_the_fleet_cannot_take_whole_is_undone_and_a_corrupt_state_refus
     one_line_refusal(code, &err, "is corrupt");
     let (code, _, err) = run(&fleet, &state, &["drill", "status"]).await;
     one_line_refusal(code, &err, "is corrupt");
-    assert_eq!(fleet.applied(), vec![0; 4]);
+    assert_eq!(applied(&fleet), vec![0; 4]);
 }

@@ -8,71 +8,17 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use clap::Parser;
-use edge_node::{NodeConfig, NodeState};
+use edge_node::NodeState;
 use edge_sim::fleet::default_region;
+use test_support::fleet::BasePortFleet;
+use test_support::ports::{ClosedPort, PortBlock};
 use tokio::net::TcpListener;
 
 const NODES: u16 = 300;
 
-/// A base port whose next `n` ports are free now. Tried below the kernel's ephemeral
-/// range, where outgoing connections (a busy machine makes many) cannot hold a port of the
-/// block, and off the real stack's ports (8001-9095).
-fn free_base_port(n: u16) -> (u16, Vec<std::net::TcpListener>) {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
-        .unwrap_or(32768);
-    let (low, high) = (10_000u16, ephemeral_low.saturating_sub(n + 1).max(10_001));
-    for _ in 0..200 {
-        let base = rand::random_range(low..high);
-        let last = base + n;
-        if last >= 8001 && base <= 9095 {
-            continue;
-        }
-        let held: Vec<_> =
-            (base + 1..=last).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
-        if held.len() == usize::from(n) {
-            return (base, held);
-        }
-    }
-    panic!("no {n} free ports in a row");
-}
-
-/// A port held closed (bound, not listening): where the tests' "Prometheus" is.
-fn closed_port() -> (tokio::net::TcpSocket, String) {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-    let url = format!("http://{}", socket.local_addr().expect("addr"));
-    (socket, url)
-}
-
-struct Fleet {
-    base: u16,
-    states: Vec<NodeState>,
-    prometheus: String,
-    _closed: tokio::net::TcpSocket,
-}
-
-async fn start(n: u16) -> Fleet {
-    // The block's listeners are kept from the search, never released and bound again: tests
-    // running at once would race for the same ports.
-    let (base, held) = free_base_port(n);
-    let mut nodes = Vec::new();
-    for (id, listener) in (1..=u32::from(n)).zip(held) {
-        listener.set_nonblocking(true).expect("nonblocking");
-        let listener = TcpListener::from_std(listener).expect("listener");
-        nodes.push((listener, NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) })));
-    }
-    let states = nodes.iter().map(|(_, s)| s.clone()).collect();
-    // A shutdown that never comes: the test process ends the fleet.
-    tokio::spawn(edge_node::run(nodes, tokio_util::sync::CancellationToken::new()));
-    let (closed, prometheus) = closed_port();
-    Fleet { base, states, prometheus, _closed: closed }
-}
-
-async fn inject(fleet: &Fleet, args: &[&str]) -> (u8, String, String) {
+async fn inject(fleet: &BasePortFleet, args: &[&str]) -> (u8, String, String) {
     let base = fleet.base.to_string();
-    let mut argv = vec!["inject", "--base-port", &base, "--prometheus", &fleet.prometheus];
+    let mut argv = vec!["inject", "--base-port", &base, "--prometheus", &fleet.closed];
     argv.extend_from_slice(args);
     let cli = inject::cli::Cli::try_parse_from(argv).expect("parses");
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -80,13 +26,13 @@ async fn inject(fleet: &Fleet, args: &[&str]) -> (u8, String, String) {
     (code, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned())
 }
 
-fn faulted(fleet: &Fleet) -> BTreeSet<u32> {
+fn faulted(fleet: &BasePortFleet) -> BTreeSet<u32> {
     fleet.states.iter().filter(|s| !s.active_faults().is_empty()).map(NodeState::id).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_outage_status_summary_and_clearing_the_running_fleet() {
-    let fleet = start(NODES).await;
+    let fleet = BasePortFleet::start(NODES).await;
     let (code, out, err) =
         inject(&fleet, &["--region", "eu-west", "--failure", "node_crash", "--duration", "120"]).await;
     assert_eq!(code, 0, "{out}{err}");
@@ -124,7 +70,7 @@ async fn a_region_outage_status_summary_and_clearing_the_running_fleet() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what_was_sent() {
-    let fleet = start(48).await;
+    let fleet = BasePortFleet::start(48).await;
     let (code, out, _) = inject(
         &fleet,
         &["--region", "us-east", "--node", "1-40", "--failure", "error_burst", "--rollout", "2.2"],
@@ -189,9 +135,9 @@ async fn a_rollout_goes_node_by_node_and_an_interrupted_one_reports_exactly_what
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_without_a_running_fleet_is_one_line_and_nothing_is_sent() {
     // Released at once: nothing may listen there.
-    let (base, held) = free_base_port(12);
-    drop(held);
-    let (_closed, prometheus) = closed_port();
+    let base = PortBlock::find(12).release();
+    let closed = ClosedPort::new();
+    let prometheus = closed.url();
     let cli = inject::cli::Cli::try_parse_from([
         "inject",
         "--base-port",
@@ -218,15 +164,7 @@ async fn all_without_a_running_fleet_is_one_line_and_nothing_is_sent() {
 async fn nodes_in_processes_of_their_own_are_learned_from_prometheus_targets() {
     use axum::routing::get;
     // Three nodes each alone in its "process" (Compose): each /fleet lists only itself.
-    let (base, held) = free_base_port(3);
-    let mut states = Vec::new();
-    for (id, listener) in (1..=3u32).zip(held) {
-        listener.set_nonblocking(true).expect("nonblocking");
-        let listener = TcpListener::from_std(listener).expect("listener");
-        let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(id, 1) });
-        states.push(state.clone());
-        tokio::spawn(async move { axum::serve(listener, edge_node::app(state)).await });
-    }
+    let (base, states) = test_support::fleet::separate_nodes(3).await;
     // Prometheus scrapes nodes 1 and 3 (labels as the file_sd targets give them) and itself,
     // answering in the shape of its `/api/v1/targets` (the fields the client reads).
     let targets = serde_json::json!({"status": "success", "data": {"activeTargets": [

@@ -123,9 +123,8 @@ async fn alertmanager_is_asked_for_the_alerts_that_would_notify_and_the_sink_for
 
 #[tokio::test]
 async fn nothing_listening_is_unreachable_naming_the_url() {
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", closed.local_addr().expect("addr"));
-    drop(closed);
+    let closed = test_support::ports::ClosedPort::new();
+    let url = closed.url();
     let err = Alertmanager::new(http(), &url).active_alerts().await.expect_err("closed");
     assert_eq!(err, ApiError::Unreachable { url: format!("{url}/api/v2/alerts") });
     assert_eq!(err.to_string(), format!("{url}/api/v2/alerts: cannot connect"));

@@ -93,3 +93,4 @@ pub async fn metrics(router: &Router) -> String {
     reply.body
 }
 pub mod otlp;
+pub mod process;
