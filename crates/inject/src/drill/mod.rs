@@ -8,11 +8,13 @@
 //! alert sink recorded.
 //!
 //! Modules: [`catalog`] (the drills and the seeded draw), [`state`] (the state file),
-//! [`score`] (judging and scoring, pure), [`evidence`] (reading the sources), [`report`]
-//! (the Markdown post-mortem, pure).
+//! [`score`] (judging and scoring, pure), [`evidence`] (reading the sources), [`mod@report`]
+//! (the Markdown post-mortem, pure), [`run_report`] (a scenario run's), and `post_mortem`
+//! (the layout both share, an askama template).
 
 pub mod catalog;
 pub mod evidence;
+mod post_mortem;
 pub mod report;
 pub mod run_report;
 pub mod score;

@@ -1,12 +1,12 @@
 //! The incident report in the blameless post-mortem shape (summary, impact, timeline,
 //! detection and response, what went well and what did not, action items), as Markdown,
 //! rendered from the drill state and the evidence only: a pure function, so it is tested
-//! from fixed inputs.
-
-use std::fmt::Write;
+//! from fixed inputs. What goes in each section is decided here; the layout is the shared
+//! `post_mortem` template's.
 
 use super::catalog::{Drill, Role};
 use super::evidence::Evidence;
+use super::post_mortem::{self, Action, PostMortem, Row, ScoreView, Table};
 use super::score::Score;
 use super::state::{DrillState, Verdict};
 
@@ -47,22 +47,43 @@ fn fault_words(state: &DrillState, i: usize) -> String {
 
 /// Renders the report.
 pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -> String {
-    let mut md = String::new();
-    let causes: Vec<String> = state.causes().map(|(i, _)| fault_words(state, i)).collect();
-    let herrings: Vec<String> = state
-        .faults
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.plan.role == Role::RedHerring)
-        .map(|(i, _)| fault_words(state, i))
-        .collect();
     let first_start = ev.faults.iter().map(|f| f.started_at).reduce(f64::min);
-    let _ = writeln!(md, "# Incident report: {}\n", drill.title);
-    let _ = writeln!(
-        md,
+    PostMortem {
+        title: &drill.title,
+        preface: preface(drill, state, ev),
+        summary: summary(drill, state, score, first_start),
+        impact: match &ev.impact {
+            Some(imp) => format!(
+                "On the drill's nodes, from the fault's start to {} ({} s); each figure is the PromQL \
+                 beside it, evaluated at that time, so a reader can check it.",
+                clock(imp.at),
+                imp.window_s
+            ),
+            None => "No fault had started when this was written.".to_owned(),
+        },
+        figures: ev.impact.as_ref().map(|imp| post_mortem::figures(&imp.figures)),
+        timeline: post_mortem::timeline(timeline(state, ev)),
+        detection: detection(drill, state, ev, score, first_start),
+        score: Some(ScoreView {
+            total: format!("{:.0}", score.total),
+            parts: score.parts.iter().map(|(what, points)| format!("{what}: {points:+.0}")).collect(),
+        }),
+        went_well: Some(
+            "_For the learner to write: what helped you find it (an alert, a panel, a runbook step)?_",
+        ),
+        did_not_go_well: Some("_For the learner to write: where you lost time, what misled you._"),
+        actions: actions(drill, state, score),
+        problems: &ev.problems,
+    }
+    .markdown()
+}
+
+/// The paragraph under the title.
+fn preface(drill: &Drill, state: &DrillState, ev: &Evidence) -> String {
+    format!(
         "Drill `{}` ({} level, seed {}), {}. A blameless review: it is about the system and the \
          process, not about who did what. Written by `inject drill report` at {} UTC from what the \
-         nodes, Prometheus and the alert sink recorded; times are UTC.{}\n",
+         nodes, Prometheus and the alert sink recorded; times are UTC.{}",
         drill.name,
         state.level.as_str(),
         state.seed,
@@ -73,23 +94,31 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
         } else {
             ""
         }
-    );
+    )
+}
 
-    let _ = writeln!(md, "## Summary\n");
-    let _ = write!(
-        md,
+/// The causes, the red herrings, and how fast each step went.
+fn summary(drill: &Drill, state: &DrillState, score: &Score, first_start: Option<f64>) -> String {
+    let causes: Vec<String> = state.causes().map(|(i, _)| fault_words(state, i)).collect();
+    let herrings: Vec<String> = state
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.plan.role == Role::RedHerring)
+        .map(|(i, _)| fault_words(state, i))
+        .collect();
+    let mut text = format!(
         "{} {}. {}",
         if causes.len() == 1 { "The cause was" } else { "The causes were" },
         causes.join(" and "),
         drill.description
     );
     if !herrings.is_empty() {
-        let _ = write!(md, " A red herring ran alongside: {}, which ended on its own.", herrings.join(", "));
+        text += &format!(" A red herring ran alongside: {}, which ended on its own.", herrings.join(", "));
     }
-    let _ = writeln!(
-        md,
+    text += &format!(
         " It started at {}, was detected after {}, diagnosed after {} and mitigated after {}. \
-         {} of {} cause(s) found; score {:.0}/100.\n",
+         {} of {} cause(s) found; score {:.0}/100.",
         first_start.map_or_else(|| "an unknown time".to_owned(), clock),
         secs(score.detect_s),
         secs(score.diagnose_s),
@@ -98,26 +127,12 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
         score.found.1,
         score.total
     );
+    text
+}
 
-    let _ = writeln!(md, "## Impact\n");
-    match &ev.impact {
-        Some(imp) => {
-            let _ = writeln!(
-                md,
-                "On the drill's nodes, from the fault's start to {} ({} s); each figure is the PromQL \
-                 beside it, evaluated at that time, so a reader can check it.\n",
-                clock(imp.at),
-                imp.window_s
-            );
-            let _ = writeln!(md, "| what | value | PromQL |\n|---|---:|---|");
-            write_figures(&mut md, &imp.figures);
-        }
-        None => {
-            let _ = writeln!(md, "No fault had started when this was written.");
-        }
-    }
-
-    let _ = writeln!(md, "\n## Timeline\n\n| time (UTC) | source | event |\n|---|---|---|");
+/// The drill's own timeline rows (start and stop, the faults, the learner's hints and
+/// answers) and the sources', unsorted.
+fn timeline(state: &DrillState, ev: &Evidence) -> Vec<Row> {
     let mut rows: Vec<Row> = vec![(
         state.started_at,
         "drill",
@@ -136,7 +151,7 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
             rows.push((t, "node", format!("fault ended: {what}, {why}")));
         }
     }
-    rows.extend(evidence_rows(ev, true));
+    rows.extend(post_mortem::evidence_rows(ev, true));
     for h in &state.hints {
         rows.push((h.at, "learner", format!("took hint {}", h.index + 1)));
     }
@@ -153,139 +168,69 @@ pub fn render(drill: &Drill, state: &DrillState, ev: &Evidence, score: &Score) -
     if let Some(t) = state.stopped_at {
         rows.push((t, "drill", "`inject drill stop`".to_owned()));
     }
-    write_timeline(&mut md, rows);
-
-    let first_notice = ev.notices.iter().find(|n| n.status == "firing").map(|n| n.received_at);
-    let _ = writeln!(md, "\n## Detection and response\n\n| figure | value |\n|---|---|");
-    let _ = writeln!(
-        md,
-        "| time to detect (fault start to the first alert firing on a cause's node) | {} |",
-        secs(score.detect_s)
-    );
-    let _ = writeln!(
-        md,
-        "| time to the first notification at the alert sink | {} |",
-        secs(first_notice.zip(first_start).map(|(n, s)| n - s))
-    );
-    let _ = writeln!(
-        md,
-        "| time to diagnose (fault start to the answer that found every cause) | {} |",
-        secs(score.diagnose_s)
-    );
-    let _ = writeln!(
-        md,
-        "| time to mitigate (fault start to the symptoms resolved after the learner's action) | {} |",
-        secs(score.mitigate_s)
-    );
-    let _ = writeln!(md, "| hints taken | {} of {} |", state.hints.len(), drill.hints.len());
-    let _ = writeln!(
-        md,
-        "| answers | {} ({} wrong) |",
-        state.answers.len(),
-        state.answers.iter().filter(|a| a.verdict == Verdict::Wrong).count()
-    );
-    let _ = writeln!(md, "\nScore **{:.0}/100**:\n", score.total);
-    for (what, points) in &score.parts {
-        let _ = writeln!(md, "- {what}: {points:+.0}");
-    }
-
-    let _ = writeln!(
-        md,
-        "\n## What went well\n\n_For the learner to write: what helped you find it (an alert, a panel, a runbook step)?_\n"
-    );
-    let _ = writeln!(
-        md,
-        "## What did not go well\n\n_For the learner to write: where you lost time, what misled you._\n"
-    );
-    let _ = writeln!(md, "## Action items\n\n| action | why | owner |\n|---|---|---|");
-    let _ = writeln!(
-        md,
-        "| Re-read `docs/runbooks/{r}.md` (served at {sink}/runbooks/{r}) against this timeline and fix what did not lead you here | the runbook this drill exercises | _learner_ |",
-        r = drill.runbook,
-        sink = state.sink
-    );
-    if !state.hints.is_empty() {
-        let _ = writeln!(
-            md,
-            "| Add what hint {} told you to the runbook's Diagnose section | the hints were needed | _learner_ |",
-            state.hints.len()
-        );
-    }
-    if score.detect_s.is_none_or(|d| d > 10.0) {
-        let _ = writeln!(
-            md,
-            "| Check why no alert fired on a cause's node within 10 s | detection was slow or missing | _learner_ |"
-        );
-    }
-    if score.mitigate_s.is_none() {
-        let _ = writeln!(
-            md,
-            "| Practise the runbook's Mitigate step | the symptoms were not resolved by a mitigation | _learner_ |"
-        );
-    }
-    finish(&mut md, ev);
-    md
-}
-
-/// The end both reports share: the row left for the reader's own action items, then any
-/// source that did not answer (so a thin timeline is not taken for a quiet incident).
-/// One timeline row: seconds since the epoch, the source, the event.
-pub(super) type Row = (f64, &'static str, String);
-
-/// The impact figures as a table body, each with the PromQL that produced it.
-pub(super) fn write_figures(md: &mut String, figures: &[super::evidence::Figure]) {
-    for f in figures {
-        let v = f.value.map_or_else(|| "no data".to_owned(), |v| format!("{v:.0}"));
-        let _ = writeln!(md, "| {} | {v} | `{}` |", f.what, f.promql.replace('|', "\\|"));
-    }
-}
-
-/// The timeline rows the sources outside the node give, in the order the reports list them:
-/// each alert's pending, firing and resolved times in Prometheus (with its severity on
-/// `pending` when `severity` is asked for), then every notification the alert sink received.
-pub(super) fn evidence_rows(ev: &Evidence, severity: bool) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for a in &ev.alerts {
-        let on = a.node.as_ref().map_or_else(String::new, |n| format!(" on node {n}"));
-        let detail = if a.detail.is_empty() { String::new() } else { format!(" ({})", a.detail) };
-        let sev = match (severity, a.severity.as_deref()) {
-            (true, s) => format!(" ({})", s.unwrap_or("-")),
-            (false, _) => String::new(),
-        };
-        for (t, what) in [(a.pending_at, "pending"), (a.firing_at, "firing"), (a.resolved_at, "resolved")] {
-            if let Some(t) = t {
-                let sev = if what == "pending" { sev.as_str() } else { "" };
-                rows.push((t, "Prometheus", format!("{}{on}{detail} {what}{sev}", a.alertname)));
-            }
-        }
-    }
-    for n in &ev.notices {
-        let on = n.node.as_ref().map_or_else(String::new, |n| format!(" node {n}"));
-        rows.push((
-            n.received_at,
-            "alert sink",
-            format!("{} {}{on} delivered to {}", n.alertname, n.status, n.receiver),
-        ));
-    }
     rows
 }
 
-/// The timeline's rows in time order (rows at the same time keep the order they came in).
-pub(super) fn write_timeline(md: &mut String, mut rows: Vec<Row>) {
-    rows.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    for (t, source, event) in rows {
-        let _ = writeln!(md, "| {} | {source} | {event} |", clock(t));
+/// The Detection and response figures.
+fn detection(
+    drill: &Drill,
+    state: &DrillState,
+    ev: &Evidence,
+    score: &Score,
+    first_start: Option<f64>,
+) -> Table {
+    let first_notice = ev.notices.iter().find(|n| n.status == "firing").map(|n| n.received_at);
+    let wrong = state.answers.iter().filter(|a| a.verdict == Verdict::Wrong).count();
+    let rows = [
+        ("time to detect (fault start to the first alert firing on a cause's node)", secs(score.detect_s)),
+        (
+            "time to the first notification at the alert sink",
+            secs(first_notice.zip(first_start).map(|(n, s)| n - s)),
+        ),
+        ("time to diagnose (fault start to the answer that found every cause)", secs(score.diagnose_s)),
+        (
+            "time to mitigate (fault start to the symptoms resolved after the learner's action)",
+            secs(score.mitigate_s),
+        ),
+        ("hints taken", format!("{} of {}", state.hints.len(), drill.hints.len())),
+        ("answers", format!("{} ({wrong} wrong)", state.answers.len())),
+    ];
+    Table {
+        head: vec!["figure", "value"],
+        rows: rows.into_iter().map(|(f, v)| vec![f.to_owned(), v]).collect(),
     }
 }
 
-pub(super) fn finish(md: &mut String, ev: &Evidence) {
-    let _ = writeln!(md, "| _your own_ | | |");
-    if !ev.problems.is_empty() {
-        let _ = writeln!(md, "\n## Gaps in the sources\n");
-        for p in &ev.problems {
-            let _ = writeln!(md, "- {p}");
-        }
+/// The action items the drill's outcome calls for.
+fn actions(drill: &Drill, state: &DrillState, score: &Score) -> Vec<Action> {
+    let learner = |action: String, why| Action { action, why, owner: "_learner_" };
+    let mut actions = vec![learner(
+        format!(
+            "Re-read `docs/runbooks/{r}.md` (served at {sink}/runbooks/{r}) against this timeline and fix what did not lead you here",
+            r = drill.runbook,
+            sink = state.sink
+        ),
+        "the runbook this drill exercises",
+    )];
+    if !state.hints.is_empty() {
+        actions.push(learner(
+            format!("Add what hint {} told you to the runbook's Diagnose section", state.hints.len()),
+            "the hints were needed",
+        ));
     }
+    if score.detect_s.is_none_or(|d| d > 10.0) {
+        actions.push(learner(
+            "Check why no alert fired on a cause's node within 10 s".to_owned(),
+            "detection was slow or missing",
+        ));
+    }
+    if score.mitigate_s.is_none() {
+        actions.push(learner(
+            "Practise the runbook's Mitigate step".to_owned(),
+            "the symptoms were not resolved by a mitigation",
+        ));
+    }
+    actions
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! Prometheus' alerts and impact queries and the alert sink's notifications, with the
 //! detection of each fault by its documented alert.
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +10,8 @@ use std::time::Duration;
 use edge_sim::api::Started;
 
 use super::evidence::{self, Evidence};
-use super::report::{Row, clock, date, evidence_rows, finish, write_figures, write_timeline};
+use super::post_mortem::{self, Action, PostMortem, Row, Table};
+use super::report::{clock, date};
 
 /// Longest wait, after the run, for the faults' alerts to resolve before the report is
 /// read: resolutions take a few seconds (a flaky network's up to 16 s).
@@ -117,47 +117,59 @@ fn caught_by<'a>(ev: &'a Evidence, s: &Started) -> Option<&'a evidence::AlertRun
 
 /// Renders the report of a run.
 pub fn render(name: &str, record: &[Started], begun: f64, ev: &Evidence) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# Incident report: {name}\n");
-    let _ = writeln!(
-        md,
-        "A game day run by `inject`, {}. A blameless review. Written at {} UTC from the nodes' answers to \
-         each injection, Prometheus and the alert sink; times are UTC.\n",
-        date(begun),
-        clock(ev.read_at)
-    );
     let missed: Vec<&Started> = record.iter().filter(|s| caught_by(ev, s).is_none()).collect();
-    let _ = writeln!(md, "## Summary\n");
-    let _ = writeln!(
-        md,
-        "{} fault(s) were injected on node(s) {}; {} caught by their documented alert, {} not.\n",
-        record.len(),
-        {
-            let mut n: Vec<u32> = record.iter().map(|s| s.node).collect();
-            n.sort_unstable();
-            n.dedup();
-            n.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
-        },
-        record.len() - missed.len(),
-        missed.len()
-    );
-    let _ = writeln!(md, "## Impact\n");
-    match &ev.impact {
-        Some(imp) => {
-            let _ = writeln!(
-                md,
+    let mut nodes: Vec<u32> = record.iter().map(|s| s.node).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    PostMortem {
+        title: name,
+        preface: format!(
+            "A game day run by `inject`, {}. A blameless review. Written at {} UTC from the nodes' answers to \
+             each injection, Prometheus and the alert sink; times are UTC.",
+            date(begun),
+            clock(ev.read_at)
+        ),
+        summary: format!(
+            "{} fault(s) were injected on node(s) {}; {} caught by their documented alert, {} not.",
+            record.len(),
+            nodes.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+            record.len() - missed.len(),
+            missed.len()
+        ),
+        impact: match &ev.impact {
+            Some(imp) => format!(
                 "On the run's nodes, from the first fault to {} ({} s); each figure is the PromQL beside it, \
-                 evaluated at that time.\n\n| what | value | PromQL |\n|---|---:|---|",
+                 evaluated at that time.",
                 clock(imp.at),
                 imp.window_s
-            );
-            write_figures(&mut md, &imp.figures);
-        }
-        None => {
-            let _ = writeln!(md, "Nothing was injected.");
-        }
+            ),
+            None => "Nothing was injected.".to_owned(),
+        },
+        figures: ev.impact.as_ref().map(|imp| post_mortem::figures(&imp.figures)),
+        timeline: post_mortem::timeline(timeline(record, begun, ev)),
+        detection: detection(record, ev),
+        score: None,
+        went_well: Some("_For the team to write._"),
+        did_not_go_well: Some("_For the team to write._"),
+        actions: missed
+            .iter()
+            .map(|s| Action {
+                action: format!(
+                    "Find why `{}` did not fire for `{}` on node {}",
+                    s.fault.expected_alert, s.fault.failure, s.node
+                ),
+                why: "a fault no alert caught",
+                owner: "_team_",
+            })
+            .collect(),
+        problems: &ev.problems,
     }
-    let _ = writeln!(md, "\n## Timeline\n\n| time (UTC) | source | event |\n|---|---|---|");
+    .markdown()
+}
+
+/// The run's own timeline rows (its start, each fault's start and due end) and the
+/// sources', unsorted.
+fn timeline(record: &[Started], begun: f64, ev: &Evidence) -> Vec<Row> {
     let mut rows: Vec<Row> = vec![(begun, "inject", "run started".to_owned())];
     for s in record {
         let what = match s.fault.service {
@@ -167,13 +179,13 @@ pub fn render(name: &str, record: &[Started], begun: f64, ev: &Evidence) -> Stri
         rows.push((s.fault.started_at, "node", format!("fault started: {what} (#{})", s.fault.id)));
         rows.push((s.fault.expires_at, "node", format!("fault due to end: {what}")));
     }
-    rows.extend(evidence_rows(ev, false));
-    write_timeline(&mut md, rows);
-    let _ = writeln!(
-        md,
-        "\n## Detection and response\n\n| fault | node | expected alert | time to detect | resolved after the fault's end |\n|---|---|---|---|---|"
-    );
-    for s in record {
+    rows.extend(post_mortem::evidence_rows(ev, false));
+    rows
+}
+
+/// Each fault, its documented alert, and how long that alert took to fire and to resolve.
+fn detection(record: &[Started], ev: &Evidence) -> Table {
+    let rows = record.iter().map(|s| {
         let run = caught_by(ev, s);
         let detect = run
             .and_then(|r| r.firing_at)
@@ -181,26 +193,18 @@ pub fn render(name: &str, record: &[Started], begun: f64, ev: &Evidence) -> Stri
         let resolved = run
             .and_then(|r| r.resolved_at)
             .map_or("not seen".to_owned(), |t| format!("{:.1} s", t - s.fault.expires_at));
-        let _ = writeln!(
-            md,
-            "| `{}` #{} | {} | {} | {detect} | {resolved} |",
-            s.fault.failure, s.fault.id, s.node, s.fault.expected_alert
-        );
+        vec![
+            format!("`{}` #{}", s.fault.failure, s.fault.id),
+            s.node.to_string(),
+            s.fault.expected_alert.clone(),
+            detect,
+            resolved,
+        ]
+    });
+    Table {
+        head: vec!["fault", "node", "expected alert", "time to detect", "resolved after the fault's end"],
+        rows: rows.collect(),
     }
-    let _ = writeln!(
-        md,
-        "\n## What went well\n\n_For the team to write._\n\n## What did not go well\n\n_For the team to write._\n"
-    );
-    let _ = writeln!(md, "## Action items\n\n| action | why | owner |\n|---|---|---|");
-    for s in &missed {
-        let _ = writeln!(
-            md,
-            "| Find why `{}` did not fire for `{}` on node {} | a fault no alert caught | _team_ |",
-            s.fault.expected_alert, s.fault.failure, s.node
-        );
-    }
-    finish(&mut md, ev);
-    md
 }
 
 #[cfg(test)]
