@@ -64,7 +64,7 @@ async fn run(
         Some(_) => Some(run_report::sink_url()?),
         None => None,
     };
-    let begun = run_report::now();
+    let begun = crate::drill::utc::now();
     let mut record = Vec::new();
     let ok = match watch_s {
         None => scenario::run_recorded(&ctx.client, scenario, all, None, out, err, &mut record).await,

@@ -10,7 +10,7 @@
 //! Modules: [`catalog`] (the drills and the seeded draw), [`state`] (the state file),
 //! [`score`] (judging and scoring, pure), [`evidence`] (reading the sources), [`mod@report`]
 //! (the Markdown post-mortem, pure), [`run_report`] (a scenario run's), and `post_mortem`
-//! (the layout both share, an askama template).
+//! (the layout both share, an askama template), [`utc`] (times as the drills print them).
 
 pub mod catalog;
 pub mod evidence;
@@ -19,6 +19,7 @@ pub mod report;
 pub mod run_report;
 pub mod score;
 pub mod state;
+pub mod utc;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use evidence::Evidence;
 use score::Times;
 use stack_client::{NodeClient, NodeError};
 use state::{DrillState, HintTaken};
+use utc::now;
 
 /// What a drill is started with (`inject drill start`'s options, as plain data).
 #[derive(Debug, Clone, PartialEq)]
@@ -112,10 +114,6 @@ pub async fn report(
     Ok(ev.problems.is_empty())
 }
 
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// The drill of a state, from the catalogue it was drawn from.
 fn drill_of(st: &DrillState) -> Result<Drill, String> {
     let catalog = Catalog::load(&st.catalog)?;
@@ -144,7 +142,7 @@ pub async fn start(
             "a drill is already running (level {}, seed {}, started {} UTC); end it with `inject drill stop`",
             old.level.as_str(),
             old.seed,
-            report::clock(old.started_at)
+            utc::clock(old.started_at)
         ));
     }
     let dir = a.catalog.clone().unwrap_or_else(catalog::default_dir);
@@ -411,7 +409,7 @@ fn print_status(
         .iter()
         .any(|f| st.faults[f.index].plan.role == Role::Cause && f.end_reason.as_deref() == Some("cleared"));
     let steady = match (t.mitigated_at, cleared) {
-        (Some(at), _) => format!("back at {} UTC (mitigated)", report::clock(at)),
+        (Some(at), _) => format!("back at {} UTC (mitigated)", utc::clock(at)),
         (None, true) => "not yet: the symptoms still fire, or not every cause was cleared".to_owned(),
         (None, false) => "not mitigated".to_owned(),
     };
@@ -433,7 +431,7 @@ fn print_status(
         "drill: level {}, seed {}, started {} UTC, {} ({:.0} s)",
         st.level.as_str(),
         st.seed,
-        report::clock(st.started_at),
+        utc::clock(st.started_at),
         if st.stopped_at.is_some() { "stopped" } else { "running" },
         elapsed
     );
@@ -481,9 +479,9 @@ fn print_reveal(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: 
         let when = match rec {
             Some(r) => format!(
                 "starts {} UTC, {}",
-                report::clock(r.started_at),
+                utc::clock(r.started_at),
                 match (r.ended_at, &r.end_reason) {
-                    (Some(t), Some(why)) => format!("ended {} UTC ({why})", report::clock(t)),
+                    (Some(t), Some(why)) => format!("ended {} UTC ({why})", utc::clock(t)),
                     _ => format!("lasts {} s", f.plan.duration_s),
                 }
             ),

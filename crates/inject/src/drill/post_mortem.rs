@@ -6,7 +6,7 @@
 use askama::Template;
 
 use super::evidence::{Evidence, Figure};
-use super::report::clock;
+use super::utc::clock;
 
 /// One timeline row before it is sorted: seconds since the epoch, the source, the event.
 pub(super) type Row = (f64, &'static str, String);

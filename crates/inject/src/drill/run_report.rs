@@ -11,16 +11,11 @@ use edge_sim::api::Started;
 
 use super::evidence::{self, Evidence};
 use super::post_mortem::{self, Action, PostMortem, Row, Table};
-use super::report::{clock, date};
+use super::utc::{clock, date, now};
 
 /// Longest wait, after the run, for the faults' alerts to resolve before the report is
 /// read: resolutions take a few seconds (a flaky network's up to 16 s).
 const SETTLE: Duration = Duration::from_secs(20);
-
-/// Unix time now.
-pub fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
 
 /// The alert sink: `INJECT_SINK`, else Compose's `ALERT_SINK_PORT` on 127.0.0.1, else 9095.
 pub fn sink_url() -> Result<String, String> {
