@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lib import ROOT
-from lib.stack import free_port, http, wait_until
+from lib.stack import alertmanager, free_port, http, stop, wait_until
 
 
 def iso(t):
@@ -45,21 +45,12 @@ def alerting(binaries, tmp_path_factory):
             procs.append(subprocess.Popen(
                 [str(binaries["alert-sink"]), "--port", str(sink_port), "--runbooks", str(ROOT / "docs/runbooks")],
                 stdout=log, stderr=log))
-            procs.append(subprocess.Popen(
-                ["prometheus-alertmanager", f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am'}",
-                 f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
-                stdout=log, stderr=log))
+            procs.append(alertmanager(tmp / "alertmanager.yml", tmp / "am", am_port, log))
             wait_until("the alert sink", lambda: http("GET", f"{sink_url}/healthz") == "ok", timeout=20)
             wait_until("Alertmanager", lambda: http("GET", f"{am_url}/-/ready") is not None, timeout=20)
             yield {"sink": sink_url, "am": am_url, "tmp": tmp}
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop(procs)
 
 
 def received(alerting, **filters):

@@ -13,12 +13,11 @@ import threading
 import pytest
 
 from lib import ROOT
-from lib.stack import free_port, wait_until
+from lib.stack import alertmanager, free_port, stop, wait_until
 
 GUARD = ROOT / "haproxy/cross-site-guard.cfg"
 # Debian's HAProxy as scripts/lib/tools.sh `ensure_haproxy` unpacks it (scripts/test does).
 HAPROXY = str(ROOT / "scripts/lib/bin/haproxy")
-ALERTMANAGER = str(ROOT / "scripts/lib/bin/prometheus-alertmanager")
 EVIL = "https://evil.example"
 
 
@@ -93,10 +92,7 @@ def guard(tmp_path_factory):
     assert check.returncode == 0, check.stdout + check.stderr
     with open(tmp / "processes.log", "w") as log:
         try:
-            procs.append(subprocess.Popen(
-                [ALERTMANAGER, f"--config.file={ROOT / 'alertmanager/alertmanager.yml'}",
-                 f"--storage.path={tmp / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
-                 "--cluster.listen-address="], stdout=log, stderr=log))
+            procs.append(alertmanager(ROOT / "alertmanager/alertmanager.yml", tmp / "am", am_port, log))
             procs.append(subprocess.Popen([HAPROXY, "-db", "-f", str(tmp / "guard.cfg")], stdout=log, stderr=log))
             published = {name: ports[int(p)] for name, p in backends.items()}
             wait_until("the guard", lambda: request(published["prometheus"], "GET", "/-/guard-health")[0] == 200)
@@ -104,13 +100,7 @@ def guard(tmp_path_factory):
                        lambda: request(published["alertmanager"], "GET", "/-/ready")[0] == 200, timeout=30)
             yield {"port": published, "recorders": recorders}
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop(procs)
             for r in recorders.values():
                 r.shutdown()
 

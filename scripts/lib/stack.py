@@ -12,7 +12,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from lib import fleet
+from lib import ROOT, fleet
 
 
 def free_port():
@@ -44,6 +44,26 @@ def http(method, url, body=None, timeout=5):
 def get(url, timeout=5):
     """GET a JSON document."""
     return http("GET", url, timeout=timeout)
+
+
+def alertmanager(config, storage, port, log):
+    """Debian's Alertmanager (through its wrapper, scripts/lib/bin) with `config`, on
+    127.0.0.1:`port`, one instance (no gossip port), its output to `log`."""
+    return subprocess.Popen(
+        [str(ROOT / "scripts/lib/bin/prometheus-alertmanager"), f"--config.file={config}",
+         f"--storage.path={storage}", f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=log, stderr=log)
+
+
+def stop(procs):
+    """Ends processes this test started, by PID: SIGTERM, then SIGKILL after 10 s."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def log_lines(path):

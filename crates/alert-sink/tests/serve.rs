@@ -4,8 +4,14 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-#[tokio::test]
-async fn it_serves_on_a_real_socket_and_shuts_down_gracefully() {
+/// A running sink on a free port: its address, its state, the sender that stops it, and
+/// the task whose end is `run`'s return.
+async fn serve() -> (
+    std::net::SocketAddr,
+    alert_sink::SinkState,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let state = alert_sink::SinkState::new(
@@ -14,9 +20,15 @@ async fn it_serves_on_a_real_socket_and_shuts_down_gracefully() {
         alert_sink::Links::new("http://grafana.test").expect("http"),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(alert_sink::run(listener, state, async move {
+    let server = tokio::spawn(alert_sink::run(listener, state.clone(), async move {
         let _ = stopped.await;
     }));
+    (addr, state, stop, server)
+}
+
+#[tokio::test]
+async fn it_serves_on_a_real_socket_and_shuts_down_gracefully() {
+    let (addr, _, stop, server) = serve().await;
     let http = stack_client::http_client(Duration::from_secs(10)).expect("client");
     let health = http.get(format!("http://{addr}/healthz")).send().await.expect("answers");
     assert_eq!(health.text().await.expect("body"), "ok");
@@ -43,17 +55,7 @@ fn links_must_be_http() {
 #[tokio::test]
 async fn a_notification_in_flight_at_shutdown_is_received_and_answered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let state = alert_sink::SinkState::new(
-        10,
-        std::env::temp_dir(),
-        alert_sink::Links::new("http://grafana.test").expect("http"),
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(alert_sink::run(listener, state.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let (addr, state, stop, server) = serve().await;
     let body = serde_json::json!({
         "version": "4", "groupKey": "{}:{alertname=\"NodeDown\"}", "truncatedAlerts": 0, "status": "firing",
         "receiver": "pager", "groupLabels": {"alertname": "NodeDown"}, "commonLabels": {}, "commonAnnotations": {},
