@@ -138,6 +138,11 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
     assert not any(fleet_faults(stack).values())
     wait_until(f"no {ALERT} on node {node}",
                lambda: not promql(stack.prom, f'ALERTS{{alertname="{ALERT}", node="{node}"}}'), timeout=15)
+    # The report reads the sink too: let Alertmanager deliver the resolution first (it follows
+    # Prometheus' by a resend and a group interval, longer on a loaded machine).
+    wait_until(f"{ALERT} on node {node} resolved at the alert sink", lambda: any(
+        n["status"] == "resolved" and n["received_at"] >= t0
+        for n in get(f"{stack.sink}/notifications?alertname={ALERT}&node={node}")), timeout=30)
     ended = json.loads(drill(stack, binaries, tmp_path, "--json", "drill", "reveal").stdout)["faults"][0]
     assert ended["end_reason"] == "cleared", ended
 
