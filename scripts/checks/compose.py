@@ -25,6 +25,14 @@ first-run rules below are argued, with their sources, in docs/COMPOSE.md (one se
   writes; every datasource link resolves, and the exemplar, log-line, traces-to-logs and
   traces-to-metrics links meet on the trace id and the node's labels;
 - Prometheus' scrape and alerting targets and Alertmanager's webhook name compose services;
+- your rules and the shapes (docs/COMPOSE.md section 11, docs/USER_RULES.md): Prometheus starts
+  through init/prometheus-start.sh, mounted read-only, with the config it renders on a tmpfs;
+  the user's folder follows USER_RULES_DIR; yq reaches it from the pinned one-shot rules-tools
+  through a volume nothing waits on; the nodes and Prometheus read one EDGE_METRIC_SHAPES, and
+  the job names and probe switch follow their variables;
+- the blackbox exporter: pinned v0.28, its config mounted read-only where --config.file says,
+  not published, not root; Prometheus' probe job sends the shop route to it with a module the
+  config defines;
 - the Dockerfile passes hadolint, and its build stage compiles from exactly the files it copies
   (a copy of them, built with its own `cargo build` command); the runtime stage's other sources
   exist, and its healthcheck and entrypoint are binaries the build makes.
@@ -69,6 +77,8 @@ MEMORY = {
     "docker-socket-proxy": (None, None, "no published figure for HAProxy at this load"),
     GUARD: (None, None, "no published figure for HAProxy at this load"),
     "tempo": (None, None, "no published figure for a monolithic Tempo this small"),
+    "blackbox": (None, None, "no published figure for the blackbox exporter yet"),
+    "rules-tools": (None, None, "a one-shot that copies a file"),
 }
 
 # Every published port: the variable that moves it, the service that publishes it, its default
@@ -85,6 +95,10 @@ PORTS = {f"EDGE_NODE_{i}_PORT": (f"edge-node-{i}", 8000 + i, 8080) for i in rang
 }
 # Each variable set to a value no default uses, to see every port follow its own variable.
 MOVED_ENV = {var: str(20000 + n) for n, var in enumerate(PORTS)}
+# The user's settings (docs/USER_RULES.md), each set to a value no default uses; the moved model
+# is built with these too.
+SETTINGS_ENV = {"USER_RULES_DIR": "/srv/team/rules", "EDGE_METRIC_SHAPES": "otel", "EDGE_BLACKBOX_PROBES": "off",
+                "NODE_EXPORTER_JOB": "node-exporter", "BLACKBOX_JOB": "probes"}
 
 SOCKET = "/var/run/docker.sock"
 PROXY = "docker-socket-proxy"
@@ -193,6 +207,8 @@ def check_startup(services):
                             f"{cond.get('required', True)}): once any service fails to start Compose schedules "
                             "no service still waiting (pkg/compose/dependencies.go visit), so one failing part "
                             "would keep this one down")
+        if name in ONE_SHOT:
+            continue  # check_user_rules: never restarted, no healthcheck
         if not s.get("healthcheck", {}).get("test"):
             problems.append(f"{name}: no healthcheck")
         if s.get("restart") != "unless-stopped":
@@ -558,6 +574,139 @@ def check_tempo(model, tempo, datasources, alloy_config):
     return problems
 
 
+# --- 11. your rules, the shapes and the probes -----------------------------------------------------
+
+START_SCRIPT = ROOT / "init/prometheus-start.sh"
+RUN_DIR = "/run/edge-fleet"
+USER_RULES_MOUNT = "/etc/edge-fleet/user-rules"
+ONE_SHOT = {"rules-tools"}
+# Prometheus' settings: the variable, its default, the one the start script reads.
+SETTINGS = {"EDGE_METRIC_SHAPES": "node_exporter,otel,promhttp", "EDGE_BLACKBOX_PROBES": "on",
+            "NODE_EXPORTER_JOB": "node", "BLACKBOX_JOB": "blackbox"}
+BLACKBOX = "blackbox"
+BLACKBOX_CONFIG = ROOT / "blackbox/blackbox.yml"
+
+
+def script_default(name):
+    """The default init/prometheus-start.sh gives a variable (`NAME=${NAME:-default}` or `${NAME-...}`)."""
+    m = re.search(rf"^\w+=\$\{{{name}:?-([^}}]*)\}}", START_SCRIPT.read_text(), re.M)
+    return m and m.group(1)
+
+
+def check_user_rules(model, moved):
+    """Section 11: Prometheus starts through the start script with its rendered config; the user's
+    folder, the shapes, the job names and yq reach it as docs/USER_RULES.md says."""
+    problems = []
+    services = model["services"]
+    prom = services.get("prometheus", {})
+    entry = prom.get("entrypoint") or []
+    mounts = {v["target"]: v for v in prom.get("volumes", [])}
+    script = entry[-1] if entry else None
+    if not (len(entry) == 2 and entry[0] == "/bin/sh" and script in mounts
+            and pathlib.Path(mounts[script]["source"]) == START_SCRIPT and mounts[script].get("read_only")):
+        problems.append(f"prometheus: the entrypoint must be /bin/sh running {START_SCRIPT.relative_to(ROOT)}, "
+                        f"mounted read-only (entrypoint {entry})")
+    config = next((c.split("=", 1)[1] for c in prom.get("command") or [] if c.startswith("--config.file=")), None)
+    if config != f"{RUN_DIR}/prometheus.yml":
+        problems.append(f"prometheus: --config.file={config}, but the start script renders {RUN_DIR}/prometheus.yml")
+    if RUN_DIR not in (prom.get("tmpfs") or []):
+        problems.append(f"prometheus: no tmpfs at {RUN_DIR}: the image's nobody cannot write the rendered config "
+                        "anywhere else that is not kept")
+    source = script_default("EDGE_PROMETHEUS_SOURCE")
+    if source not in [f"{t}/prometheus.yml" for t, v in mounts.items()
+                      if pathlib.Path(v.get("source", "")) == ROOT / "prometheus"]:
+        problems.append(f"prometheus: the start script reads {source}, which is not prometheus/prometheus.yml")
+    shipped = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    if f"{RUN_DIR}/user-rules/*.yml" not in shipped.get("rule_files", []):
+        problems.append(f"prometheus/prometheus.yml: rule_files lacks {RUN_DIR}/user-rules/*.yml, where the start "
+                        "script puts the user's checked rules")
+    # The user's folder: ./user-rules, or USER_RULES_DIR.
+    if script_default("EDGE_USER_RULES") != USER_RULES_MOUNT:
+        problems.append(f"init/prometheus-start.sh: reads the user's rules from {script_default('EDGE_USER_RULES')}, "
+                        f"Compose mounts them at {USER_RULES_MOUNT}")
+    for m, want in ((model, ROOT / "user-rules"), (moved, pathlib.Path(SETTINGS_ENV["USER_RULES_DIR"]))):
+        v = {x["target"]: x for x in m["services"].get("prometheus", {}).get("volumes", [])}.get(USER_RULES_MOUNT)
+        if not v or pathlib.Path(v["source"]) != want or not v.get("read_only"):
+            problems.append(f"prometheus: {USER_RULES_MOUNT} must be {want}, read-only "
+                            f"(USER_RULES_DIR {'unset' if m is model else 'set'}), is {v}")
+    # yq: the one-shot's volume, read-only in Prometheus where the script looks for it.
+    yq = script_default("EDGE_YQ") or ""
+    tools = mounts.get(str(pathlib.PurePosixPath(yq).parent), {})
+    writer = services.get("rules-tools", {})
+    theirs = {v.get("source"): v["target"] for v in writer.get("volumes", []) if v["type"] == "volume"}
+    if tools.get("type") != "volume" or not tools.get("read_only") or tools.get("source") not in theirs:
+        problems.append(f"prometheus: the script runs {yq}, which must be on a read-only volume that rules-tools "
+                        f"writes (has {tools})")
+    elif f"{theirs[tools['source']]}/yq" not in " ".join(writer.get("command") or []):
+        problems.append("rules-tools: does not put yq where Prometheus mounts its volume")
+    if not writer.get("image", "").startswith("mikefarah/yq:"):
+        problems.append(f"rules-tools: runs {writer.get('image')}, not mikefarah/yq (the yq the script is written for)")
+    for name, s in services.items():
+        if s.get("depends_on") and set(s["depends_on"]) & ONE_SHOT:
+            problems.append(f"{name}: waits for a one-shot; the start script waits for yq itself")
+    # One setting for the nodes and Prometheus; every setting follows its variable.
+    for m, env in ((model, SETTINGS), (moved, SETTINGS_ENV)):
+        penv = m["services"].get("prometheus", {}).get("environment", {})
+        for var, default in SETTINGS.items():
+            if penv.get(var) != env.get(var, default):
+                problems.append(f"prometheus: {var} is {penv.get(var)!r} with the variable "
+                                f"{'unset' if m is model else 'set'}, expected {env.get(var, default)!r}")
+            if m is model and script_default(var) != default:
+                problems.append(f"init/prometheus-start.sh: defaults {var} to {script_default(var)!r}, Compose to "
+                                f"{default!r}")
+        for name, s in m["services"].items():
+            if re.fullmatch(r"edge-node-\d+", name) and s.get("environment", {}).get("EDGE_METRIC_SHAPES") \
+                    != penv.get("EDGE_METRIC_SHAPES"):
+                problems.append(f"{name}: EDGE_METRIC_SHAPES {s.get('environment', {}).get('EDGE_METRIC_SHAPES')!r}, "
+                                f"Prometheus scrapes {penv.get('EDGE_METRIC_SHAPES')!r}")
+    for name in ONE_SHOT:
+        s = services.get(name, {})
+        if s.get("restart") != "no" or s.get("ports") or s.get("healthcheck", {}).get("test"):
+            problems.append(f"{name}: a one-shot restarts never, publishes nothing and has no healthcheck")
+    return problems
+
+
+def check_blackbox(model):
+    """Section 11: the pinned exporter, its config where --config.file says, unpublished and
+    unprivileged; Prometheus' probe job reaches it with a module it defines, on a shop route."""
+    problems = []
+    s = model["services"].get(BLACKBOX)
+    if not s:
+        return [f"no {BLACKBOX} service: Prometheus' probe job asks it"]
+    if not re.fullmatch(r"prom/blackbox-exporter:v0\.28\.\d+", s.get("image", "")):
+        problems.append(f"{BLACKBOX}: image {s.get('image')}, expected prom/blackbox-exporter:v0.28.x (Debian's "
+                        "0.28 is what the no-Docker run and the tests run)")
+    config = next((c.split("=", 1)[1] for c in s.get("command") or [] if c.startswith("--config.file=")), None)
+    mount = {v["target"]: v for v in s.get("volumes", [])}.get(config, {})
+    if pathlib.Path(mount.get("source", "")) != BLACKBOX_CONFIG or not mount.get("read_only"):
+        problems.append(f"{BLACKBOX}: --config.file={config} must be blackbox/blackbox.yml mounted read-only")
+    if s.get("ports"):
+        problems.append(f"{BLACKBOX}: publishes {published(s)}; its /probe fetches any URL it is given")
+    if str(s.get("user", "root")).split(":")[0] in ("", "0", "root") or s.get("cap_drop") != ["ALL"]:
+        problems.append(f"{BLACKBOX}: runs as {s.get('user', 'root')} with capabilities; HTTP probes need neither")
+    modules = yaml.safe_load(BLACKBOX_CONFIG.read_text()).get("modules", {})
+    shipped = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in shipped["scrape_configs"]}
+    job = jobs.get("blackbox", {})
+    for module in job.get("params", {}).get("module", ["(none)"]):
+        if modules.get(module, {}).get("prober") != "http":
+            problems.append(f"prometheus.yml: the blackbox job asks module {module}, not an http module of "
+                            f"blackbox/blackbox.yml ({sorted(modules)})")
+    relabel = {r.get("target_label"): r for r in job.get("relabel_configs", [])}
+    target = relabel.get("__param_target", {}).get("replacement", "")
+    route = re.sub(r"^http://\$\{?1\}?", "", target)
+    routes = re.findall(r'path: "([^"]+)", method: "GET"', (ROOT / "crates/edge-node/src/routes.rs").read_text())
+    if not target.startswith("http://") or route not in routes:
+        problems.append(f"prometheus.yml: the probe target {target!r} is not a GET shop route of the node {routes}")
+    if relabel.get("instance", {}).get("source_labels") != ["__param_target"]:
+        problems.append("prometheus.yml: the probe's instance must be its target URL (__param_target)")
+    if relabel.get("__address__", {}).get("replacement") != f"{BLACKBOX}:9115":
+        problems.append(f"prometheus.yml: the blackbox job must scrape {BLACKBOX}:9115, the exporter")
+    if (s.get("healthcheck") or {}).get("test", [None])[-1:] != ["http://localhost:9115/-/healthy"]:
+        problems.append(f"{BLACKBOX}: the healthcheck must ask the exporter's /-/healthy")
+    return problems
+
+
 def check(model, moved, proxy_config=None, alloy_config=None, tempo=None, datasources=None):
     proxy_config = PROXY_CONFIG.read_text() if proxy_config is None else proxy_config
     alloy_config = (ROOT / "alloy/config.alloy").read_text() if alloy_config is None else alloy_config
@@ -566,7 +715,8 @@ def check(model, moved, proxy_config=None, alloy_config=None, tempo=None, dataso
     services = model["services"]
     return (check_nodes(services) + check_memory(services) + check_startup(services) + check_ports(model, moved)
             + check_images(services) + check_grafana(services) + check_socket(model, proxy_config, alloy_config)
-            + check_mounts(model) + check_tempo(model, tempo, datasources, alloy_config))
+            + check_mounts(model) + check_tempo(model, tempo, datasources, alloy_config)
+            + check_user_rules(model, moved) + check_blackbox(model))
 
 
 def build_stage_steps(build):
@@ -772,6 +922,38 @@ def self_test(model, moved):
         "service map on loki": dict(ds=lambda d: by_type(d, "tempo")["jsonData"]["serviceMap"].update(
             datasourceUid="loki")),
         "two tempo datasources": dict(ds=lambda d: d["datasources"].append(dict(by_type(d, "tempo"), uid="tempo2"))),
+        # 11. your rules, the shapes, the probes
+        "prometheus started directly": both(lambda s: s["prometheus"].pop("entrypoint")),
+        "start script writable": both(lambda s: next(v for v in s["prometheus"]["volumes"]
+                                                     if v["target"].endswith("prometheus-start.sh")).update(
+            read_only=False)),
+        "shipped config run unrendered": both(lambda s: s["prometheus"]["command"].__setitem__(
+            0, "--config.file=/etc/prometheus/prometheus.yml")),
+        "no tmpfs for the rendered config": both(lambda s: s["prometheus"].pop("tmpfs")),
+        "user folder fixed": lambda m, n: next(v for v in n["services"]["prometheus"]["volumes"]
+                                               if v["target"] == USER_RULES_MOUNT).update(
+            source=str(ROOT / "user-rules")),
+        "user folder not mounted": both(lambda s: s["prometheus"].update(volumes=[
+            v for v in s["prometheus"]["volumes"] if v["target"] != USER_RULES_MOUNT])),
+        "yq volume elsewhere": both(lambda s: next(v for v in s["prometheus"]["volumes"]
+                                                   if v.get("source") == "rules-tools").update(target="/opt/yq")),
+        "no rules-tools": both(lambda s: s.pop("rules-tools")),
+        "prometheus waits for rules-tools": both(lambda s: s["prometheus"].update(
+            depends_on={"rules-tools": {"condition": "service_completed_successfully", "required": True}})),
+        "one-shot restarted": both(lambda s: s["rules-tools"].update(restart="unless-stopped")),
+        "shapes differ": lambda m, n: n["services"]["edge-node-4"]["environment"].update(
+            EDGE_METRIC_SHAPES="node_exporter,otel,promhttp"),
+        "job name fixed": lambda m, n: n["services"]["prometheus"]["environment"].update(NODE_EXPORTER_JOB="node"),
+        "probes switch fixed": lambda m, n: n["services"]["prometheus"]["environment"].pop("EDGE_BLACKBOX_PROBES"),
+        "no blackbox": both(lambda s: s.pop(BLACKBOX)),
+        "blackbox latest": both(lambda s: s[BLACKBOX].update(image="prom/blackbox-exporter:latest")),
+        "blackbox 0.27": both(lambda s: s[BLACKBOX].update(image="prom/blackbox-exporter:v0.27.0")),
+        "blackbox config elsewhere": both(lambda s: s[BLACKBOX].update(
+            command=["--config.file=/etc/blackbox_exporter/blackbox.yml"])),
+        "blackbox published": both(lambda s: s[BLACKBOX].update(
+            ports=[{"host_ip": "127.0.0.1", "published": "9115", "target": 9115}])),
+        "blackbox as root": both(lambda s: s[BLACKBOX].pop("user")),
+        "blackbox without a healthcheck": both(lambda s: s[BLACKBOX].pop("healthcheck")),
     }
     if check(model, moved):
         return ["(the unbroken models already fail)"]
@@ -794,7 +976,7 @@ def main():
         print(f"compose: docker compose config rejects docker-compose.yml:\n{quiet.stderr}", file=sys.stderr)
         return 1
     model = json.loads(compose_config("--format", "json").stdout)
-    moved = json.loads(compose_config("--format", "json", env=MOVED_ENV).stdout)
+    moved = json.loads(compose_config("--format", "json", env=MOVED_ENV | SETTINGS_ENV).stdout)
     if "--self-test" in sys.argv:
         missed = self_test(model, moved)
         print(f"self-test: {'missed ' + ', '.join(missed) if missed else 'every breakage caught'}")

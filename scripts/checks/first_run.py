@@ -76,7 +76,7 @@ def unreadable(paths):
             if mode & need != need:
                 problems.append(f"{path.relative_to(ROOT)} is mode {stat.filemode(mode)}: a container running as "
                                 "another user cannot read it (fix a clone: chmod -R a+rX "
-                                "prometheus alertmanager grafana loki tempo)")
+                                "prometheus alertmanager grafana loki tempo alloy haproxy blackbox init user-rules)")
     return problems
 
 

@@ -18,7 +18,12 @@
   fleet's Service by a port it has; every host:port the servers' configs name is a Service here;
 - identity: node N is pod edge-node-N, reads its id from its pod index, and the monitors'
   relabelling gives its series node=N and the region the node binary assigns to N, under the
-  job name the rules select;
+  job name the rules select; the node_exporter shape and the probes get the same node and region
+  under Compose's job names, and the probes go to the blackbox exporter's Service;
+- your rules (docs/USER_RULES.md): the standalone Prometheus runs init/prometheus-start.sh in an
+  init container over the user-rules ConfigMap and the settings ConfigMap (Compose's defaults),
+  with yq from an init container, and serves the config it rendered; a user's own kustomization
+  over either overlay (fixtures of scripts/e2e) gets its rule files and settings in;
 - habits: non-root, read-only root filesystem, no privilege escalation, no capabilities,
   requests and limits, probes, the four app.kubernetes.io labels, images pinned to Compose's;
   the standalone servers run with Compose's flags;
@@ -31,6 +36,7 @@ Needs kubectl, npm, and promtool/amtool v3 on PATH (scripts/checks/kubernetes.sh
 """
 import copy
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -55,7 +61,9 @@ APP_LABELS = [f"app.kubernetes.io/{k}" for k in ("name", "component", "part-of",
 # Which Compose service each app runs as (for images and flags).
 COMPOSE_SERVICE = {"edge-node": "edge-node-1", "alert-sink": "alert-sink", "prometheus": "prometheus",
                    "alertmanager": "alertmanager", "grafana": "grafana", "loki": "loki", "alloy": "alloy",
-                   "tempo": "tempo"}
+                   "tempo": "tempo", "blackbox": "blackbox"}
+# Init containers that are a Compose service of their own.
+COMPOSE_INIT = {"rules-tools": "rules-tools"}
 
 
 class Loader(yaml.SafeLoader):
@@ -477,7 +485,9 @@ def identity(builds):
         # The rules select the fleet by job: the operator names a ServiceMonitor's job after the
         # Service (unless jobLabel says otherwise); the standalone config names it itself.
         if overlay == "kube-prometheus":
-            monitors = of_kind(docs, "ServiceMonitor")
+            # The fleet's own metrics; the shaped jobs are held by shaped_jobs.
+            monitors = [sm for sm in of_kind(docs, "ServiceMonitor")
+                        if all(ep.get("path", "/metrics") == "/metrics" for ep in sm["spec"]["endpoints"])]
             configs = [r for sm in monitors for ep in sm["spec"]["endpoints"] for r in ep.get("relabelings", [])]
             jobs = [s["metadata"]["name"] if "jobLabel" not in sm["spec"]
                     else f"{s['metadata']['name']}'s {sm['spec']['jobLabel']} label"
@@ -486,7 +496,7 @@ def identity(builds):
         else:
             cm = named(docs, "ConfigMap", "prometheus-config")
             scrapes = [j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"]
-                       if j.get("kubernetes_sd_configs")]
+                       if j.get("kubernetes_sd_configs") and j.get("metrics_path", "/metrics") == "/metrics"]
             configs = [r for j in scrapes for r in j.get("relabel_configs", [])]
             jobs = [j["job_name"] for j in scrapes]
         selected = sorted(set(re.findall(r'job="([^"]+)"', "".join(p.read_text() for p in gen.RULES))))
@@ -504,6 +514,167 @@ def identity(builds):
                 problems.append(f"{overlay}: pod {pod} gets target labels {({k: got.get(k) for k in want})}, "
                                 f"expected {want}")
                 break
+    return problems
+
+
+def shaped_jobs(builds):
+    """The node_exporter shape and the probes: every pod N gets node=N and its region under
+    Compose's job names (node, blackbox); the probe's target is the node's shop route, its instance
+    that URL, its address the blackbox exporter's Service of this build."""
+    problems = []
+    region_of = {int(i): r for r, ids in gen.regions().items() for i in ids}
+    compose_jobs = {j["job_name"]: j for j in gen.compose_prometheus()["scrape_configs"]}
+    for overlay, docs in builds.items():
+        sts = named(docs, "StatefulSet", gen.FLEET_SERVICE)
+        port = next(p["containerPort"] for p in sts["spec"]["template"]["spec"]["containers"][0]["ports"]
+                    if p["name"] == gen.FLEET_PORT)
+        if overlay == "kube-prometheus":
+            jobs = {ep.get("path"): (ep.get("relabelings", []), ep.get("params", {}), sm["metadata"]["name"])
+                    for sm in of_kind(docs, "ServiceMonitor") for ep in sm["spec"]["endpoints"]}
+        else:
+            cm = named(docs, "ConfigMap", "prometheus-config")
+            jobs = {j.get("metrics_path"): (j.get("relabel_configs", []), j.get("params", {}), j["job_name"])
+                    for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"]
+                    if j.get("kubernetes_sd_configs")}
+        for name in ("node", "blackbox"):
+            want_job = compose_jobs[name]
+            found = jobs.get(want_job["metrics_path"])
+            if not found:
+                problems.append(f"{overlay}: nothing scrapes the fleet's {want_job['metrics_path']} "
+                                f"(Compose's job {name})")
+                continue
+            configs, params, job_name = found
+            if params != want_job.get("params", {}):
+                problems.append(f"{overlay}: {job_name} asks {params}, Compose {want_job.get('params', {})}")
+            pod = f"{sts['metadata']['name']}-3"
+            meta = {gen.POD_INDEX: "3", "__meta_kubernetes_pod_name": pod, "__address__": f"10.0.0.3:{port}",
+                    "__meta_kubernetes_pod_container_port_number": str(port), "job": job_name,
+                    "__meta_kubernetes_service_name": gen.FLEET_SERVICE,
+                    "__meta_kubernetes_endpointslice_port_name": gen.FLEET_PORT}
+            got = relabel(meta, configs) or {}
+            want = {"node": "3", "region": region_of.get(3), "job": name}
+            if name == "blackbox":
+                want |= {"instance": f"http://10.0.0.3:{port}/api/products",
+                         "__param_target": f"http://10.0.0.3:{port}/api/products"}
+                host, _, bb_port = got.get("__address__", "").rpartition(":")
+                problems += service_target(docs, host, bb_port or "0", f"{overlay}: {job_name}'s exporter")
+            if {k: got.get(k) for k in want} != want:
+                problems.append(f"{overlay}: {job_name} gives pod {pod} {({k: got.get(k) for k in want})}, "
+                                f"expected {want}")
+    return problems
+
+
+# ---- your rules ----------------------------------------------------------------------------------
+
+START = ROOT / "init/prometheus-start.sh"
+FIXTURES = ROOT / "scripts/e2e/fixtures/user-rules/good"
+
+
+def script_default(name):
+    m = re.search(rf"^\w+=\$\{{{name}:?-([^}}]*)\}}", START.read_text(), re.M)
+    return m and m.group(1)
+
+
+def user_rules(builds):
+    """The standalone Prometheus: the prepare init container runs the start script over the
+    user's rules and the settings, with yq from the rules-tools init container, and the server
+    reads what it rendered. The settings' defaults are Compose's."""
+    problems = []
+    docs = builds["standalone"]
+    w = named(docs, "Deployment", "prometheus")
+    spec = w["spec"]["template"]["spec"] if w else {"initContainers": [], "containers": [{}], "volumes": []}
+    inits = {c["name"]: c for c in spec.get("initContainers", [])}
+    prepare, tools, server = inits.get("prepare", {}), inits.get("rules-tools", {}), spec["containers"][0]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+
+    def mounted(c, path):
+        m = next((m for m in c.get("volumeMounts", []) if m["mountPath"] == path), None)
+        return (m, volumes.get(m["name"], {})) if m else (None, {})
+
+    start = named(docs, "ConfigMap", "prometheus-start")
+    script = prepare.get("command", [None, None])[1] if len(prepare.get("command", [])) > 1 else None
+    m, v = mounted(prepare, script)
+    if (prepare.get("command", [])[:1] != ["/bin/sh"] or "--prepare-only" not in prepare.get("command", [])
+            or not start or v.get("configMap", {}).get("name") != start["metadata"]["name"]
+            or start["data"].get(m and m.get("subPath")) != START.read_text()):
+        problems.append("standalone: the prepare init container must run init/prometheus-start.sh --prepare-only "
+                        "from the prometheus-start ConfigMap (a copy of the file)")
+    user = named(docs, "ConfigMap", "prometheus-user-rules")
+    m, v = mounted(prepare, script_default("EDGE_USER_RULES"))
+    if not user or v.get("configMap", {}).get("name") != user["metadata"]["name"]:
+        problems.append(f"standalone: the prepare init container must mount the prometheus-user-rules ConfigMap at "
+                        f"{script_default('EDGE_USER_RULES')}")
+    run = "/run/edge-fleet"
+    (pm, pv), (sm, _) = mounted(prepare, run), mounted(server, run)
+    if not pm or not sm or pm["name"] != sm["name"] or "emptyDir" not in pv:
+        problems.append(f"standalone: prepare and the server must share an emptyDir at {run}")
+    config = next((a.split("=", 1)[1] for a in server.get("args", []) if a.startswith("--config.file=")), None)
+    if config != f"{run}/prometheus.yml":
+        problems.append(f"standalone: the server reads {config}, not the config prepare renders")
+    yq = script_default("EDGE_YQ") or ""
+    tm, _ = mounted(prepare, str(pathlib.PurePosixPath(yq).parent))
+    wm = next((m for m in tools.get("volumeMounts", []) if tm and m["name"] == tm["name"]), None)
+    if not tm or not wm or f"{wm['mountPath']}/yq" not in " ".join(tools.get("command", [])):
+        problems.append(f"standalone: the rules-tools init container must put yq at {yq} for prepare")
+    # The settings: the env the script reads, with Compose's defaults.
+    refs = [e["configMapRef"]["name"] for e in prepare.get("envFrom", []) if "configMapRef" in e]
+    settings = next((c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"] in refs), None)
+    compose_env = compose().get("prometheus", {}).get("environment", {})
+    if not settings:
+        problems.append("standalone: prepare reads no settings ConfigMap")
+    else:
+        for key, value in settings["data"].items():
+            if key not in compose_env:
+                problems.append(f"standalone: settings {key} is no variable Compose gives the start script")
+                continue
+            want = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(compose_env[key]))
+            if want != value:
+                problems.append(f"standalone: settings {key}={value!r}, Compose defaults {want!r}")
+    problems += user_overlays()
+    return problems
+
+
+def user_overlays():
+    """A user's kustomization over each overlay, as docs/USER_RULES.md writes it, builds with
+    their files in: the standalone user-rules ConfigMap replaced and still the one mounted, a
+    setting merged; a PrometheusRule added for kube-prometheus-stack, with the release label."""
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        d = pathlib.Path(tmp)
+        for f in ("team.yaml", "blackbox.yml"):
+            shutil.copy(FIXTURES / f, d / f)
+        standalone = d / "standalone"
+        standalone.mkdir()
+        for f in ("team.yaml", "blackbox.yml"):
+            shutil.copy(FIXTURES / f, standalone / f)
+        (standalone / "kustomization.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [os.path.relpath(OVERLAYS["standalone"], standalone)],
+            "configMapGenerator": [
+                {"name": "prometheus-user-rules", "namespace": "edge-fleet", "behavior": "replace",
+                 "files": ["team.yaml", "blackbox.yml"]},
+                {"name": "edge-fleet-settings", "namespace": "edge-fleet", "behavior": "merge",
+                 "literals": ["NODE_EXPORTER_JOB=node-exporter"]}]}))
+        docs = build(standalone)
+        user = named(docs, "ConfigMap", "prometheus-user-rules")
+        w = named(docs, "Deployment", "prometheus")
+        used = [v["configMap"]["name"] for v in w["spec"]["template"]["spec"]["volumes"] if "configMap" in v]
+        if not user or sorted(user.get("data", {})) != ["blackbox.yml", "team.yaml"] \
+                or user["metadata"]["name"] not in used:
+            problems.append("standalone: a user's kustomization does not get its rule files to Prometheus")
+        if named(docs, "ConfigMap", "edge-fleet-settings")["data"].get("NODE_EXPORTER_JOB") != "node-exporter":
+            problems.append("standalone: a user's kustomization cannot set NODE_EXPORTER_JOB")
+        kp = d / "kube-prometheus"
+        kp.mkdir()
+        shutil.copy(FIXTURES / "team.yaml", kp / "team.yaml")
+        (kp / "kustomization.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [os.path.relpath(OVERLAYS["kube-prometheus"], kp), "team.yaml"],
+            "labels": [{"pairs": {"release": "kube-prometheus-stack"}, "includeSelectors": False}]}))
+        docs = build(kp)
+        mine = [d for d in of_kind(docs, "PrometheusRule") if d["metadata"]["name"].startswith("fixture-")]
+        if [d["metadata"].get("labels", {}).get("release") for d in mine] != ["kube-prometheus-stack"] * 2:
+            problems.append("kube-prometheus: a user's PrometheusRules do not build with the release label")
     return problems
 
 
@@ -534,7 +705,9 @@ def habits(builds):
             pod = t["spec"].get("securityContext", {})
             if pod.get("runAsNonRoot") is not True or pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
                 problems.append(f"{where}: pod must set runAsNonRoot and the RuntimeDefault seccomp profile")
+            inits = [c["name"] for c in t["spec"].get("initContainers", [])]
             for c in t["spec"].get("initContainers", []) + t["spec"]["containers"]:
+                init = c["name"] in inits
                 sc, res = c.get("securityContext", {}), c.get("resources", {})
                 if (sc.get("allowPrivilegeEscalation") is not False or sc.get("readOnlyRootFilesystem") is not True
                         or sc.get("capabilities", {}).get("drop") != ["ALL"]):
@@ -542,17 +715,18 @@ def habits(builds):
                                     "or capabilities")
                 if not all(k in res.get(kind, {}) for kind in ("requests", "limits") for k in ("cpu", "memory")):
                     problems.append(f"{where}: container {c['name']} lacks cpu/memory requests or limits")
-                if "readinessProbe" not in c or "livenessProbe" not in c:
+                # Init containers run to completion: Kubernetes allows them no probes.
+                if not init and ("readinessProbe" not in c or "livenessProbe" not in c):
                     problems.append(f"{where}: container {c['name']} lacks a readiness or liveness probe")
                 if not pinned(c["image"]):
                     problems.append(f"{where}: image {c['image']} is not pinned to a version")
-                elif (w["metadata"]["labels"].get("app.kubernetes.io/version")
-                      != c["image"].split(":")[-1].split("@")[0]):
+                elif not init and (w["metadata"]["labels"].get("app.kubernetes.io/version")
+                                   != c["image"].split(":")[-1].split("@")[0]):
                     problems.append(f"{where}: app.kubernetes.io/version is not the image's tag ({c['image']})")
-                service = services.get(COMPOSE_SERVICE.get(app(w), ""), {})
+                service = services.get(COMPOSE_INIT.get(c["name"]) or COMPOSE_SERVICE.get(app(w), ""), {})
                 if service.get("image") != c["image"]:
                     problems.append(f"{where}: image {c['image']}, Compose runs {service.get('image')}")
-                if (app(w) in ("prometheus", "alertmanager", "loki", "alloy", "tempo")
+                if (not init and app(w) in ("prometheus", "alertmanager", "loki", "alloy", "tempo", "blackbox")
                         and c.get("args") != service.get("command")):
                     problems.append(f"{where}: flags {c.get('args')} are not Compose's {service.get('command')}")
                 if app(w) == "grafana":
@@ -581,6 +755,10 @@ def configs(builds):
                 if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1" for k, v in cm["data"].items()}
         problems += [f"{overlay}: dashboard {name} is not grafana/dashboards/{name}"
                      for name in sorted(set(held) | set(dashboards)) if held.get(name) != dashboards.get(name)]
+    for overlay, docs in builds.items():
+        cm = named(docs, "ConfigMap", "blackbox-config")
+        if not cm or list(cm["data"].values()) != [(ROOT / "blackbox/blackbox.yml").read_text()]:
+            problems.append(f"{overlay}: ConfigMap blackbox-config is not blackbox/blackbox.yml")
     docs = builds["standalone"]
     copies = {"grafana-datasources": "grafana/provisioning/datasources/datasources.yml", "loki-config": "loki/loki.yml",
               "grafana-dashboard-provider": "grafana/provisioning/dashboards/dashboards.yml"}
@@ -625,7 +803,7 @@ def configs(builds):
 
 # ---- main ----------------------------------------------------------------------------------------
 
-CHECKS = [schemas, rules, routing, references, identity, habits, configs]
+CHECKS = [schemas, rules, routing, references, identity, shaped_jobs, user_rules, habits, configs]
 
 
 def first(docs, kind, name=None):
@@ -731,7 +909,40 @@ def breakages():
     def crd_unknown_field(b):
         first(kp(b), "AlertmanagerConfig")["spec"]["route"]["groupwait"] = "0s"
 
-    return [(rules, edit_rule), (rules, edit_standalone_rule), (rules, localhost_runbooks), (rules, no_namespace_label),
+    def probe_elsewhere(b):
+        sm = first(kp(b), "ServiceMonitor", "edge-node-probes")
+        for r in sm["spec"]["endpoints"][0]["relabelings"]:
+            if r.get("targetLabel") == "__address__":
+                r["replacement"] = "blackbox.monitoring.svc:9115"
+
+    def host_job_renamed(b):
+        sm = first(kp(b), "ServiceMonitor", "edge-node-host")
+        sm["spec"]["endpoints"][0]["relabelings"][-1]["replacement"] = "node-exporter"
+
+    def old_start_script(b):
+        cm = first(sa(b), "ConfigMap", "prometheus-start")
+        cm["data"]["prometheus-start.sh"] += "# edited by hand\n"
+
+    def server_reads_the_source(b):
+        container(sa(b), "Deployment", "prometheus")["args"][0] = "--config.file=/etc/prometheus/prometheus.yml"
+
+    def user_rules_unmounted(b):
+        spec = first(sa(b), "Deployment", "prometheus")["spec"]["template"]["spec"]
+        prepare = next(c for c in spec["initContainers"] if c["name"] == "prepare")
+        prepare["volumeMounts"] = [m for m in prepare["volumeMounts"] if m["name"] != "user-rules"]
+
+    def edited_blackbox_config(b):
+        cm = first(sa(b), "ConfigMap", "blackbox-config")
+        cm["data"]["blackbox.yml"] = cm["data"]["blackbox.yml"].replace("http_2xx", "http_any")
+
+    def other_settings(b):
+        first(sa(b), "ConfigMap", "edge-fleet-settings")["data"]["NODE_EXPORTER_JOB"] = "node-exporter"
+
+    return [(shaped_jobs, probe_elsewhere), (shaped_jobs, host_job_renamed), (user_rules, old_start_script),
+            (user_rules, server_reads_the_source), (user_rules, user_rules_unmounted),
+            (configs, edited_blackbox_config),
+            (user_rules, other_settings),
+            (rules, edit_rule), (rules, edit_standalone_rule), (rules, localhost_runbooks), (rules, no_namespace_label),
             (routing, misroute), (references, wrong_selector), (references, wrong_port),
             (references, missing_configmap), (references, runbooks_elsewhere), (references, monitor_port),
             (identity, wrong_region), (identity, other_job), (identity, ordinals_from_zero), (habits, writable_root),
@@ -766,7 +977,7 @@ def main():
     if not problems:
         print(", ".join(f"{name}: {len(docs)} resources" for name, docs in builds.items())
               + f"; schemas (Kubernetes {' and '.join(K8S_VERSIONS)}, operator CRDs), rules, routing, references, "
-              "identity, habits and config files OK")
+              "identity, shaped jobs, user rules, habits and config files OK")
     return 1 if problems else 0
 
 

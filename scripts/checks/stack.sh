@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v npm >/dev/null || { echo "checks: npm (Node.js) is needed for the dashboard type check" >&2; exit 1; }
 
-echo "-- docker-compose.yml (Compose v2 parser) and the Dockerfile (hadolint)"
+echo "-- docker-compose.yml (Compose v2 parser; your rules, the shapes, the blackbox exporter) and the Dockerfile (hadolint)"
 scripts/py -m checks.compose
 scripts/py -m checks.compose --self-test
 

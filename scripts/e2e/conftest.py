@@ -1,7 +1,11 @@
 """Fixtures of the end-to-end suite: the binaries it drives and the whole no-Docker stack
-(scripts/run-native.sh on free loopback ports), started once per test module that uses it and stopped by
-process group at the end, also on failure. Tests run in file order: the stack's history
-(rest first, then faults) is part of what they check."""
+(scripts/run-native.sh on free loopback ports), started once per test module that uses it and
+stopped by process group at the end, also on failure.
+
+No test depends on another having run: each runs alone by id and in any order. What a claim
+needs of the stack's history is a fixture of its module (a rest window observed before
+anything disturbs the stack, an outage and what was read while it lasted), so it happens, in
+the order the claims need, whichever test asks first."""
 import subprocess
 
 import pytest

@@ -1,6 +1,8 @@
 """The real Alertmanager (0.33) and the alert sink: routing, inhibition, delivery, and the
 sink's page in headless Chromium. Alerts are posted to Alertmanager's API; the tests check
-what the sink received. They run in order: each builds on the alerts the one before sent."""
+what the sink received. Each test has an Alertmanager and a sink of its own (a second each to
+start) and posts what it needs itself, or takes it from a fixture (a node down, a region
+outage), so the tests run in any order and alone."""
 import shutil
 import subprocess
 import time
@@ -30,11 +32,11 @@ def alert(name, severity, node=None, ends_in=300, **labels):
     }
 
 
-@pytest.fixture(scope="module")
-def alerting(binaries, tmp_path_factory):
-    """The alert sink and Alertmanager (the repo's alertmanager.yml, webhooks pointed at the
-    sink on loopback) on free ports; both stopped by PID at the end."""
-    tmp = tmp_path_factory.mktemp("alertmanager")
+@pytest.fixture
+def alerting(binaries, tmp_path):
+    """A fresh alert sink and Alertmanager (the repo's alertmanager.yml, webhooks pointed at
+    the sink on loopback) on free ports, for one test; both stopped by PID at its end."""
+    tmp = tmp_path
     sink_port, am_port = free_port(), free_port()
     sink_url, am_url = f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{am_port}"
     config = (ROOT / "alertmanager/alertmanager.yml").read_text().replace("http://alert-sink:9095", sink_url)
@@ -61,13 +63,46 @@ def post(alerting, *alerts):
     http("POST", f"{alerting['am']}/api/v2/alerts", list(alerts))
 
 
+def page_node_down(alerting, node="3"):
+    post(alerting, alert("NodeDown", "critical", node))
+    return wait_until(f"NodeDown of node {node} at the pager",
+                      lambda: received(alerting, receiver="pager", alertname="NodeDown", node=node))
+
+
+@pytest.fixture
+def node_down(alerting):
+    """Node 3's NodeDown, delivered to the pager: active before the alerts it inhibits arrive."""
+    page_node_down(alerting)
+    return alerting
+
+
+@pytest.fixture
+def region_outage(alerting):
+    """A region outage as Prometheus sends it, delivered: eu-west's NodeDowns reach
+    Alertmanager first (nodes are seen down scrape by scrape) and RegionDown a second later,
+    with a lone NodeDown in us-east; yielded once both pages arrived and the region's NodeDown
+    groups were due (group_wait 5 s after they arrived, plus 3 s)."""
+    eu_west = ("13", "14", "15")
+    start = time.monotonic()
+    post(alerting, *(alert("NodeDown", "critical", n, region="eu-west") for n in eu_west))
+    time.sleep(1)
+    post(alerting, alert("RegionDown", "critical", region="eu-west"),
+         alert("NodeDown", "critical", "6", region="us-east"))
+    wait_until("RegionDown for eu-west at the pager",
+               lambda: [n for n in received(alerting, receiver="pager", alertname="RegionDown")
+                        if n["labels"].get("region") == "eu-west"])
+    wait_until("NodeDown of node 6 (us-east) at the pager",
+               lambda: received(alerting, receiver="pager", alertname="NodeDown", node="6"), timeout=20)
+    time.sleep(max(0.0, start + 8 - time.monotonic()))
+    return {**alerting, "eu_west": eu_west, "lone": "6"}
+
+
 def test_a_critical_alert_pages(alerting):
-    # The inhibitor must be active before its targets arrive (next test).
-    post(alerting, alert("NodeDown", "critical", "3"))
-    wait_until("NodeDown at the pager", lambda: received(alerting, receiver="pager", alertname="NodeDown"))
+    page_node_down(alerting)
 
 
-def test_warnings_go_to_tickets_and_inhibited_alerts_nowhere(alerting):
+def test_warnings_go_to_tickets_and_inhibited_alerts_nowhere(node_down):
+    alerting = node_down
     post(alerting,
          alert("HighCPUUsage", "warning", "4"),
          alert("HighCPUUsage", "warning", "3"),  # inhibited: node 3 is down
@@ -89,16 +124,27 @@ def test_warnings_go_to_tickets_and_inhibited_alerts_nowhere(alerting):
     assert received(alerting, receiver="pager", alertname="HighCPUUsage") == [], "warnings never page"
 
 
-def test_a_resolved_alert_is_reported_within_seconds(alerting):
+def resolve_node_down(alerting):
     # group_interval is 1 s.
     post(alerting, alert("NodeDown", "critical", "3", ends_in=0))
     wait_until("NodeDown resolved at the pager",
                lambda: received(alerting, receiver="pager", alertname="NodeDown", status="resolved"), timeout=10)
 
 
-def test_the_oncall_page_in_chromium_shows_what_arrived(alerting):
+def test_a_resolved_alert_is_reported_within_seconds(node_down):
+    resolve_node_down(node_down)
+
+
+def test_the_oncall_page_in_chromium_shows_what_arrived(node_down):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium is not installed"
+    alerting = node_down
+    # What the page should show: a firing warning, the heartbeat, and newest the NodeDown resolved.
+    post(alerting, alert("HighCPUUsage", "warning", "4"), alert("Watchdog", "none"))
+    wait_until("HighCPUUsage on node 4 in the ticket queue",
+               lambda: received(alerting, receiver="ticket-queue", alertname="HighCPUUsage", node="4"))
+    wait_until("the Watchdog at the heartbeat", lambda: received(alerting, receiver="heartbeat", alertname="Watchdog"))
+    resolve_node_down(alerting)
     dom = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -112,23 +158,11 @@ def test_the_oncall_page_in_chromium_shows_what_arrived(alerting):
     assert dom.index('data-alertname="Watchdog"') > first, "newest first: the resolved NodeDown leads"
 
 
-def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_on_its_own(alerting):
-    """The region's NodeDowns reach Alertmanager first (as they can from Prometheus: nodes are
-    seen down scrape by scrape) and RegionDown a second later; the NodeDown route's group_wait
-    lets the region alert claim them. A crash in another region pages by itself."""
-    eu_west = ("13", "14", "15")
-    start = time.monotonic()
-    post(alerting, *(alert("NodeDown", "critical", n, region="eu-west") for n in eu_west))
-    time.sleep(1)
-    post(alerting, alert("RegionDown", "critical", region="eu-west"),
-         alert("NodeDown", "critical", "6", region="us-east"))
-    wait_until("RegionDown for eu-west at the pager",
-               lambda: [n for n in received(alerting, receiver="pager", alertname="RegionDown")
-                        if n["labels"].get("region") == "eu-west"])
-    lone = wait_until("NodeDown of node 6 (us-east) at the pager",
-                      lambda: received(alerting, receiver="pager", alertname="NodeDown", node="6"), timeout=20)
-    # The region's NodeDown groups were due 5 s after they arrived; give them 3 s more.
-    time.sleep(max(0.0, start + 8 - time.monotonic()))
+def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_on_its_own(region_outage):
+    """The NodeDown route's group_wait lets the region alert claim the region's NodeDowns
+    (see the fixture for the order they arrive in). A crash in another region pages by itself."""
+    alerting, eu_west = region_outage, region_outage["eu_west"]
+    lone = received(alerting, alertname="NodeDown", node=region_outage["lone"])
     region_nodes = [n for n in received(alerting, alertname="NodeDown") if n["node"] in eu_west]
     assert region_nodes == [], f"RegionDown must inhibit eu-west's NodeDown pages, got {region_nodes}"
     assert [n["status"] for n in received(alerting, alertname="RegionDown")] == ["firing"], "one page for the region"
@@ -138,13 +172,14 @@ def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_on_its_own(alerti
     assert inhibited == set(eu_west), f"Alertmanager should hold eu-west's NodeDowns as inhibited, got {inhibited}"
 
 
-def test_a_region_that_recovers_resolves_once_and_never_pages_its_nodes(alerting):
+def test_a_region_that_recovers_resolves_once_and_never_pages_its_nodes(region_outage):
+    alerting = region_outage
     # The nodes come back first, then the region alert (it is held a little in Prometheus).
-    post(alerting, *(alert("NodeDown", "critical", n, ends_in=0, region="eu-west") for n in ("13", "14", "15")))
+    post(alerting, *(alert("NodeDown", "critical", n, ends_in=0, region="eu-west") for n in region_outage["eu_west"]))
     time.sleep(1)
     post(alerting, alert("RegionDown", "critical", ends_in=0, region="eu-west"))
     wait_until("RegionDown resolved at the pager",
                lambda: received(alerting, receiver="pager", alertname="RegionDown", status="resolved"), timeout=10)
     time.sleep(2)
-    region_nodes = [n for n in received(alerting, alertname="NodeDown") if n["node"] in ("13", "14", "15")]
+    region_nodes = [n for n in received(alerting, alertname="NodeDown") if n["node"] in region_outage["eu_west"]]
     assert region_nodes == [], f"the region's nodes never page, firing or resolved; got {region_nodes}"

@@ -1,5 +1,6 @@
 """A blind drill on the whole no-Docker stack, the way a learner and an instructor use it
-(`inject drill ...`), after test_native.py (file order: its rest check must not see this).
+(`inject drill ...`), on a stack of its own (the `stack` fixture is per module, so
+test_native.py's rest check never sees this).
 
 One drill, started with a fixed seed and a short start delay: while it is sealed, no API,
 metric, log line, dashboard query or `inject status` names the fault, yet its alert fires for
@@ -7,6 +8,9 @@ real; bad input is refused with one line and changes nothing; wrong, near and ri
 and a hint are judged and cost what the README says; `inject clear` mitigates and the drill
 sees the steady state come back; `drill stop` leaves the fleet healthy; the report's timeline
 matches what Prometheus and the alert sink recorded. About a minute.
+
+The two tests run in either order, or alone: each leaves the stack as it found it (its faults
+ended, its alerts resolved at the sink), and reads only what happened after it began.
 """
 import json
 import os
@@ -84,8 +88,9 @@ def test_a_blind_drill_from_start_to_report(stack, binaries, tmp_path):
             continue
         checked += 1
         query = substitute(expr, {"node": str(node), "service": "orders"})
+        # The drill's own window: a fault of an earlier test on the same stack is not its leak.
         result = get(f"{stack.prom}/api/v1/query_range?" + urllib.parse.urlencode(
-            {"query": query, "start": now - 15, "end": now, "step": 1}))["data"]["result"]
+            {"query": query, "start": max(now - 15, t_start), "end": now, "step": 1}))["data"]["result"]
         shown = [s["metric"] for s in result if any(float(v) > 0 for _, v in s["values"])]
         assert not shown, f"{board} / {where} shows the sealed fault: {query} -> {shown}"
     assert checked, "no Prometheus panel reads edge_fault_*: the sealed check would prove nothing"
@@ -201,3 +206,8 @@ def test_a_scenario_run_writes_its_incident_report(stack, binaries, tmp_path):
     assert f"| {stamp} | Prometheus | {ALERT} on node {node} firing |" in md, (stamp, md)
     for section in ("## Summary", "## Impact", "## Timeline", "## Detection and response", "## Action items"):
         assert section in md, section
+    # Leave the stack as found: the resolution delivered (it follows Prometheus' by a resend
+    # and a group interval), so a test after this one never reads it as its own.
+    wait_until(f"{ALERT} on node {node} resolved at the alert sink", lambda: any(
+        n["status"] == "resolved" and n["received_at"] >= t_start
+        for n in get(f"{stack.sink}/notifications?alertname={ALERT}&node={node}")), timeout=30)

@@ -1,7 +1,7 @@
 """The fleet at scale, as far as a CI machine affords it: scripts/run-native.sh with
 PROFILE=fleet (10 s scrapes, prometheus/fleet/) and E2E_SCALE_NODES nodes (200) at the
 default 20 req/s each (at 2 req/s the SLO burn alerts' short windows hold too few requests and
-fire on healthy nodes' rare slow requests), one claim per test, in order:
+fire on healthy nodes' rare slow requests), one claim per test:
 
 - every target is up and, at rest, nothing but the Watchdog fires or reaches the alert sink;
 - every recording rule of the fleet profile answers;
@@ -11,12 +11,18 @@ fire on healthy nodes' rare slow requests), one claim per test, in order:
 - the "fleet at scale" dashboard's queries all return data against this Prometheus;
 - the region's recovery is one resolved notification, and still no per-node page from it.
 
+The tests run in any order, or alone by id: the rest window and the outage are module
+fixtures that record what Prometheus, the sink and the dashboard's queries said while they
+lasted, and the outage asks for the rest, so rest, outage and recovery happen in that order
+whichever test asks first; each test judges one claim from what was recorded.
+
 Bounded: about four minutes including start-up (E2E_SCALE_REST_S, E2E_SCALE_NODES).
 """
 import os
 import subprocess
 import time
 import urllib.parse
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -68,8 +74,10 @@ def crash(stack, node, seconds):
     http("POST", f"{stack.node_url(node)}/inject", {"failure": "node_crash", "duration_s": seconds})
 
 
-def test_every_target_is_up_and_at_rest_only_the_watchdog_fires(scale):
-    """Rest starts once every target is up and the start-up has settled: while 200 nodes,
+@pytest.fixture(scope="module")
+def at_rest(scale):
+    """REST_S seconds of the fleet at rest, from once every target is up and the start-up has
+    settled, before anything disturbs it: what Prometheus and the sink saw. While 200 nodes,
     Prometheus and Alertmanager start on two cores, requests really are slow, and the SLO
     ticket alerts' long windows hold nothing else yet (see docs/ALERTING.md)."""
     time.sleep(SETTLE_S)
@@ -79,33 +87,27 @@ def test_every_target_is_up_and_at_rest_only_the_watchdog_fires(scale):
     fired = promql(scale.prom,
                    f'count by (alertname, node, region) (count_over_time(ALERTS{{alertname!="Watchdog"}}[{REST_S}s]))')
     notified = [n for n in notifications(scale) if n["alertname"] != "Watchdog" and n["seq"] > seq0]
-    print(f"notifications during start-up (not at rest): {startup}")
-    assert not fired and not notified, (f"at rest, expected only the Watchdog; Prometheus saw "
-                                        f"{[f['metric'] for f in fired]}, the sink got "
-                                        f"{[(n['alertname'], n['node']) for n in notified]}")
-    assert len(promql(scale.prom, 'up{job="edge-node"} == 1')) == NODES
+    up = len(promql(scale.prom, 'up{job="edge-node"} == 1'))
+    print(f"\nnotifications during start-up (not at rest): {startup}")
+    return SimpleNamespace(fired=fired, notified=notified, up=up)
 
 
-def test_every_fleet_recording_rule_answers(scale):
-    records = [r["record"] for f in sorted((ROOT / "prometheus/fleet/rules").glob("*.yml"))
-               for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "record" in r]
-    empty = [r for r in records if not promql(scale.prom, r)]
-    assert not empty, f"recording rules of the fleet profile with no value: {empty}"
-
-
-def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_pages_on_its_own(scale, binaries):
+@pytest.fixture(scope="module")
+def outage(scale, binaries, at_rest):
+    """eu-west dark (every node crashed by `inject --region`) and a lone us-east node crashed,
+    after the rest window, and what was seen while it lasted: when each page reached the sink,
+    the region's NodeDowns firing in Prometheus, the pages, and the scale dashboard's queries
+    (`dashboard`). The tests judge these; the recovery test waits for its end."""
     region, lone = scale.regions["eu-west"], scale.regions["us-east"][0]
     start = time.monotonic()
     # The region loses power as a user would make it: the CLI learns the running fleet and
     # its regions from the fleet process, and crashes every eu-west node at once.
-    outage = subprocess.run([str(binaries["inject"]), "--base-port", str(scale.base), "--region", "eu-west",
-                             "--failure", "node_crash", "--duration", str(OUTAGE_S)],
-                            capture_output=True, text=True, timeout=60)
-    assert outage.returncode == 0, f"inject --region failed: {outage.stdout}{outage.stderr}"
+    run = subprocess.run([str(binaries["inject"]), "--base-port", str(scale.base), "--region", "eu-west",
+                          "--failure", "node_crash", "--duration", str(OUTAGE_S)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, f"inject --region failed: {run.stdout}{run.stderr}"
     crash(scale, lone, LONE_S)
     crashed = [n for n in scale.regions["eu-west"] if http("GET", f"{scale.node_url(n)}/inject")["faults"]]
-    assert crashed == region, f"inject --region eu-west crashed {crashed}, the region is {region}"
-    scale.outage_start = start
 
     def region_pages():
         return [n for n in notifications(scale, alertname="RegionDown", status="firing")
@@ -117,22 +119,20 @@ def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_pages_on_its_own(
                lambda: notifications(scale, alertname="NodeDown", node=str(lone), status="firing"),
                timeout=NODE_PAGE_LIMIT, every=0.5)
     lone_s = time.monotonic() - start
-    print(f"{len(region)} nodes of eu-west down: RegionDown at the sink after {region_s:.1f} s; "
+    print(f"\n{len(region)} nodes of eu-west down: RegionDown at the sink after {region_s:.1f} s; "
           f"node {lone}'s NodeDown after {lone_s:.1f} s")
     time.sleep(10)  # every NodeDown of the region is firing by now (it pends one scrape)
-    firing_in_prometheus = promql(scale.prom,
-                                  'count(ALERTS{alertname="NodeDown", alertstate="firing", region="eu-west"})')
-    assert firing_in_prometheus and int(firing_in_prometheus[0]["value"][1]) == len(region), \
-        f"Prometheus should fire NodeDown for all {len(region)} nodes of eu-west, got {firing_in_prometheus}"
+    firing = promql(scale.prom, 'count(ALERTS{alertname="NodeDown", alertstate="firing", region="eu-west"})')
     pages = [(n["alertname"], n["labels"].get("region"), n["node"])
              for n in notifications(scale, receiver="pager", status="firing")]
-    assert sorted(pages) == sorted([("RegionDown", "eu-west", None), ("NodeDown", "us-east", str(lone))]), \
-        f"expected one page for the region and one for node {lone}, the sink got {pages}"
+    return SimpleNamespace(start=start, region=region, lone=lone, crashed=crashed, firing=firing, pages=pages,
+                           dashboard=read_dashboard(scale))
 
 
-def test_the_scale_dashboard_queries_return_data(scale):
-    """During the outage, so the alert panels have something to show, and with a CPU spike on
-    a node of a third region, for the fault annotation (crashed nodes expose no gauges)."""
+def read_dashboard(scale):
+    """Runs the scale dashboard's queries (with a CPU spike on a node of a third region, for
+    the fault annotation: crashed nodes expose no gauges); returns how many were checked, the
+    problems, and the queries that returned no data."""
     spiking = scale.regions["ap-south"][0]
     http("POST", f"{scale.node_url(spiking)}/inject", {"failure": "cpu_spike", "duration_s": 30})
     wait_until(f"node {spiking}'s cpu_spike scraped",
@@ -155,17 +155,51 @@ def test_the_scale_dashboard_queries_return_data(scale):
             {"query": query, "start": now - 60, "end": now, "step": 10}))["data"]["result"]
         if not result:
             empty.append(f"{where}: {query}")
+    return SimpleNamespace(checked=checked, problems=problems, empty=empty)
+
+
+def test_every_target_is_up_and_at_rest_only_the_watchdog_fires(at_rest):
+    fired, notified = at_rest.fired, at_rest.notified
+    assert not fired and not notified, (f"at rest, expected only the Watchdog; Prometheus saw "
+                                        f"{[f['metric'] for f in fired]}, the sink got "
+                                        f"{[(n['alertname'], n['node']) for n in notified]}")
+    assert at_rest.up == NODES, f"{at_rest.up} of {NODES} targets up at the end of the rest"
+
+
+def test_every_fleet_recording_rule_answers(scale):
+    """Reads only, so it needs no rest: just the first scrapes in each rule's window, should
+    it run first."""
+    records = [r["record"] for f in sorted((ROOT / "prometheus/fleet/rules").glob("*.yml"))
+               for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "record" in r]
+    deadline = time.monotonic() + 120
+    while (empty := [r for r in records if not promql(scale.prom, r)]) and time.monotonic() < deadline:
+        time.sleep(5)
+    assert not empty, f"recording rules of the fleet profile with no value: {empty}"
+
+
+def test_a_region_outage_pages_once_and_a_lone_crash_elsewhere_pages_on_its_own(outage):
+    region, lone, firing = outage.region, outage.lone, outage.firing
+    assert outage.crashed == region, f"inject --region eu-west crashed {outage.crashed}, the region is {region}"
+    assert firing and int(firing[0]["value"][1]) == len(region), \
+        f"Prometheus should fire NodeDown for all {len(region)} nodes of eu-west, got {firing}"
+    assert sorted(outage.pages) == sorted([("RegionDown", "eu-west", None), ("NodeDown", "us-east", str(lone))]), \
+        f"expected one page for the region and one for node {lone}, the sink got {outage.pages}"
+
+
+def test_the_scale_dashboard_queries_return_data(outage):
+    """Read during the outage (the fixture), so the alert panels have something to show."""
+    checked, problems, empty = outage.dashboard.checked, outage.dashboard.problems, outage.dashboard.empty
     assert checked >= 10, f"{BOARD}: only {checked} queries found (renamed?): the check would prove nothing"
     assert not problems, "\n".join(problems)
     assert not empty, f"{BOARD} queries that returned no data:\n" + "\n".join(empty)
 
 
-def test_the_region_recovers_with_one_resolved_notification_and_no_node_pages(scale):
+def test_the_region_recovers_with_one_resolved_notification_and_no_node_pages(scale, outage):
     def resolved():
         return [n for n in notifications(scale, alertname="RegionDown", status="resolved")
                 if n["labels"].get("region") == "eu-west"]
 
-    left = OUTAGE_S - (time.monotonic() - scale.outage_start)
+    left = OUTAGE_S - (time.monotonic() - outage.start)
     wait_until("RegionDown for eu-west resolved at the sink", resolved, timeout=max(left, 0) + 60, every=1)
     time.sleep(10)  # a NodeDown that lost its inhibition too early would be sent by now
     region = {str(n) for n in scale.regions["eu-west"]}

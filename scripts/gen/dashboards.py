@@ -31,6 +31,7 @@ GENERATED = generated_by("dashboards", "scripts/gen/dashboards.py", "prometheus/
 LINES = thresholds.load()
 CPU_LINE = LINES.cpu_utilization_ratio
 MEMORY_WARN, MEMORY_CRIT = LINES.memory_utilization_warning_ratio, LINES.memory_utilization_critical_ratio
+DISK_CRIT, DISK_HORIZON = LINES.disk_used_critical_ratio, LINES.disk_full_horizon_seconds
 P95_LINE, ERROR_LINE = LINES.http_p95_latency_seconds, LINES.http_error_ratio
 UPSTREAM_LINE, RELIABILITY_LINE = LINES.upstream_error_ratio, LINES.reliability_score_ratio
 BUDGET_LINE = LINES.error_budget_remaining_ratio
@@ -403,6 +404,41 @@ def node_detail():
         timeseries("Memory in use", "Bytes in use against the node's simulated memory.",
                    [prom(f"edge_memory_used_bytes{{{sel}}}", "used"), prom(f"edge_memory_limit_bytes{{{sel}}}",
                                                                           "limit")], "bytes", w=12, lo=0, fill=0),
+        timeseries("Data disk usage and trend", f"Usage of the data filesystem (orders are written there), and "
+                   f"where its last {DEMO.leak} trend points {DISK_HORIZON:g} s ahead: DiskFillingUp fires when that "
+                   f"passes 100 %, DiskFull pages above {DISK_CRIT:.0%}; at 100 % order creation fails.",
+                   [prom(f"node:edge_disk_used:ratio{{{n}}}", "used"),
+                    prom(f"predict_linear(node:edge_disk_used:ratio{{{n}}}[{DEMO.leak}], {DISK_HORIZON:g})",
+                         f"in {DISK_HORIZON:g} s (trend)")],
+                   "percentunit", w=12, lo=0, hi=1.5,
+                   thresholds=steps(("green", None), ("red", DISK_CRIT), ("dark-red", 1)), line=True, fill=0),
+        timeseries("OOM kills", "Kills of the node's process by the kernel's OOM killer, as the host counts them "
+                   "since it booted (the count survives the restarts). Each kill is a step up, after a gap of "
+                   f"about 5 s with no scrape; NodeOOMKilled pages while one falls in the last {DEMO.oom}.",
+                   [prom(f"edge_oom_kills_total{{{sel}}}", "OOM kills")], "none", w=12, lo=0, decimals=0, fill=0),
+    ]
+    # node_exporter's view of the host under the node: its own job (`node` unless
+    # NODE_EXPORTER_JOB renames it), whose targets carry the node's `node` and `region` labels.
+    # Selected by metric name and node, not by job, so a renamed job keeps the row.
+    host_sel = n
+    host = [
+        timeseries("Host CPU by mode", "Share of the host's CPU time in each mode but idle, averaged over its "
+                   "cores (node_exporter): user is the node's own work, iowait and steal the host's.",
+                   [prom(f'avg by (mode) (rate(node_cpu_seconds_total{{{host_sel}, mode!="idle"}}[{RATE}]))',
+                         "{{mode}}")], "percentunit", w=6, lo=0, hi=1, stack=True, fill=30),
+        timeseries("Host memory in use", "The host's memory not available to new work (1 - MemAvailable / "
+                   "MemTotal, node_exporter).",
+                   [prom(f"1 - node_memory_MemAvailable_bytes{{{host_sel}}} / node_memory_MemTotal_bytes{{{host_sel}}}",
+                         "in use")], "percentunit", w=6, lo=0, hi=1, fill=0),
+        timeseries("Host filesystems", "Share of each filesystem no longer available to the node's process "
+                   "(1 - avail / size, node_exporter), by mountpoint; the data filesystem is the one that fills.",
+                   [prom(f"1 - node_filesystem_avail_bytes{{{host_sel}}} / node_filesystem_size_bytes{{{host_sel}}}",
+                         "{{mountpoint}}")], "percentunit", w=6, lo=0, hi=1, fill=0),
+        timeseries("Host network", "Bytes received and sent per second, per interface (node_exporter).",
+                   [prom(f'rate(node_network_receive_bytes_total{{{host_sel}, device!="lo"}}[{RATE}])',
+                         "{{device}} receive"),
+                    prom(f'rate(node_network_transmit_bytes_total{{{host_sel}, device!="lo"}}[{RATE}])',
+                         "{{device}} transmit")], "Bps", w=6, lo=0, fill=0),
     ]
     red = [
         timeseries("Rate by service", "Requests served per second, per shop service.",
@@ -434,9 +470,11 @@ def node_detail():
         logs("All lines", "Everything the node logged.", node_logs, h=12),
     ]
     return dashboard("edge-node-detail", "Edge node",
-                     "One node: its status and faults, USE (utilisation, saturation, errors), RED (rate, errors, "
-                     "duration) and its logs.",
-                     [("Status", status), ("USE", use), ("RED", red), ("Traces", traces), ("Logs", log_panels)],
+                     "One node: its status and faults, USE (utilisation, saturation, errors; the data disk and OOM "
+                     "kills too), the host under it as node_exporter sees it, RED (rate, errors, duration) and its "
+                     "logs.",
+                     [("Status", status), ("USE", use), ("Host (node_exporter)", host), ("RED", red),
+                      ("Traces", traces), ("Logs", log_panels)],
                      variables=[node_variable()], node_filter=n, tags=("node",))
 
 

@@ -6,14 +6,17 @@ a kustomization's folder, so they are copied or converted here, never edited by 
 - overlays/kube-prometheus/generated/
     prometheusrules.yaml            one PrometheusRule per prometheus/rules/*.yml
     alertmanagerconfig.yaml         alertmanager/alertmanager.yml's routing, inhibitions, receivers
-    servicemonitor.yaml             the fleet's scrape config (node and region by relabelling)
+    servicemonitor.yaml             the fleet's scrape configs: its own metrics, the node_exporter
+                                    shape and the blackbox probes (node and region by relabelling)
 - overlays/standalone/generated/
-    prometheus/prometheus.yml       Compose's, with Kubernetes discovery for the fleet
+    prometheus/prometheus.yml       Compose's, with Kubernetes discovery for the fleet's jobs
+    prometheus-start.sh             init/prometheus-start.sh (the init container runs it)
     prometheus/rules/*.yml          prometheus/rules/ (runbook links rewritten)
     alertmanager.yml, loki.yml,     copies
     tempo.yml
     grafana/*.yml                   Grafana's provisioning, copies
     config.alloy                    alloy-discovery.alloy + Compose's pipeline from alloy/config.alloy
+- components/blackbox/generated/blackbox.yml   blackbox/blackbox.yml (both overlays run the exporter)
 
 Per overlay, settings.yaml says where runbook_url links point (the rules say localhost, which
 means nothing on a cluster); the namespace is the one in the overlay's kustomization.yaml.
@@ -198,43 +201,74 @@ def alertmanager_config(namespace):
     return header("alertmanager/alertmanager.yml") + dump_all([doc])
 
 
-def service_monitor(by_region):
-    """The fleet's ServiceMonitor: Compose's scrape interval and timeout (flaky_network relies on
-    the 1 s timeout; the rules' 3 s windows on 1 s scrapes), node and region by relabelling."""
+# Compose's jobs that scrape the fleet (from its file_sd targets): the fleet's own metrics, the
+# node_exporter shape and the blackbox probes. On a cluster they discover the fleet's pods.
+FLEET_JOBS = (FLEET_SERVICE, "node", "blackbox")
+# The blackbox exporter's Service and port (components/blackbox/blackbox.yaml).
+BLACKBOX = "blackbox:9115"
+
+
+def compose_job(name):
+    return next(j for j in compose_prometheus()["scrape_configs"] if j["job_name"] == name)
+
+
+def service_monitor(by_region, namespace):
+    """The fleet's ServiceMonitors, one per job Compose scrapes the fleet with: Compose's scrape
+    interval and timeout (flaky_network relies on the 1 s timeout; the rules' 3 s windows on 1 s
+    scrapes), node and region by relabelling. The node_exporter shape and the probes get their own
+    job name by a relabelling (the operator names the job after the Service first; endpoint
+    relabelings come after its own); the probes go to the exporter's Service in this namespace
+    (the operator's Prometheus runs in another)."""
     scrape = compose_prometheus()["global"]
-    doc = {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-        "metadata": {"name": "edge-node",
-                     "labels": {"app.kubernetes.io/name": "edge-node", "app.kubernetes.io/component": "node"}},
-        "spec": {
-            "selector": {"matchLabels": {"app.kubernetes.io/name": FLEET_SERVICE}},
-            "endpoints": [{
-                "port": FLEET_PORT, "path": "/metrics",
-                "interval": scrape["scrape_interval"], "scrapeTimeout": scrape["scrape_timeout"],
-                "relabelings": [{camel(k): v for k, v in r.items()} for r in fleet_relabelling(by_region)],
-            }],
-        },
-    }
-    return header("prometheus/prometheus.yml", "the node's regions (edge-node targets)") + dump_all([doc])
+    fleet = [{camel(k): v for k, v in r.items()} for r in fleet_relabelling(by_region)]
+
+    def monitor(name, endpoint, component):
+        return {
+            "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": name,
+                         "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}},
+            "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": FLEET_SERVICE}},
+                     "endpoints": [{"port": FLEET_PORT, "interval": scrape["scrape_interval"],
+                                    "scrapeTimeout": scrape["scrape_timeout"], **endpoint}]},
+        }
+
+    host, probes = compose_job("node"), compose_job("blackbox")
+    probe_relabel = [{camel(k): v for k, v in r.items()} for r in probes["relabel_configs"]]
+    for r in probe_relabel:
+        if r.get("replacement") == BLACKBOX:
+            r["replacement"] = f"blackbox.{namespace}.svc:9115"
+    docs = [
+        monitor("edge-node", {"path": "/metrics", "relabelings": fleet}, "node"),
+        monitor("edge-node-host", {"path": host["metrics_path"], "relabelings": [
+            *fleet, {"targetLabel": "job", "replacement": host["job_name"]}]}, "node-exporter-shape"),
+        monitor("edge-node-probes", {"path": probes["metrics_path"], "params": probes["params"], "relabelings": [
+            *fleet, *probe_relabel, {"targetLabel": "job", "replacement": probes["job_name"]}]}, "probes"),
+    ]
+    return header("prometheus/prometheus.yml", "the node's regions (edge-node targets)") + dump_all(docs)
 
 
 # ---- standalone: the stock servers' files --------------------------------------------------------
 
 def standalone_prometheus(by_region):
-    """Compose's prometheus.yml with one change: the fleet job discovers the fleet's pods through
-    its Service (EndpointSlices of this namespace) instead of reading the file_sd targets. The
-    other jobs and Alertmanager keep their host names, which are this namespace's Services."""
+    """Compose's prometheus.yml with one change: the jobs that scrape the fleet (FLEET_JOBS)
+    discover its pods through its Service (EndpointSlices of this namespace) instead of reading the
+    file_sd targets, each keeping its own relabelling after the fleet's. The other jobs and
+    Alertmanager keep their host names, which are this namespace's Services; the job names and
+    the user's rules are the init container's (init/prometheus-start.sh), as in Compose."""
     config = compose_prometheus()
-    job = next(j for j in config["scrape_configs"] if j["job_name"] == FLEET_SERVICE)
-    del job["file_sd_configs"]
-    job["kubernetes_sd_configs"] = [{"role": "endpointslice", "namespaces": {"own_namespace": True}}]
-    job["relabel_configs"] = [
-        {"source_labels": ["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
-         "regex": f"{FLEET_SERVICE};{FLEET_PORT}", "action": "keep"},
-        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-        *fleet_relabelling(by_region),
-    ]
+    for job in config["scrape_configs"]:
+        if job["job_name"] not in FLEET_JOBS:
+            continue
+        del job["file_sd_configs"]
+        job["kubernetes_sd_configs"] = [{"role": "endpointslice", "namespaces": {"own_namespace": True}}]
+        job["relabel_configs"] = [
+            {"source_labels": ["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+             "regex": f"{FLEET_SERVICE};{FLEET_PORT}", "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+            *fleet_relabelling(by_region),
+            *job.get("relabel_configs", []),
+        ]
     return header("prometheus/prometheus.yml") + dump_all([config])
 
 
@@ -256,7 +290,7 @@ def outputs():
     namespace, kp = settings(KUBE_PROMETHEUS)
     out[KUBE_PROMETHEUS / "generated/prometheusrules.yaml"] = prometheus_rules(namespace, kp["runbookBaseUrl"])
     out[KUBE_PROMETHEUS / "generated/alertmanagerconfig.yaml"] = alertmanager_config(namespace)
-    out[KUBE_PROMETHEUS / "generated/servicemonitor.yaml"] = service_monitor(by_region)
+    out[KUBE_PROMETHEUS / "generated/servicemonitor.yaml"] = service_monitor(by_region, namespace)
 
     _, sa = settings(STANDALONE)
     gen = STANDALONE / "generated"
@@ -268,4 +302,6 @@ def outputs():
     for p in sorted((ROOT / "grafana/provisioning").glob("*/*.yml")):
         out[gen / "grafana" / p.name] = p.read_text()
     out[gen / "config.alloy"] = standalone_alloy()
+    out[gen / "prometheus-start.sh"] = (ROOT / "init/prometheus-start.sh").read_text()
+    out[DEPLOY / "components/blackbox/generated/blackbox.yml"] = (ROOT / "blackbox/blackbox.yml").read_text()
     return out

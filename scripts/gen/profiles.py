@@ -77,6 +77,24 @@ class Profile:
         return self.window(self.leak_scrapes)
 
     @property
+    def oom_s(self):
+        """Seconds of the window NodeOOMKilled counts the host's OOM kills over: 30, or 6 scrapes
+        if longer. It must hold the node's last scrape before a kill and its first after the
+        restart (the 5 s restart gap plus up to a scrape on each side: 7 s at 1 s scrapes, 20 s
+        at 10 s), and outlast a kill cycle at the default leak (5 %/s from a rest of 0.35-0.62: killed 8-13 s
+        after each restart, then down 5 s, so restarts come 13-18 s apart), so a crash loop is
+        one alert rather than a page per kill. At 1 s scrapes that is 30 s (a kill is counted
+        for 23 s after its restart's first scrape, the next restart's comes at most 19 s later);
+        at 10 s scrapes the two first-scrapes can be 30 s apart and the kill's own window
+        starts up to 20 s before its restart's first scrape: 60 s. Once kills stop it resolves
+        this long after the last scrape before the last kill."""
+        return max(30, 6 * self.scrape_s)
+
+    @property
+    def oom(self):
+        return duration(self.oom_s)
+
+    @property
     def region_keep_firing_s(self):
         """RegionDown outlives the outage by one scrape plus two evaluations of the fast group:
         the nodes of a recovering region come back scrape by scrape, and the share falls below

@@ -39,6 +39,8 @@ def values(p):
         "history_text": text(p.scrape_s * 10),
         "leak": p.leak,
         "leak_text": text(p.scrape_s * p.leak_scrapes),
+        "oom": p.oom,
+        "oom_text": text(p.oom_s),
         "fast_fail": f"{p.scrape_timeout_s / 2:g}",
         "timeout_line": f"{p.scrape_timeout_s * 0.9:g}",
         "timeout_text": text(p.scrape_timeout_s),

@@ -29,6 +29,10 @@ class Thresholds:
     cpu_utilization_ratio: float = key("ratio", "HighCPUUsage", line=True)
     memory_utilization_warning_ratio: float = key("ratio", "HighMemoryUsage", "warning", line=True)
     memory_utilization_critical_ratio: float = key("ratio", "HighMemoryUsage", "critical", line=True)
+    # The horizon is the second argument of predict_linear, not a line an alert compares
+    # against: it moves the rule and the disk panel's trend, not a threshold step.
+    disk_full_horizon_seconds: float = key("seconds")
+    disk_used_critical_ratio: float = key("ratio", "DiskFull", line=True)
     http_error_ratio: float = key("ratio", "HighErrorRate", line=True)
     http_p95_latency_seconds: float = key("seconds", "HighLatency", line=True)
     upstream_error_ratio: float = key("ratio", "UpstreamFailing", line=True)

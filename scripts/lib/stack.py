@@ -101,12 +101,13 @@ class NativeStack:
         self.base = next(b for b in random.sample(range(20000, 40000, 20), 200)
                          if all(port_free(b + i) for i in range(1, nodes + 1)))
         self.prom_port, self.am_port, self.sink_port = free_port(), free_port(), free_port()
+        self.bb_port = free_port()
         self.prom, self.am, self.sink = (f"http://127.0.0.1:{p}"
                                          for p in (self.prom_port, self.am_port, self.sink_port))
         self.state = pathlib.Path(tempfile.mkdtemp(prefix="edge-native-"))
         self.env = dict(os.environ, BASE_PORT=str(self.base), PROM_PORT=str(self.prom_port), AM_PORT=str(self.am_port),
-                        SINK_PORT=str(self.sink_port), STATE=str(self.state), SEED=seed, NODES=str(nodes),
-                        PROFILE=profile)
+                        SINK_PORT=str(self.sink_port), BB_PORT=str(self.bb_port), STATE=str(self.state),
+                        SEED=seed, NODES=str(nodes), PROFILE=profile)
         if rps is not None:
             self.env["RPS"] = str(rps)
         self.proc = None

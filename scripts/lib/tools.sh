@@ -9,6 +9,11 @@
 # - HAProxy 2.6 (Debian bookworm, the system's own suite) into target/tools/haproxy, to run
 #   the stack's cross-site guard config for real (the image runs 3.2; sid's 3.2 needs a newer
 #   glibc than bookworm's). scripts/lib/bin/haproxy runs it with its libraries.
+# - The real exporters from Debian's sid suite into target/tools/root: the blackbox exporter
+#   0.28 (the version the Compose image ships), which the no-Docker stack runs, and
+#   node_exporter 1.11, the real thing the nodes' node_exporter shape is compared with.
+# - busybox (Debian sid's static build) into target/tools/root, to run init/prometheus-start.sh
+#   under the shell the prom/prometheus image has.
 # - Chromium (Debian) for the browser checks, installed with apt-get when missing.
 # - The project's one virtualenv (.venv) with scripts/requirements.txt (pyproject.toml's pins).
 
@@ -58,11 +63,43 @@ ensure_v3_tools() {
   export PATH="$PWD/scripts/lib/bin:$V3_BIN:$PATH"
 }
 
+# ensure_exporters: prometheus-blackbox-exporter (0.28) and prometheus-node-exporter (1.11) from
+# Debian sid in $V3_BIN (target/tools/root/usr/bin), as the Compose images' versions.
+ensure_exporters() {
+  if [ ! -x "$V3_BIN/prometheus-blackbox-exporter" ] || [ ! -x "$V3_BIN/prometheus-node-exporter" ]; then
+    echo "fetching prometheus-blackbox-exporter, prometheus-node-exporter from Debian sid into $TOOLS_ROOT/root"
+    apt_fetch sid "$TOOLS_ROOT/root" prometheus-blackbox-exporter prometheus-node-exporter || {
+      echo "tools: could not fetch the blackbox exporter / node_exporter from Debian sid (apt-get download failed; is the Debian mirror reachable?)" >&2
+      return 1
+    }
+  fi
+  local version
+  version=$("$V3_BIN/prometheus-blackbox-exporter" --version 2>&1 | sed -n 's/^blackbox_exporter, version \([0-9]*\.[0-9]*\)\..*/\1/p')
+  if [ "$version" != 0.28 ]; then
+    echo "tools: expected blackbox_exporter 0.28 from Debian sid, got '$("$V3_BIN/prometheus-blackbox-exporter" --version 2>&1 | head -1)'" >&2
+    return 1
+  fi
+}
+
+# ensure_busybox: Debian sid's static busybox at $V3_BIN/busybox (the tests run
+# init/prometheus-start.sh with its sh and awk, as the prom/prometheus image does).
+ensure_busybox() {
+  if [ ! -x "$V3_BIN/busybox" ]; then
+    echo "fetching busybox-static from Debian sid into $TOOLS_ROOT/root"
+    apt_fetch sid "$TOOLS_ROOT/root" busybox-static || {
+      echo "tools: could not fetch busybox-static from Debian sid" >&2
+      return 1
+    }
+  fi
+}
+
 # print_tool_versions: one line per tool, as the checks and the suite use them.
 print_tool_versions() {
   echo "tools: $(prometheus --version 2>&1 | head -1)"
   echo "tools: $(promtool --version 2>&1 | head -1)"
   echo "tools: $(prometheus-alertmanager --version 2>&1 | head -1)"
+  if [ -x "$V3_BIN/prometheus-blackbox-exporter" ]; then echo "tools: $("$V3_BIN/prometheus-blackbox-exporter" --version 2>&1 | head -1)"; fi
+  if [ -x "$V3_BIN/busybox" ]; then echo "tools: $("$V3_BIN/busybox" 2>&1 | head -1)"; fi
   if command -v haproxy >/dev/null && haproxy -v >/dev/null 2>&1; then echo "tools: $(haproxy -v 2>&1 | head -1)"; fi
 }
 

@@ -1,6 +1,8 @@
-//! Criterion benchmarks of the hot paths: encoding `/metrics` with full RED histograms,
-//! the RED middleware's cost per request (a trivial handler with and without it), and
-//! what traces add to it (off, and on with export to a local OTLP endpoint).
+//! Criterion benchmarks of the hot paths: encoding `/metrics` with full RED histograms
+//! (with every metric shape and with `edge_*` only), rendering `/host/metrics`, the RED
+//! middleware's cost per request (a trivial handler with and without it, with and without
+//! the HTTP shapes), and what traces add to it (off, and on with export to a local OTLP
+//! endpoint).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -13,14 +15,15 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use edge_node::metrics::RequestLabels;
 use edge_node::routes::ROUTES;
+use edge_node::shapes::MetricShapes;
 use edge_node::traces::{ExportSettings, Exporter, NodeTracer};
 use edge_node::{NodeConfig, NodeState, red};
 use opentelemetry::trace::SpanKind;
 use tower::ServiceExt;
 
 /// A node whose registry holds what a busy node exposes: every route with a few statuses.
-fn busy_node() -> NodeState {
-    let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(1, 1) });
+fn busy_node(shapes: MetricShapes) -> NodeState {
+    let state = NodeState::new(NodeConfig { rps: 0.0, shapes, ..NodeConfig::new(1, 1) });
     for route in &ROUTES {
         for status in [200, 201, 404, 500, 502] {
             let labels = RequestLabels {
@@ -38,25 +41,38 @@ fn busy_node() -> NodeState {
 }
 
 fn metrics_encoding(c: &mut Criterion) {
-    let state = busy_node();
-    let series =
-        state.metrics().encode().map(|t| t.lines().filter(|l| !l.starts_with('#')).count()).unwrap_or(0);
-    c.bench_function(&format!("metrics_encode_{series}_samples"), |b| {
-        b.iter(|| {
-            state.refresh_gauges();
-            black_box(state.metrics().encode().map(|t| t.len()))
+    for (shapes, name) in [(MetricShapes::ALL, "all_shapes"), (MetricShapes::NONE, "edge_only")] {
+        let state = busy_node(shapes);
+        let series =
+            state.metrics().encode().map(|t| t.lines().filter(|l| !l.starts_with('#')).count()).unwrap_or(0);
+        c.bench_function(&format!("metrics_encode_{name}_{series}_samples"), |b| {
+            b.iter(|| {
+                state.refresh_gauges();
+                black_box(state.metrics().encode().map(|t| t.len()))
+            });
         });
+    }
+    let state = busy_node(MetricShapes::ALL);
+    c.bench_function("host_metrics_render", |b| {
+        b.iter(|| black_box(edge_node::shapes::node_exporter::render(&state.host_view()).len()));
     });
 }
 
 fn red_middleware(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let state = NodeState::new(NodeConfig { rps: 0.0, ..NodeConfig::new(1, 1) });
+    let edge_only =
+        NodeState::new(NodeConfig { rps: 0.0, shapes: MetricShapes::NONE, ..NodeConfig::new(1, 1) });
     let bare: Router = Router::new().route("/api/products", get(|| async { "ok" }));
     let measured = bare.clone().layer(axum::middleware::from_fn_with_state(state, red::track));
+    let measured_edge_only = bare.clone().layer(axum::middleware::from_fn_with_state(edge_only, red::track));
     let measured_logged = measured.clone();
     let mut group = c.benchmark_group("request");
-    for (name, router) in [("bare_handler", bare), ("with_red_middleware", measured)] {
+    for (name, router) in [
+        ("bare_handler", bare),
+        ("with_red_middleware", measured),
+        ("with_red_middleware_edge_only", measured_edge_only),
+    ] {
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| {
                 let router = router.clone();

@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::{DEFAULT_RPS, MAX_RPS, MIN_RPS};
 use crate::logging::DEFAULT_LOG_BUFFER_LINES;
 use crate::server::{DRAIN_PERIOD, GRACE_PERIOD};
+use crate::shapes::MetricShapes;
 
 /// The default port of a single node (the container port).
 pub const SINGLE_NODE_PORT: u16 = 8080;
@@ -77,6 +78,16 @@ pub struct Cli {
     #[arg(long, env = "EDGE_RPS", default_value_t = DEFAULT_RPS, value_parser = parse_rps,
           allow_negative_numbers = true)]
     pub rps: f64,
+
+    /// Metric shapes each node serves besides its own edge_* metrics (always on): a comma
+    /// list of node_exporter (the host under the node in node_exporter 1.11's names, on
+    /// GET /host/metrics, to scrape as its own job), otel (OpenTelemetry's
+    /// http_server_request_duration_seconds and target_info on /metrics) and promhttp
+    /// (client_golang's http_requests_total, http_request_duration_seconds and process_* on
+    /// /metrics), or none. Each costs series and scrape time: see docs/BENCHMARKS.md.
+    #[arg(long, env = "EDGE_METRIC_SHAPES", default_value_t = MetricShapes::ALL,
+          value_parser = parse_shapes)]
+    pub metric_shapes: MetricShapes,
 
     /// Run seed, for a reproducible run (default: random, and logged).
     #[arg(long, env = "EDGE_SEED", value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
@@ -169,6 +180,11 @@ fn parse_rps(s: &str) -> Result<f64, String> {
     if rps == 0.0 || (MIN_RPS..=MAX_RPS).contains(&rps) { Ok(rps.abs()) } else { Err(out_of_range()) }
 }
 
+/// `--metric-shapes`: see [`MetricShapes`]'s `FromStr`.
+fn parse_shapes(s: &str) -> Result<MetricShapes, String> {
+    s.parse()
+}
+
 /// A parser for a number of seconds between `min` and `max` (finite, so never NaN).
 fn seconds(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
     move |s| {
@@ -213,6 +229,11 @@ mod tests {
         assert!(Cli::try_parse_from(["edge-node", "--rps", "NaN"]).is_err());
         let one = Cli::try_parse_from(["edge-node", "--node-id", "3", "--port", "8080"]).expect("one");
         assert_eq!((one.node_id, one.port), (Some(3), Some(8080)));
+        assert_eq!(one.metric_shapes, MetricShapes::ALL, "every shape by default");
+        let some = Cli::try_parse_from(["edge-node", "--metric-shapes", "otel,promhttp"]).expect("shapes");
+        assert_eq!(some.metric_shapes, MetricShapes { node_exporter: false, ..MetricShapes::ALL });
+        let none = Cli::try_parse_from(["edge-node", "--metric-shapes", "none"]).expect("none");
+        assert_eq!(none.metric_shapes, MetricShapes::NONE);
         assert!(matches!(
             Cli::try_parse_from(["edge-node", "healthcheck", "--port", "8003"]).expect("hc").command,
             Some(Command::Healthcheck { port: 8003, .. })
@@ -236,6 +257,11 @@ mod tests {
             (&["--port", "70000"], "'--port <PORT>': must be a whole number between 0 and 65535"),
             (&["--seed", "-1"], "'--seed <SEED>': must be a whole number between 0 and 18446744073709551615"),
             (&["--log-buffer-lines", "0"], "between 1 and 1000000"),
+            (
+                &["--metric-shapes", "blackbox"],
+                "'--metric-shapes <METRIC_SHAPES>': unknown shape `blackbox`; must be `none` or a comma list of \
+                 node_exporter, otel, promhttp",
+            ),
         ] {
             let argv = std::iter::once("edge-node").chain(args.iter().copied());
             let err = Cli::try_parse_from(argv).expect_err("refused");

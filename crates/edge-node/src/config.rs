@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::logging::LogDrops;
+use crate::shapes::MetricShapes;
 
 pub use edge_sim::fleet::{REGIONS, default_region};
 /// The built-in traffic generator's default rate per node: at 20 req/s even a mild error
@@ -45,6 +46,8 @@ pub struct NodeConfig {
     pub order_capacity: usize,
     /// Where `/metrics` reads the process's count of dropped log lines (none: 0).
     pub log_drops: LogDrops,
+    /// The metric shapes served besides `edge_*` (default: all).
+    pub shapes: MetricShapes,
 }
 
 impl NodeConfig {
@@ -59,6 +62,7 @@ impl NodeConfig {
             request_timeout: REQUEST_TIMEOUT,
             order_capacity: ORDER_CAPACITY,
             log_drops: LogDrops::default(),
+            shapes: MetricShapes::default(),
         }
     }
 

@@ -78,6 +78,13 @@ pub enum ApiError {
     /// The node is down (`node_crash`).
     #[error("node is down (injected node_crash); end it with DELETE /inject")]
     Crashed,
+    /// The node's process is gone: the OOM killer ended it and it has not restarted yet.
+    #[error("node process is not running (killed by the out-of-memory killer; it restarts by itself)")]
+    ProcessDown,
+    /// A write failed because the data filesystem is full (`disk_fill`), as a real service
+    /// reports ENOSPC.
+    #[error("no space left on device")]
+    DiskFull,
     /// A failure while a drill's fault is sealed: answered as a real service would, with
     /// the status alone (`internal server error`), so the body does not name the fault.
     #[error("{}", .0.canonical_reason().unwrap_or("error").to_lowercase())]
@@ -106,7 +113,10 @@ impl ApiError {
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, Outcome::Upstream),
             ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Overloaded),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, Outcome::Overloaded),
-            ApiError::Crashed => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Injected),
+            ApiError::Crashed | ApiError::ProcessDown => (StatusCode::SERVICE_UNAVAILABLE, Outcome::Injected),
+            // What the service really meets (an I/O error), named as such in the access log:
+            // the learner finds the full disk from the host, not from a fault name.
+            ApiError::DiskFull => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Internal),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Outcome::Internal),
             ApiError::Opaque(status) => (*status, Outcome::Internal),
         }

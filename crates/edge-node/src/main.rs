@@ -97,7 +97,12 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 
 async fn serve(cli: Cli, log_drops: LogDrops) -> anyhow::Result<()> {
     let seed = cli.seed.unwrap_or_else(rand::random);
-    let node = |id| NodeConfig { rps: cli.rps, log_drops: log_drops.clone(), ..NodeConfig::new(id, seed) };
+    let node = |id| NodeConfig {
+        rps: cli.rps,
+        log_drops: log_drops.clone(),
+        shapes: cli.metric_shapes,
+        ..NodeConfig::new(id, seed)
+    };
     let configs: Vec<(NodeConfig, u16)> = match cli.nodes {
         Some(n) => (1..=n)
             .map(|id| {
@@ -138,6 +143,7 @@ async fn serve(cli: Cli, log_drops: LogDrops) -> anyhow::Result<()> {
         nodes = nodes.len(),
         seed,
         rps = cli.rps,
+        metric_shapes = %cli.metric_shapes,
         traces = exporter.is_some(),
         first = first.map(|a| a.to_string()),
         "edge-node serving; replay this run with --seed {seed}"

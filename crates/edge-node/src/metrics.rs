@@ -1,9 +1,11 @@
-//! Every metric a node exposes: names, help, labels and buckets live here and only here.
+//! Our own metrics, `edge_*`: their names, help, labels and buckets live here and only here
+//! (the other shapes' live in [`crate::shapes`], one module each).
 //!
-//! Each node has its own small registry, built once at start-up and shared read-only.
-//! Names are prefixed `edge_` and in base units; prometheus-client appends `_total` and
-//! the unit suffix. The node's identity (`node`, `region`) comes from Prometheus' target
-//! labels, never from the app.
+//! They are registered into the registry of the node's process ([`crate::app_metrics`]),
+//! built at start-up and again when the process restarts after an OOM kill, and shared
+//! read-only in between. Names are prefixed `edge_` and in base units; prometheus-client
+//! appends `_total` and the unit suffix. The node's identity (`node`, `region`) comes from
+//! Prometheus' target labels, never from the app.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +34,7 @@ pub const LATENCY_BUCKETS: [f64; 15] =
     [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0];
 
 /// The simulated node's memory: utilisation ratios are turned into bytes against it.
-pub const SIMULATED_MEMORY_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+pub const SIMULATED_MEMORY_BYTES: u64 = edge_sim::host::MEMORY_BYTES;
 
 /// Labels of a served request (RED metrics).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -104,7 +106,38 @@ pub struct UpstreamLabels {
 type LatencyFamily = Family<RequestLabels, HistogramWithExemplars<RequestExemplar>>;
 type GaugeF64 = Gauge<f64, AtomicU64>;
 
-/// The metrics of one node.
+/// A counter whose value is read from elsewhere (the host, a clock) rather than counted
+/// here: `set` takes the source's current total. It never goes down, even if two readers
+/// race with values a moment apart. Clones share the value.
+#[derive(Debug, Clone, Default)]
+pub struct SampledCounter(Arc<AtomicU64>);
+
+impl SampledCounter {
+    /// Records the source's total now (ignored if negative or not finite).
+    pub fn set(&self, total: f64) {
+        if total.is_finite() && total >= 0.0 {
+            // For non-negative floats the bit patterns order as the values do.
+            self.0.fetch_max(total.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// The value.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+impl EncodeMetric for SampledCounter {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&self.get(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
+}
+
+/// The `edge_*` metrics of one node's process.
 #[derive(Debug)]
 pub struct NodeMetrics {
     /// Served requests (RED: rate and errors).
@@ -123,10 +156,12 @@ pub struct NodeMetrics {
     pub memory_used: Gauge,
     /// The node's memory size.
     pub memory_limit: Gauge,
-    /// Unix time the node started.
+    /// Unix time the node's process started.
     pub start_time: GaugeF64,
-    /// Seconds since the node started.
+    /// Seconds since the node's process started.
     pub uptime: GaugeF64,
+    /// Usage of the data filesystem, 0-1 (`disk_fill` fills it).
+    pub disk_used: GaugeF64,
     /// 1 while a fault of the mode is active (every mode pre-created at 0).
     pub fault_active: Family<FaultLabels, Gauge>,
     /// Faults injected, by mode.
@@ -139,7 +174,6 @@ pub struct NodeMetrics {
     /// timeout (`flaky_network`): what a host's TCP timeout counter shows under packet
     /// loss. 0 on a healthy network, so one is evidence, whatever the scrape interval.
     pub network_timeouts: Counter,
-    registry: Registry,
 }
 
 /// What the info metric says about the node.
@@ -153,6 +187,10 @@ pub struct BuildInfo {
     pub log_drops: LogDrops,
     /// The process's trace exporter, if traces are on (its drop counts).
     pub traces: Option<Arc<Exporter>>,
+    /// The host kernel's count of OOM kills of this node's process
+    /// (`edge_oom_kills_total`): one value for every registry the node's process has had,
+    /// so a restart does not reset it.
+    pub oom_kills: SampledCounter,
 }
 
 /// `edge_log_lines_dropped_total`: read from the log writer at each scrape, so it needs
@@ -208,9 +246,8 @@ fn new_latency_histogram() -> HistogramWithExemplars<RequestExemplar> {
 }
 
 impl NodeMetrics {
-    /// Builds and registers every metric.
-    pub fn new(info: &BuildInfo) -> Self {
-        let mut registry = Registry::default();
+    /// Builds every metric and registers it in `registry`.
+    pub fn new(info: &BuildInfo, registry: &mut Registry) -> Self {
         let m = Self {
             requests: Family::default(),
             request_duration: Family::new_with_constructor(new_latency_histogram),
@@ -222,15 +259,15 @@ impl NodeMetrics {
             memory_limit: Gauge::default(),
             start_time: GaugeF64::default(),
             uptime: GaugeF64::default(),
+            disk_used: GaugeF64::default(),
             fault_active: Family::default(),
             fault_injections: Family::default(),
             upstream_requests: Family::default(),
             orders_stored: Gauge::default(),
             network_timeouts: Counter::default(),
-            registry: Registry::default(),
         };
         let ratio = || Unit::Other("ratio".to_owned());
-        let r = &mut registry;
+        let r = registry;
         r.register("edge_http_requests", "HTTP requests served by the shop API", m.requests.clone());
         r.register_with_unit(
             "edge_http_request_duration",
@@ -260,11 +297,27 @@ impl NodeMetrics {
         r.register_with_unit("edge_memory_limit", "Memory of the node", Unit::Bytes, m.memory_limit.clone());
         r.register_with_unit(
             "edge_start_time",
-            "Unix time the node started",
+            "Unix time the node's process started",
             Unit::Seconds,
             m.start_time.clone(),
         );
-        r.register_with_unit("edge_uptime", "Time since the node started", Unit::Seconds, m.uptime.clone());
+        r.register_with_unit(
+            "edge_uptime",
+            "Time since the node's process started",
+            Unit::Seconds,
+            m.uptime.clone(),
+        );
+        r.register_with_unit(
+            "edge_disk_used",
+            "Usage of the node's data filesystem (0-1)",
+            ratio(),
+            m.disk_used.clone(),
+        );
+        r.register(
+            "edge_oom_kills",
+            "Times the host's OOM killer ended the node's process (read from the host: a restart does not reset it)",
+            info.oom_kills.clone(),
+        );
         r.register(
             "edge_fault_active",
             "1 while an injected fault of this mode is active",
@@ -317,34 +370,19 @@ impl NodeMetrics {
             }
         }
         m.memory_limit.set(i64::try_from(SIMULATED_MEMORY_BYTES).unwrap_or(i64::MAX));
-        Self { registry, ..m }
+        m
     }
 
-    /// Records one served request; `trace_id` is the sampled trace's id, if any.
-    pub fn observe_request(
-        &self,
-        labels: &RequestLabels,
-        seconds: f64,
-        request_id: &str,
-        trace_id: Option<&str>,
-    ) {
-        self.requests.get_or_create(labels).inc();
-        let exemplar =
-            RequestExemplar { request_id: request_id.to_owned(), trace_id: trace_id.map(str::to_owned) };
-        self.request_duration.get_or_create(labels).observe(seconds, Some(exemplar), None);
+    /// The request counter and latency histogram of a label set (created on first use), to
+    /// record into without looking them up again.
+    pub fn series(&self, labels: &RequestLabels) -> (Counter, HistogramWithExemplars<RequestExemplar>) {
+        (self.requests.get_or_create(labels).clone(), self.request_duration.get_or_create(labels).clone())
     }
 
     /// Records one call to a dependency.
     pub fn observe_upstream(&self, upstream: &'static str, ok: bool) {
         let outcome = if ok { "success" } else { "error" };
         self.upstream_requests.get_or_create(&UpstreamLabels { upstream, outcome }).inc();
-    }
-
-    /// The OpenMetrics text of the registry.
-    pub fn encode(&self) -> Result<String, std::fmt::Error> {
-        let mut out = String::with_capacity(16 * 1024);
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
-        Ok(out)
     }
 }
 

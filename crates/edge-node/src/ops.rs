@@ -1,5 +1,6 @@
-//! Operational endpoints: `/metrics`, `/healthz`, `/readyz`, and the `healthcheck`
-//! client used by container health checks (the runtime image has no curl).
+//! Operational endpoints: `/metrics` (the app's: `edge_*` and the HTTP shapes),
+//! `/host/metrics` (the host's, in node_exporter's shape), `/healthz`, `/readyz`, and the
+//! `healthcheck` client used by container health checks (the runtime image has no curl).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,13 +15,27 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::metrics::OPENMETRICS_CONTENT_TYPE;
+use crate::shapes::node_exporter;
 use crate::state::NodeState;
 
-/// `GET /metrics`: gauges refreshed from the model at this instant, then encoded.
+/// `GET /metrics`: gauges refreshed from the model at this instant (which also swaps in a
+/// fresh registry if the process restarted), then encoded.
 pub async fn metrics(State(state): State<NodeState>) -> Result<Response, ApiError> {
     state.refresh_gauges();
     let text = state.metrics().encode().map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response())
+}
+
+/// `GET /host/metrics`: the host stepped to this instant, in node_exporter's names and
+/// format; 404 when the node_exporter shape is off, as a box without one would answer.
+pub async fn host_metrics(State(state): State<NodeState>) -> Result<Response, ApiError> {
+    if !state.config().shapes.node_exporter {
+        return Err(ApiError::NotFound(
+            "no node_exporter on this node (the node_exporter shape is off: --metric-shapes)".to_owned(),
+        ));
+    }
+    let text = node_exporter::render(&state.host_view());
+    Ok(([(header::CONTENT_TYPE, node_exporter::CONTENT_TYPE)], text).into_response())
 }
 
 /// `GET /healthz`: the process is alive (a crashed node never gets here: the gate answers 503).

@@ -3,7 +3,13 @@
 //! load shedding, the request timeout and the access log line.
 //!
 //! Only shop routes (and unmatched paths, collapsed to one `route` label) are
-//! measured; `/metrics`, `/inject` and the health endpoints are control traffic.
+//! measured; `/metrics`, `/host/metrics`, `/inject` and the health endpoints are control
+//! traffic.
+//!
+//! One measurement feeds every shape: `edge_*`, and the otel and promhttp dialects when on
+//! ([`crate::app_metrics::AppMetrics::observe_request`]), so their counts agree exactly.
+//! The request records into the registry of the process it arrived in (taken on arrival,
+//! and handed to the handlers as a request extension for their upstream counters).
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
@@ -26,7 +32,7 @@ const MAX_REQUEST_ID: usize = 64;
 pub const UNMATCHED: &str = "unmatched";
 
 /// The middleware: measure shop requests, pass control requests through untouched.
-pub async fn track(State(state): State<NodeState>, request: Request, next: Next) -> Response {
+pub async fn track(State(state): State<NodeState>, mut request: Request, next: Next) -> Response {
     // The route's static template (no copy of the matched path: this runs per request).
     let matched = request.extensions().get::<MatchedPath>().map(|m| routes::route(m.as_str()));
     let (service, route) = match matched {
@@ -36,6 +42,8 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     };
     let method = method_label(request.method());
     let request_id = request_id(&request);
+    let metrics = state.metrics();
+    request.extensions_mut().insert(metrics.clone());
     let started = Instant::now();
     // Traces off: no span, no context, nothing but this check.
     let span = state.tracer().map(|tracer| {
@@ -72,7 +80,7 @@ pub async fn track(State(state): State<NodeState>, request: Request, next: Next)
     });
     state.count_served();
     let exemplar_trace = trace.as_ref().filter(|t| t.sampled).map(|t| t.trace_id.as_str());
-    state.metrics().observe_request(
+    metrics.observe_request(
         &RequestLabels { service, route, method, status },
         latency,
         &request_id,
@@ -114,6 +122,8 @@ fn method_label(method: &Method) -> &'static str {
         Method::PATCH => "PATCH",
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
         _ => "other",
     }
 }

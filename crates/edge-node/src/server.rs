@@ -1,7 +1,9 @@
 //! The router, and running one node or a fleet of them until shutdown.
 //!
 //! A fleet shares one runtime, one traffic scheduler and one housekeeping ticker; each
-//! node has its own listener, router, model, RNG streams and registry.
+//! node has its own listener, router, model, RNG streams and registry. The ticker steps
+//! every node's model each second (load, host, fault expiry), so the host moves and an OOM
+//! kill happens on time even when nobody scrapes.
 //!
 //! Shutdown has two phases. Drain: `/readyz` answers 503 for [`DRAIN_PERIOD`] while the
 //! node still accepts and serves, so probes and load balancers see it leave. Then stop:
@@ -33,7 +35,7 @@ pub const DRAIN_PERIOD: Duration = Duration::from_secs(2);
 /// Longest wait for requests in flight once the listeners close. Requests time out after
 /// 5 s and injected stalls last at most 3 s, so nothing legitimate needs longer.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(8);
-/// How often the ticker feeds load to the models and expires faults.
+/// How often the ticker feeds load to the models, steps their hosts and expires faults.
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// The whole HTTP surface of one node.
@@ -44,6 +46,7 @@ pub fn app(state: NodeState) -> Router {
     }
     router
         .route("/metrics", get(ops::metrics))
+        .route(crate::shapes::node_exporter::PATH, get(ops::host_metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route(gate::FLEET_PATH, get(ops::fleet))
@@ -73,7 +76,8 @@ async fn front(State(state): State<NodeState>, request: Request, next: Next) -> 
 
 async fn not_found() -> ApiError {
     ApiError::NotFound(
-        "no such endpoint; try /api/products, /api/orders, /api/payments, /inject, /metrics, /healthz"
+        "no such endpoint; try /api/products, /api/orders, /api/payments, /inject, /metrics, /host/metrics, \
+         /healthz"
             .to_owned(),
     )
 }

@@ -11,17 +11,24 @@
 //!
 //! The route table is [`crate::routes`]; paid orders are kept in the node's order store
 //! ([`crate::orders`]), reached through the state.
+//!
+//! Creating an order is the shop's one write: while the data filesystem is full
+//! (`disk_fill`) it fails with 500 "no space left on device" before anything is charged (the
+//! order's row is written first), and every read keeps working.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post};
+use axum::{Extension, Json};
 use edge_sim::request::Step;
 use edge_sim::{Service, StepFailure};
 use opentelemetry::trace::{FutureExt as _, SpanKind};
 use serde::{Deserialize, Serialize};
 
+use crate::app_metrics::AppMetrics;
 use crate::error::ApiError;
 use crate::metrics::{UPSTREAM_GATEWAY, UPSTREAM_PAYMENTS};
 use crate::orders::Order;
@@ -104,10 +111,18 @@ struct NewOrder {
 /// The most orders one request may ask for.
 const MAX_QUANTITY: u32 = 100;
 
+/// The registry of the process the request arrived in (the RED middleware's extension; the
+/// current one if a handler were ever reached without it).
+fn request_metrics(state: &NodeState, extension: Option<Extension<Arc<AppMetrics>>>) -> Arc<AppMetrics> {
+    extension.map_or_else(|| state.metrics(), |Extension(metrics)| metrics)
+}
+
 async fn create_order(
     State(state): State<NodeState>,
+    metrics: Option<Extension<Arc<AppMetrics>>>,
     body: Result<Json<NewOrder>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let metrics = request_metrics(&state, metrics);
     let Json(new) = body.map_err(json_rejection)?;
     let product = product(new.product_id).ok_or_else(|| {
         ApiError::Unprocessable(format!("no product {}; products are 1-{}", new.product_id, CATALOG.len()))
@@ -119,18 +134,21 @@ async fn create_order(
         )));
     }
     perform(&state, Step::Service(Service::Orders), true, "orders stock check").await?;
+    if state.disk_full() {
+        return Err(ApiError::DiskFull);
+    }
     let total = product.price_cents * u64::from(new.quantity);
     let charged = match state.tracer() {
-        None => charge(&state, false).await,
+        None => charge(&state, &metrics, false).await,
         Some(tracer) => {
             let cx = tracer.step_span("payments charge", SpanKind::Client, Some(UPSTREAM_PAYMENTS));
-            let charged = charge(&state, false).with_context(cx.clone()).await;
+            let charged = charge(&state, &metrics, false).with_context(cx.clone()).await;
             let failure = charged.as_ref().err().map(|e| e.outcome().as_str());
             NodeTracer::end_step_span(&cx, std::time::Duration::ZERO, failure);
             charged
         }
     };
-    state.metrics().observe_upstream(UPSTREAM_PAYMENTS, charged.is_ok());
+    metrics.edge().observe_upstream(UPSTREAM_PAYMENTS, charged.is_ok());
     let payment_id = charged?;
     let order = state.store_order(product.id, new.quantity, total, payment_id);
     Ok((StatusCode::CREATED, Json(order)))
@@ -170,8 +188,10 @@ const MAX_AMOUNT_CENTS: u64 = 10_000_000;
 
 async fn create_payment(
     State(state): State<NodeState>,
+    metrics: Option<Extension<Arc<AppMetrics>>>,
     body: Result<Json<NewPayment>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
+    let metrics = request_metrics(&state, metrics);
     let Json(new) = body.map_err(json_rejection)?;
     if new.amount_cents == 0 || new.amount_cents > MAX_AMOUNT_CENTS {
         return Err(ApiError::Unprocessable(format!(
@@ -179,16 +199,16 @@ async fn create_payment(
             new.amount_cents
         )));
     }
-    let id = charge(&state, true).await?;
+    let id = charge(&state, &metrics, true).await?;
     Ok((StatusCode::CREATED, Json(Payment { id, amount_cents: new.amount_cents, status: "captured" })))
 }
 
 /// The payments service's work: its own step, then the gateway. `entry` is false when
 /// orders charge through it internally.
-async fn charge(state: &NodeState, entry: bool) -> Result<u64, ApiError> {
+async fn charge(state: &NodeState, metrics: &AppMetrics, entry: bool) -> Result<u64, ApiError> {
     perform(state, Step::Service(Service::Payments), entry, "payments authorize").await?;
     let gateway = perform(state, Step::Gateway, false, "payment gateway charge").await;
-    state.metrics().observe_upstream(UPSTREAM_GATEWAY, gateway.is_ok());
+    metrics.edge().observe_upstream(UPSTREAM_GATEWAY, gateway.is_ok());
     gateway?;
     Ok(state.next_payment_id())
 }

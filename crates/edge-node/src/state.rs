@@ -11,7 +11,10 @@
 //! Two std `Mutex`es: the model (with its request-plan RNG) and the order store. Each is
 //! held only to compute a decision, never across an `.await`, never together, and never
 //! while logging: a critical section computes, the lock is released, then the caller
-//! logs. A stalled log writer therefore can never hold up another request's lock.
+//! logs. A stalled log writer therefore can never hold up another request's lock. A std
+//! `RwLock` holds the current process's metrics ([`AppMetrics`]): read (an `Arc` clone)
+//! per request and scrape, written only when the process restarts, never while the model
+//! is locked.
 //!
 //! One policy for a poisoned lock: recover the guard ([`PoisonError::into_inner`]) and
 //! carry on. That is sound because every critical section is one call into the model or
@@ -20,10 +23,12 @@
 //! stored, an evicted id already gone), and every later operation tolerates that. The
 //! alternatives are worse: answering 500 forever, or reading a poisoned value as 0,
 //! would turn one bug into a dead or lying node.
+//!
+//! The host under the node and the node's process are read in [`host`].
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edge_sim::api::Member;
@@ -36,10 +41,15 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
+use crate::app_metrics::{AppMetrics, AppSetup, ProcessStart};
 use crate::config::NodeConfig;
-use crate::metrics::{BuildInfo, NodeMetrics, SIMULATED_MEMORY_BYTES, fault_labels};
+use crate::metrics::{BuildInfo, SIMULATED_MEMORY_BYTES, SampledCounter, fault_labels};
 use crate::orders::{Order, OrderStore};
 use crate::traces::NodeTracer;
+
+mod host;
+
+use host::step_host;
 
 /// The node's clock: time since start (tokio's, so tests can pause and advance it)
 /// anchored to wall time for the API and the start-time metric.
@@ -155,6 +165,8 @@ pub struct Injected {
 pub struct Admission {
     /// The node is down (`node_crash`): answer 503.
     pub crashed: bool,
+    /// The node's process is gone (OOM-killed, not yet restarted): answer 503.
+    pub process_down: bool,
     /// The network holds the request this long first (`flaky_network`).
     pub stall: Option<Duration>,
 }
@@ -165,7 +177,14 @@ struct Inner {
     config: NodeConfig,
     tracer: Option<NodeTracer>,
     clock: Clock,
-    metrics: NodeMetrics,
+    /// The current process's metrics (replaced when the process restarts).
+    metrics: RwLock<Arc<AppMetrics>>,
+    /// What every registry is built from.
+    app: AppSetup,
+    /// Whether the current process's death was logged (once per kill).
+    kill_logged: AtomicBool,
+    /// The restart count of the process `metrics` belongs to (a lock-free check).
+    restarts_seen: AtomicU32,
     store: Mutex<OrderStore>,
     in_flight: Semaphore,
     /// False once shutdown began: `/readyz` answers 503.
@@ -198,16 +217,38 @@ impl NodeState {
     /// off at no cost, as [`Self::new`]).
     pub fn with_tracer(config: NodeConfig, tracer: Option<NodeTracer>) -> Self {
         let node_seed = rng::node_seed(config.run_seed, config.node_id);
-        let model = NodeSim::new(NodeParams { seed: node_seed, phase: config.phase() });
-        let metrics = NodeMetrics::new(&BuildInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            seed: config.run_seed,
-            log_drops: config.log_drops.clone(),
-            traces: tracer.as_ref().map(|t| t.exporter().clone()),
-        });
+        let mut model = NodeSim::new(NodeParams { seed: node_seed, phase: config.phase() });
+        let app = AppSetup {
+            build: BuildInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                seed: config.run_seed,
+                log_drops: config.log_drops.clone(),
+                traces: tracer.as_ref().map(|t| t.exporter().clone()),
+                oom_kills: SampledCounter::default(),
+            },
+            shapes: config.shapes,
+            // The resource the node's spans carry (built only when the shape is on: it
+            // reads the OTEL_* variables).
+            target: if config.shapes.otel {
+                crate::shapes::otel::target_labels(&crate::traces::node_resource(
+                    config.node_id,
+                    &config.region,
+                ))
+            } else {
+                Vec::new()
+            },
+            concurrency_limit: config.concurrency_limit,
+        };
         let clock = Clock::start();
-        metrics.start_time.set(clock.unix(Duration::ZERO));
-        metrics.concurrency_limit.set(i64::try_from(config.concurrency_limit).unwrap_or(i64::MAX));
+        let host = step_host(&mut model, Duration::ZERO);
+        let metrics = AppMetrics::new(
+            &app,
+            ProcessStart {
+                restarts: host.process.restarts,
+                started_unix: clock.unix(host.process.started_at),
+                cpu_baseline: host.busy_cpu_seconds,
+            },
+        );
         Self(Arc::new(Inner {
             store: Mutex::new(OrderStore::new(config.order_capacity)),
             in_flight: Semaphore::new(config.concurrency_limit),
@@ -223,7 +264,10 @@ impl NodeState {
             config,
             tracer,
             clock,
-            metrics,
+            metrics: RwLock::new(Arc::new(metrics)),
+            app,
+            kill_logged: AtomicBool::new(false),
+            restarts_seen: AtomicU32::new(host.process.restarts),
         }))
     }
 
@@ -247,9 +291,10 @@ impl NodeState {
         self.0.clock
     }
 
-    /// The node's metrics (atomics: recording needs no lock).
-    pub fn metrics(&self) -> &NodeMetrics {
-        &self.0.metrics
+    /// The current process's metrics (atomics: recording needs no lock). A request keeps
+    /// the `Arc` it took on arrival, so it records into its own process's registry.
+    pub fn metrics(&self) -> Arc<AppMetrics> {
+        self.0.metrics.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The node's own seed, for streams such as the traffic generator's.
@@ -287,11 +332,21 @@ impl NodeState {
     /// Whether the node serves a request arriving now, and after what network stall.
     pub fn admission(&self) -> Admission {
         let now = self.0.clock.now();
-        let mut sim = self.sim();
-        let Sim { model, rng, .. } = &mut *sim;
-        let admission = Admission { crashed: model.is_crashed(now), stall: model.network_stall(now, rng) };
+        let (admission, host) = {
+            let mut sim = self.sim();
+            let Sim { model, rng, .. } = &mut *sim;
+            let host = step_host(model, now);
+            let admission = Admission {
+                crashed: model.is_crashed(now),
+                // The model's `is_down` covers a crash too; this is the OOM kill's gap alone.
+                process_down: !model.is_crashed(now) && model.is_down(now),
+                stall: model.network_stall(now, rng),
+            };
+            (admission, host)
+        };
+        self.follow_process(&host);
         if admission.stall.is_some() {
-            self.0.metrics.network_timeouts.inc();
+            self.metrics().edge().network_timeouts.inc();
         }
         admission
     }
@@ -400,7 +455,7 @@ impl NodeState {
             return Ok(injected);
         }
         let f = &injected.fault;
-        self.0.metrics.fault_injections.get_or_create(&fault_labels(f.kind)).inc();
+        self.metrics().edge().fault_injections.get_or_create(&fault_labels(f.kind)).inc();
         tracing::info!(
             target: crate::logging::targets::FAULT,
             node = self.id(),
@@ -525,11 +580,11 @@ impl NodeState {
     }
 }
 
-// ---- metrics and the ticker --------------------------------------------------------
+// ---- metrics and the ticker -----------------------------------------------------
 
 impl NodeState {
-    /// One second of housekeeping: feed the served load to the model, log faults that
-    /// expired, refresh the gauges.
+    /// One second of housekeeping: feed the served load to the model, step the host (so
+    /// it moves even when nobody scrapes), log faults that expired, refresh the gauges.
     pub fn tick(&self, elapsed: Duration) {
         let served = self.0.served.swap(0, Ordering::Relaxed);
         let rps = served as f64 / elapsed.as_secs_f64().max(1e-3);
@@ -537,6 +592,7 @@ impl NodeState {
         let ended = {
             let mut sim = self.sim();
             sim.model.set_load(rps);
+            sim.model.advance(now);
             let ended = sim.model.expire(now);
             sim.seals.record_ends(ended, now)
         };
@@ -548,18 +604,28 @@ impl NodeState {
     /// so a scrape never shows a fault that already expired).
     pub fn refresh_gauges(&self) -> Signals {
         let now = self.0.clock.now();
-        let (signals, active) = {
+        let (signals, active, host) = {
             let mut sim = self.sim();
+            let host = step_host(&mut sim.model, now);
             let signals = sim.model.signals(now);
             let active: Vec<FaultKind> = sim.visible(now).map(|f| f.kind).collect();
-            (signals, active)
+            (signals, active, host)
         };
         let orders = self.orders_stored();
-        let m = &self.0.metrics;
+        self.follow_process(&host);
+        let app = self.metrics();
+        let m = app.edge();
+        let start = app.start();
+        let used_bytes = signals.memory * SIMULATED_MEMORY_BYTES as f64;
+        self.0.app.build.oom_kills.set(host.oom_kills as f64);
+        if let Some(process) = app.process() {
+            process.set(used_bytes as u64, host.busy_cpu_seconds - start.cpu_baseline);
+        }
         m.cpu.set(signals.cpu);
         m.memory.set(signals.memory);
-        m.memory_used.set((signals.memory * SIMULATED_MEMORY_BYTES as f64) as i64);
-        m.uptime.set(now.as_secs_f64());
+        m.memory_used.set(used_bytes as i64);
+        m.disk_used.set(host.disk_used_ratio);
+        m.uptime.set((now.saturating_sub(host.process.started_at)).as_secs_f64());
         for &kind in FaultKind::ALL {
             m.fault_active.get_or_create(&fault_labels(kind)).set(i64::from(active.contains(&kind)));
         }
@@ -614,7 +680,7 @@ mod tests {
         assert_eq!(state.order(order.id).map(|o| o.id), Some(order.id));
         assert_eq!(state.orders_stored(), 1);
         state.refresh_gauges();
-        assert_eq!(state.metrics().orders_stored.get(), 1, "not read as 0");
+        assert_eq!(state.metrics().edge().orders_stored.get(), 1, "not read as 0");
         assert!(!state.admission().crashed);
     }
 

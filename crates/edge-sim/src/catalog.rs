@@ -47,6 +47,14 @@ pub enum FaultKind {
     /// Packet loss in front of the node: a fraction of requests and scrapes stall for
     /// 1-3 s of retransmission, so scrapes time out and `up` flaps.
     FlakyNetwork,
+    /// The data filesystem (`/var/lib/edge`) fills at `intensity` of its size per second
+    /// (default 1 %/s: full in about a minute) and stays full; order writes then fail with
+    /// "no space left on device". The space is released when the fault ends.
+    DiskFill,
+    /// Memory leaks at `intensity` per second (default 5 %) until the kernel's OOM killer
+    /// ends the process; it comes back after a few seconds and, while the fault lasts,
+    /// leaks again until the next kill.
+    OomKill,
 }
 
 /// What the optional `intensity` of a fault means, its valid range and its default.
@@ -109,6 +117,8 @@ impl FaultKind {
             FaultKind::NodeCrash => "NodeDown",
             FaultKind::DependencyFailure => "UpstreamFailing",
             FaultKind::FlakyNetwork => "ScrapeFlapping",
+            FaultKind::DiskFill => "DiskFillingUp",
+            FaultKind::OomKill => "NodeOOMKilled",
         }
     }
 
@@ -129,6 +139,10 @@ impl FaultKind {
             FaultKind::FlakyNetwork => {
                 spec("fraction of requests and scrapes stalled", 0.05, 0.9, (0.3, 0.3))
             }
+            FaultKind::DiskFill => {
+                spec("fill rate, fraction of the data filesystem per second", 0.0005, 0.05, (0.01, 0.01))
+            }
+            FaultKind::OomKill => spec("leak rate, fraction of memory per second", 0.005, 0.2, (0.05, 0.05)),
         }
     }
 
@@ -268,6 +282,21 @@ mod entries_tests {
         assert_eq!(rows[0]["intensity"]["max"], 1.0);
         let crash = rows.iter().find(|r| r["failure"] == "node_crash").expect("node_crash");
         assert!(crash["intensity"].is_null() && crash["accepts_service"] == false, "{crash}");
+        let fill = rows.iter().find(|r| r["failure"] == "disk_fill").expect("disk_fill");
+        assert_eq!(fill["expected_alert"], "DiskFillingUp");
+        assert_eq!(
+            (fill["intensity"]["min"].as_f64(), fill["intensity"]["max"].as_f64()),
+            (Some(0.0005), Some(0.05))
+        );
+        assert_eq!(fill["intensity"]["default"], serde_json::json!([0.01, 0.01]));
+        let oom = rows.iter().find(|r| r["failure"] == "oom_kill").expect("oom_kill");
+        assert_eq!(oom["expected_alert"], "NodeOOMKilled");
+        assert_eq!(
+            (oom["intensity"]["min"].as_f64(), oom["intensity"]["max"].as_f64()),
+            (Some(0.005), Some(0.2))
+        );
+        assert_eq!(oom["intensity"]["default"], serde_json::json!([0.05, 0.05]));
+        assert!(fill["accepts_service"] == false && oom["accepts_service"] == false);
     }
 }
 
@@ -304,7 +333,9 @@ mod tests {
                 "error_burst",
                 "node_crash",
                 "dependency_failure",
-                "flaky_network"
+                "flaky_network",
+                "disk_fill",
+                "oom_kill"
             ]
         );
         assert_eq!(Service::valid_names(), "products, orders, payments");
@@ -320,7 +351,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown failure mode `cpu_spikes`; valid modes: cpu_spike, memory_leak, \
-             latency_spike, error_burst, node_crash, dependency_failure, flaky_network"
+             latency_spike, error_burst, node_crash, dependency_failure, flaky_network, disk_fill, oom_kill"
         );
         let err = "x".repeat(1000).parse::<Service>().expect_err("not a service");
         assert!(err.to_string().len() < 120, "echo is bounded: {err}");

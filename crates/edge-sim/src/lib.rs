@@ -1,6 +1,7 @@
 //! The pure simulation model of one edge node.
 //!
 //! This crate decides *what a node is doing*: its resource signals (CPU, memory), the
+//! host under it as node_exporter would report it ([`host`]), the
 //! catalog of failure modes and their lifecycle, and, for every request the service
 //! serves, how long each step takes and whether it fails. It has no HTTP, no sockets,
 //! no clock and no global RNG: time comes in as a [`Duration`](std::time::Duration)
@@ -16,6 +17,7 @@ pub mod api;
 pub mod catalog;
 pub mod fault;
 pub mod fleet;
+pub mod host;
 pub mod node;
 pub mod request;
 pub mod resources;
@@ -23,6 +25,7 @@ pub mod rng;
 
 pub use catalog::{FaultKind, Intensity, Service};
 pub use fault::{Changed, EndReason, Ended, Fault, FaultError, FaultSet, FaultSpec};
+pub use host::{CpuMode, Host, HostSnapshot, Process};
 pub use node::{NodeParams, NodeSim};
 pub use request::{StepFailure, StepPlan};
 pub use resources::Signals;

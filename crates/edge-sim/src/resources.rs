@@ -1,6 +1,10 @@
 //! CPU and memory utilisation of a node: a slow daily cycle, the load the node really
 //! serves, mean-reverting noise, and the resource faults on top.
 //!
+//! The leaks (`memory_leak`, `oom_kill`) are the node process's own memory: they count from
+//! the later of the fault's start and the process's start, and vanish while the process is
+//! down (see [`Resources::signals_for`]).
+//!
 //! Steady state stays inside a documented envelope ([`STEADY_CPU_MAX`],
 //! [`STEADY_MEMORY_MAX`]) far from any alert threshold, so a fleet at rest never alarms.
 
@@ -103,14 +107,34 @@ impl Resources {
         self.load_rps = if rps.is_finite() { rps.max(0.0) } else { 0.0 };
     }
 
+    /// The request rate last recorded by [`Self::set_load`].
+    pub fn load_rps(&self) -> f64 {
+        self.load_rps
+    }
+
     /// The daily cycle at `now`: 0 at night, 1 at the peak.
     pub fn daily(&self, now: Duration) -> f64 {
         0.5 - 0.5 * (TAU * (now.as_secs_f64() / DAY_LENGTH.as_secs_f64() + self.phase)).cos()
     }
 
-    /// Utilisation at `now` given the faults in force. Steps the noise up to `now`
-    /// (time only moves forward; an earlier `now` reuses the current noise).
+    /// Utilisation at `now` given the faults in force, for the node's first process (running
+    /// since the node started); see [`Self::signals_for`].
     pub fn signals(&mut self, now: Duration, faults: &FaultSet) -> Signals {
+        self.signals_for(now, faults, Some(Duration::ZERO))
+    }
+
+    /// Utilisation at `now` given the faults in force and the node's process: `Some(start)`
+    /// while it runs (a leak counts from the later of its fault's start and `start`), `None`
+    /// while it is down (its memory is free again, so memory is at the rest level). Memory
+    /// that an `oom_kill` leak would take past physical memory comes out as 1.0: the caller
+    /// (the host's OOM killer) ends the process then. Steps the noise up to `now` (time only
+    /// moves forward; an earlier `now` reuses the current noise).
+    pub fn signals_for(
+        &mut self,
+        now: Duration,
+        faults: &FaultSet,
+        process_since: Option<Duration>,
+    ) -> Signals {
         while self.ticks < now.as_secs() {
             self.cpu_noise.step(&mut self.rng);
             self.memory_noise.step(&mut self.rng);
@@ -121,6 +145,14 @@ impl Resources {
         let load = (self.load_rps * CPU_PER_RPS).min(CPU_LOAD_CAP);
         let mut cpu = self.cpu_base + 0.15 * daily + load + self.cpu_noise.value;
         let mut memory = self.memory_base + 0.05 * daily + self.memory_noise.value;
+        // How long a leak of a fault started at `start` has been filling this process.
+        let leaking = |start: Duration| match process_since {
+            Some(since) => now.saturating_sub(start.max(since)).as_secs_f64(),
+            None => 0.0,
+        };
+        // The OOM leak is added after the capped `memory_leak` one: only it may run memory
+        // out, and then the kernel, not a ceiling, stops it.
+        let mut oom_leak = 0.0;
 
         for fault in faults.active(now) {
             match fault.kind {
@@ -129,12 +161,21 @@ impl Resources {
                     cpu = cpu.max((target + self.spike_noise.value).clamp(target - 0.02, 1.0));
                 }
                 FaultKind::MemoryLeak => {
-                    let leaked = fault.intensity_or_default() * (now - fault.started_at).as_secs_f64();
+                    let leaked = fault.intensity_or_default() * leaking(fault.started_at);
                     memory = (memory + leaked).min(MEMORY_CEILING);
                 }
-                _ => {}
+                FaultKind::OomKill => {
+                    oom_leak = f64::max(oom_leak, fault.intensity_or_default() * leaking(fault.started_at));
+                }
+                FaultKind::LatencySpike
+                | FaultKind::ErrorBurst
+                | FaultKind::NodeCrash
+                | FaultKind::DependencyFailure
+                | FaultKind::FlakyNetwork
+                | FaultKind::DiskFill => {}
             }
         }
+        memory += oom_leak;
         Signals { cpu: cpu.clamp(0.0, 1.0), memory: memory.clamp(0.0, 1.0) }
     }
 }

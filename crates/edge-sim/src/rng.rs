@@ -1,7 +1,7 @@
 //! Seeded, reproducible random streams.
 //!
 //! A run has one seed. Each node derives its own seed from it, and each consumer
-//! (resource drift, request plans, the traffic generator) takes its own ChaCha stream
+//! (resource drift, request plans, the traffic generator, the host) takes its own ChaCha stream
 //! of that node seed, so one consumer drawing more never shifts another's sequence.
 
 use rand::SeedableRng;
@@ -16,6 +16,9 @@ pub enum Stream {
     Requests = 2,
     /// The built-in traffic generator's arrivals and request mix.
     Traffic = 3,
+    /// The host under the node (per-core spread, run queue, clock offset, the boot state);
+    /// a stream of its own so adding the host moved no other stream's draws.
+    Host = 4,
 }
 
 /// The seed of node `node_id` in a run seeded with `run_seed` (SplitMix64 of both, so
@@ -45,6 +48,7 @@ mod tests {
         let draw = |seed, s| stream(seed, s).random::<u64>();
         assert_eq!(draw(42, Stream::Drift), draw(42, Stream::Drift));
         assert_ne!(draw(42, Stream::Drift), draw(42, Stream::Requests));
+        assert_ne!(draw(42, Stream::Host), draw(42, Stream::Traffic));
         assert_ne!(node_seed(7, 1), node_seed(7, 2));
         assert_eq!(node_seed(7, 3), node_seed(7, 3));
     }

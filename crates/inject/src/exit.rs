@@ -1,5 +1,18 @@
-//! How a command ends: the process's exit code as one enum, and the refusal that comes
-//! before anything is sent.
+//! How a command ends, in one place: the process's exit code ([`Exit`]), the outcome of a
+//! command that ran ([`Outcome`]), the errors a command can end with ([`CommandError`], the
+//! libraries' own typed errors among them), and which code each one is.
+//!
+//! 0: everything succeeded. 1: the command ran, but a node, an expected alert, a source or
+//! the file system failed it, or it was interrupted. 2: a usage error, refused before
+//! anything was sent.
+
+use std::io::Write;
+
+use edge_sim::FaultError;
+use stack_client::ApiError;
+
+use crate::drill::{self, DrillError, state::StateError};
+use crate::scenario::{self, ScenarioError};
 
 /// The exit code of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +31,49 @@ impl Exit {
     pub const fn code(self) -> u8 {
         self as u8
     }
+}
 
-    /// `Ok` if everything succeeded, else `Failed`.
-    pub fn from_success(ok: bool) -> Self {
-        if ok { Exit::Ok } else { Exit::Failed }
+/// How a command that ran to its end went (one that could not is a [`CommandError`]).
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything it did succeeded.
+    Done,
+    /// Some part failed along the way (a node, an expected alert, a source, an interruption);
+    /// each was said on stderr as it happened.
+    Incomplete,
+}
+
+impl Outcome {
+    /// `Done` if every part succeeded (a fan-out's or a watch's verdict), else `Incomplete`.
+    pub fn every(succeeded: bool) -> Self {
+        if succeeded { Outcome::Done } else { Outcome::Incomplete }
+    }
+
+    /// `Done` if both are.
+    pub fn and(self, other: Outcome) -> Self {
+        Outcome::every(self == Outcome::Done && other == Outcome::Done)
+    }
+}
+
+impl From<drill::Outcome> for Outcome {
+    fn from(outcome: drill::Outcome) -> Self {
+        Outcome::every(outcome == drill::Outcome::Complete)
+    }
+}
+
+impl From<&scenario::Ran> for Outcome {
+    fn from(ran: &scenario::Ran) -> Self {
+        Outcome::every(ran.complete())
+    }
+}
+
+impl From<Outcome> for Exit {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Done => Exit::Ok,
+            Outcome::Incomplete => Exit::Failed,
+        }
     }
 }
 
@@ -40,5 +92,121 @@ impl From<String> for Refusal {
 impl From<&str> for Refusal {
     fn from(why: &str) -> Self {
         Refusal(why.to_owned())
+    }
+}
+
+/// Why a command did not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Bad input or nothing to act on (flags, targets, the fleet a selection needs).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A fault the nodes would refuse (duration, intensity, service), caught before sending.
+    #[error(transparent)]
+    Fault(#[from] FaultError),
+    /// No HTTP client.
+    #[error("cannot build the HTTP client")]
+    Client(#[source] ApiError),
+    /// A drill command refused or failed.
+    #[error(transparent)]
+    Drill(#[from] DrillError),
+    /// A scenario file refused.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+}
+
+impl From<String> for CommandError {
+    fn from(why: String) -> Self {
+        CommandError::Refused(why.into())
+    }
+}
+
+impl From<&str> for CommandError {
+    fn from(why: &str) -> Self {
+        CommandError::Refused(why.into())
+    }
+}
+
+impl CommandError {
+    /// Its exit code: a usage error if it was refused before anything was sent or written,
+    /// else a failure. Every variant is named, so a new one must be placed.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CommandError::Refused(_) | CommandError::Fault(_) | CommandError::Scenario(_) => Exit::Usage,
+            CommandError::Client(_) => Exit::Failed,
+            CommandError::Drill(e) => match e {
+                DrillError::State(StateError::Write { .. })
+                | DrillError::NotStarted { .. }
+                | DrillError::WriteReport { .. }
+                | DrillError::Sources(_) => Exit::Failed,
+                DrillError::State(
+                    StateError::Read { .. }
+                    | StateError::Corrupt { .. }
+                    | StateError::Version { .. }
+                    | StateError::Missing { .. },
+                )
+                | DrillError::Catalog(_)
+                | DrillError::AlreadyRunning { .. }
+                | DrillError::EmptyPool
+                | DrillError::Over
+                | DrillError::NoMoreHints(_)
+                | DrillError::NotInPool { .. } => Exit::Usage,
+            },
+        }
+    }
+
+    /// One line: what went wrong, then each cause.
+    pub fn line(&self) -> String {
+        stack_client::error_chain(self)
+    }
+}
+
+/// The end of a command: an outcome becomes 0 or 1; an error its [`CommandError::exit`]
+/// code, said on `err` in one line (`inject: ...`). A usage error is handed back as a
+/// [`Refusal`] instead, which `crate::run` says and exits 2 on.
+pub fn finish(result: Result<Outcome, CommandError>, err: &mut impl Write) -> Result<Exit, Refusal> {
+    match result {
+        Ok(outcome) => Ok(outcome.into()),
+        Err(e) => match e.exit() {
+            Exit::Usage => Err(Refusal(e.line())),
+            code => {
+                let _ = writeln!(err, "inject: {}", e.line());
+                Ok(code)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_and_errors_map_to_their_codes() {
+        assert_eq!(Exit::from(Outcome::Done), Exit::Ok);
+        assert_eq!(Exit::from(Outcome::Done.and(Outcome::Incomplete)), Exit::Failed);
+        assert_eq!(Outcome::from(drill::Outcome::Gaps(vec!["alert sink: down".into()])), Outcome::Incomplete);
+        assert_eq!(CommandError::from("give --node").exit(), Exit::Usage);
+        assert_eq!(CommandError::from(DrillError::Over).exit(), Exit::Usage);
+        let io = || std::io::Error::other("disk full");
+        let write = StateError::Write { path: "drill.json".into(), source: io() };
+        assert_eq!(CommandError::from(DrillError::from(write)).exit(), Exit::Failed);
+        let started = DrillError::NotStarted {
+            cause: drill::StartFailure::Interrupted,
+            undone: drill::Undone { ended: 0, failed: vec![] },
+        };
+        assert_eq!(CommandError::from(started).exit(), Exit::Failed);
+    }
+
+    #[test]
+    fn a_failure_is_said_in_one_line_and_a_usage_error_handed_back() {
+        let mut err = Vec::new();
+        let io = std::io::Error::other("disk full");
+        let failed = CommandError::from(DrillError::WriteReport { path: "r.md".into(), source: io });
+        assert_eq!(finish(Err(failed), &mut err), Ok(Exit::Failed));
+        assert_eq!(String::from_utf8_lossy(&err), "inject: cannot write r.md: disk full\n");
+        let refused = finish(Err(DrillError::Over.into()), &mut err).expect_err("usage");
+        assert!(refused.0.starts_with("the drill is over"), "{refused}");
+        assert_eq!(finish(Ok(Outcome::Incomplete), &mut Vec::new()), Ok(Exit::Failed));
     }
 }

@@ -37,8 +37,15 @@ fn temp(name: &str) -> PathBuf {
     dir.join("drill.json")
 }
 
+/// One line on stderr saying `says`, and the exit code: 2 for a usage error (refused before
+/// anything was sent), 1 for a failure after something was.
 fn one_line_refusal(code: u8, err: &str, says: &str) {
     assert!(code != 0 && err.lines().count() == 1 && err.contains(says), "exit {code}: {err}");
+}
+
+fn usage_error(code: u8, err: &str, says: &str) {
+    one_line_refusal(code, err, says);
+    assert_eq!(code, 2, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,10 +63,10 @@ async fn a_drill_is_sealed_judged_and_stopped_and_bad_input_changes_nothing() {
 
     let before = applied(&fleet);
     let (code, _, err) = run(&fleet, &state, &start).await;
-    one_line_refusal(code, &err, "already running");
+    usage_error(code, &err, "already running");
     let (code, _, err) =
         run(&fleet, &state, &["drill", "answer", "--node", "99", "--failure", "cpu_spike"]).await;
-    one_line_refusal(code, &err, "node 99 is not in this drill's fleet");
+    usage_error(code, &err, "node 99 is not in this drill's fleet");
     assert_eq!(applied(&fleet), before, "refusals changed the fleet");
 
     let node = applied(&fleet).iter().position(|&n| n == 1).expect("the drill's node") + 1;
@@ -78,7 +85,7 @@ async fn a_drill_is_sealed_judged_and_stopped_and_bad_input_changes_nothing() {
     assert_eq!((code, truth["faults"][0]["node"].as_u64()), (0, Some(node as u64)));
     assert_eq!(truth["faults"][0]["end_reason"], "cleared");
     let (code, _, err) = run(&fleet, &state, &["drill", "hint"]).await;
-    one_line_refusal(code, &err, "the drill is over");
+    usage_error(code, &err, "the drill is over");
 
     // Prometheus and the sink do not answer here: the report still comes out, whole, on
     // stdout, and what is missing is said on stderr (exit 1), so `> report.md` is a clean file.
@@ -100,15 +107,17 @@ async fn a_start_the_fleet_cannot_take_whole_is_undone_and_a_corrupt_state_refus
         ["drill", "start", "--node", "1,5", "--drill", "hard-two-regions", "--seed", "1", "--delay", "0"];
     let (code, _, err) = run(&fleet, &state, &args).await;
     one_line_refusal(code, &err, "drill not started");
-    assert!(err.contains("nothing was left running (1 fault(s) ended)"), "{err}");
+    // A fault was sent (and ended again): a failure, not a usage error.
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nothing was left running (1 fault(s) ended): node 5 ("), "{err}");
     assert_eq!(applied(&fleet), vec![0; 4]);
     assert!(!state.exists(), "no state for a drill that did not start");
 
     std::fs::write(&state, "{\"version\": 1, \"seed\": ").expect("write");
     let args = ["drill", "start", "--node", "1-4", "--seed", "1", "--delay", "0"];
     let (code, _, err) = run(&fleet, &state, &args).await;
-    one_line_refusal(code, &err, "is corrupt");
+    usage_error(code, &err, "is corrupt");
     let (code, _, err) = run(&fleet, &state, &["drill", "status"]).await;
-    one_line_refusal(code, &err, "is corrupt");
+    usage_error(code, &err, "is corrupt");
     assert_eq!(applied(&fleet), vec![0; 4]);
 }

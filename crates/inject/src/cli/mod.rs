@@ -337,7 +337,7 @@ mod tests {
             c.inject.rollout.unwrap_or(-1.0)
         }),
         (&["-n", "3", "-f", "cpu_spike"], "--duration", "1-3600 seconds", |c| c.inject.duration),
-        (&["-n", "3", "-f", "latency_spike"], "--intensity", "0.001-100", |c| {
+        (&["-n", "3", "-f", "latency_spike"], "--intensity", "0.0005-100", |c| {
             c.inject.intensity.unwrap_or(-1.0)
         }),
         (&["-n", "3", "-f", "cpu_spike"], "--watch-timeout", "1-3600 seconds", |c| c.inject.watch_timeout),

@@ -3,22 +3,22 @@
 use std::io::Write;
 
 use super::Context;
-use crate::exit::Refusal;
+use crate::exit::{CommandError, Outcome};
 use crate::fanout;
 use crate::output::Output;
 use crate::targets::NodeSpec;
 
-/// Clears; true if every node answered.
+/// Clears; `Done` if every node answered.
 pub async fn run(
     ctx: &Context,
     node: Option<&NodeSpec>,
     region: Option<&str>,
     id: Option<u64>,
     io: Output<'_, impl Write, impl Write>,
-) -> Result<bool, Refusal> {
+) -> Result<Outcome, CommandError> {
     let nodes = ctx.select(node, region).await?;
     if id.is_some() && nodes.len() != 1 {
         return Err("--id names one fault of one node; give a single --node".into());
     }
-    Ok(fanout::clear(&ctx.client, &nodes, id, ctx.json, io.out, io.err).await)
+    Ok(Outcome::every(fanout::clear(&ctx.client, &nodes, id, ctx.json, io.out, io.err).await))
 }

@@ -8,17 +8,17 @@ use edge_sim::api::InjectRequest;
 
 use super::Context;
 use crate::cli::InjectArgs;
-use crate::exit::Refusal;
+use crate::exit::{CommandError, Outcome};
 use crate::output::Output;
 use crate::{fanout, targets, watch};
 
-/// Validates the fault, selects the nodes, injects, and watches if asked; true if every node
-/// took it and every expected alert fired and resolved.
+/// Validates the fault, selects the nodes, injects, and watches if asked; `Done` if every
+/// node took it and every expected alert fired and resolved.
 pub async fn run(
     ctx: &Context,
     a: InjectArgs,
     io: Output<'_, impl Write, impl Write>,
-) -> Result<bool, Refusal> {
+) -> Result<Outcome, CommandError> {
     let (true, Some(failure)) = (a.node.is_some() || a.region.is_some(), a.failure) else {
         return Err("give --node and --failure, or --region and --failure (e.g. `inject --node 3 --failure cpu_spike`), or a subcommand; see --help".into());
     };
@@ -28,7 +28,7 @@ pub async fn run(
         intensity: a.intensity,
         service: a.service,
     };
-    spec.validate().map_err(|e| e.to_string())?;
+    spec.validate()?;
     let nodes = ctx.select(a.node.as_ref(), a.region.as_deref()).await?;
     let body = InjectRequest::from(&spec);
     let rollout = a.rollout.map(Duration::from_secs_f64);
@@ -50,10 +50,11 @@ pub async fn run(
     });
     let Output { out, err } = io;
     let streams = Output { out: &mut *out, err: &mut *err };
-    let injected = fanout::inject(&ctx.client, &nodes, &body, rollout, ctx.json, streams).await;
+    let injected =
+        Outcome::every(fanout::inject(&ctx.client, &nodes, &body, rollout, ctx.json, streams).await);
     Ok(match watching {
         None => injected,
-        Some(rx) => ctx.watch(a.watch_timeout, rx, out, err).await && injected,
+        Some(rx) => ctx.watch(a.watch_timeout, rx, out, err).await.and(injected),
     })
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a small `run`. This one builds what they share (the
-//! node client, where Prometheus and Alertmanager are, how to learn the running fleet) and
-//! hands each command line to its module.
+//! node client, where Prometheus, Alertmanager and the alert sink are, how to learn the
+//! running fleet), hands each command line to its module, and ends the command through
+//! `crate::exit`, where every outcome and error becomes an exit code.
 
 mod clear;
 mod drill;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use stack_client::NodeClient;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{Exit, Refusal};
+use crate::exit::{self, CommandError, Exit, Outcome, Refusal};
 use crate::fleet::{self, Fleet};
 use crate::output::Output;
 use crate::targets::{NodeSpec, Targets, compose_port_overrides, compose_service_url, parse_overrides};
@@ -36,7 +37,7 @@ pub struct Context {
 
 impl Context {
     /// From the global flags and the environment (Compose's port variables).
-    pub fn new(cli: &Cli) -> Result<Self, Refusal> {
+    pub fn new(cli: &Cli) -> Result<Self, CommandError> {
         let g = &cli.global;
         let service = |given: &Option<String>, var: &str, default| match given {
             Some(url) => Ok(url.trim_end_matches('/').to_owned()),
@@ -61,29 +62,33 @@ impl Context {
         }
         let targets = Targets::new(&g.host, g.base_port, overrides);
         let client =
-            NodeClient::new(targets, Duration::from_secs_f64(g.timeout)).map_err(|e| e.to_string())?;
+            NodeClient::new(targets, Duration::from_secs_f64(g.timeout)).map_err(CommandError::Client)?;
         Ok(Context { client, listed, prometheus, alertmanager, json: g.json })
     }
 
-    /// The running fleet (see `fleet::discover`).
-    pub async fn fleet(&self) -> Result<Fleet, String> {
-        fleet::discover(&self.client, self.listed.clone(), &self.prometheus).await
+    /// The running fleet (see `fleet::discover`); not learning it is a refusal (nothing is
+    /// sent to a fleet no one can name).
+    pub async fn fleet(&self) -> Result<Fleet, Refusal> {
+        fleet::discover(&self.client, self.listed.clone(), &self.prometheus).await.map_err(Refusal)
     }
 
     /// The nodes a `--node`/`--region` pair selects; `all` and a region mean the running
-    /// fleet, learned only then.
-    pub async fn select(&self, node: Option<&NodeSpec>, region: Option<&str>) -> Result<Vec<u32>, String> {
-        fleet::select(node, region, || self.fleet()).await
+    /// fleet, learned only then. An empty selection is a refusal.
+    pub async fn select(&self, node: Option<&NodeSpec>, region: Option<&str>) -> Result<Vec<u32>, Refusal> {
+        fleet::select(node, region, || fleet::discover(&self.client, self.listed.clone(), &self.prometheus))
+            .await
+            .map_err(Refusal)
     }
 
-    /// Watches the expectations on `rx` for up to `timeout_s` each and prints the report.
+    /// Watches the expectations on `rx` for up to `timeout_s` each and prints the report;
+    /// `Done` if every expected alert fired and resolved.
     pub async fn watch(
         &self,
         timeout_s: f64,
         rx: tokio::sync::mpsc::UnboundedReceiver<watch::Expectation>,
         out: &mut impl Write,
         err: &mut impl Write,
-    ) -> bool {
+    ) -> Outcome {
         let cfg = watch::WatchConfig {
             prometheus: self.prometheus.clone(),
             alertmanager: self.alertmanager.clone(),
@@ -94,17 +99,34 @@ impl Context {
             let _ = writeln!(err, "watching alerts at {} and {}", cfg.prometheus, cfg.alertmanager);
         }
         match watch::watch(&cfg, rx).await {
-            Ok(report) => watch::report(&report, self.json, out),
+            Ok(report) => Outcome::every(watch::report(&report, self.json, out)),
             Err(e) => {
                 let _ = writeln!(err, "error: cannot watch alerts: {e}");
-                false
+                Outcome::Incomplete
             }
         }
     }
 }
 
-/// Runs a parsed command line.
+/// The alert sink: `given` (`--sink`), else `INJECT_SINK`, else Compose's `ALERT_SINK_PORT`
+/// on 127.0.0.1, else 9095.
+fn sink_url(given: Option<String>) -> Result<String, Refusal> {
+    match given.or_else(|| std::env::var("INJECT_SINK").ok()).filter(|url| !url.is_empty()) {
+        Some(url) => Ok(url.trim_end_matches('/').to_owned()),
+        None => Ok(compose_service_url("ALERT_SINK_PORT", std::env::var("ALERT_SINK_PORT").ok(), 9095)?),
+    }
+}
+
+/// Runs a parsed command line: its exit code, or the refusal of a usage error (nothing was
+/// sent) for the caller to say.
 pub async fn run(cli: Cli, io: Output<'_, impl Write, impl Write>) -> Result<Exit, Refusal> {
+    let Output { out, err } = io;
+    let result = dispatch(cli, Output { out: &mut *out, err: &mut *err }).await;
+    exit::finish(result, err)
+}
+
+/// Hands the command line to its subcommand's module.
+async fn dispatch(cli: Cli, io: Output<'_, impl Write, impl Write>) -> Result<Outcome, CommandError> {
     let ctx = Context::new(&cli)?;
     if cli.command.is_some() && (cli.inject.node.is_some() || cli.inject.failure.is_some()) {
         return Err(
@@ -113,22 +135,21 @@ pub async fn run(cli: Cli, io: Output<'_, impl Write, impl Write>) -> Result<Exi
         );
     }
     let watch_timeout = cli.inject.watch_timeout;
-    let ok = match cli.command {
-        None => inject::run(&ctx, cli.inject, io).await?,
+    match cli.command {
+        None => inject::run(&ctx, cli.inject, io).await,
         Some(Command::Status { node, region, full }) => {
-            status::run(&ctx, &node, region.as_deref(), full, io.out).await?
+            status::run(&ctx, &node, region.as_deref(), full, io.out).await
         }
         Some(Command::Clear { node, region, id }) => {
-            clear::run(&ctx, node.as_ref(), region.as_deref(), id, io).await?
+            clear::run(&ctx, node.as_ref(), region.as_deref(), id, io).await
         }
         Some(Command::Scenario { file, dry_run, watch, report }) => {
-            scenario::run_file(&ctx, &file, dry_run, watch.then_some(watch_timeout), report, io).await?
+            scenario::run_file(&ctx, &file, dry_run, watch.then_some(watch_timeout), report, io).await
         }
         Some(Command::Random(args)) => {
             let watch = args.watch.then_some(watch_timeout);
-            scenario::run_random(&ctx, &args, watch, io).await?
+            scenario::run_random(&ctx, &args, watch, io).await
         }
-        Some(Command::Drill(args)) => drill::run(&ctx, args, io).await?,
-    };
-    Ok(Exit::from_success(ok))
+        Some(Command::Drill(args)) => drill::run(&ctx, args, io).await,
+    }
 }

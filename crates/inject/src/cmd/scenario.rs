@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Context;
 use crate::cli::RandomArgs;
 use crate::drill::run_report;
-use crate::exit::Refusal;
+use crate::exit::{CommandError, Outcome};
 use crate::output::Output;
 use crate::scenario::{self, Scenario};
 
@@ -19,12 +19,11 @@ pub async fn run_file(
     watch_s: Option<f64>,
     report: Option<PathBuf>,
     io: Output<'_, impl Write, impl Write>,
-) -> Result<bool, Refusal> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let scenario = Scenario::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+) -> Result<Outcome, CommandError> {
+    let scenario = Scenario::load(file)?;
     if dry_run {
         let _ = write!(io.out, "{}", scenario.plan());
-        return Ok(true);
+        return Ok(Outcome::Done);
     }
     let all = if scenario.uses_all() { ctx.fleet().await?.nodes() } else { Vec::new() };
     run(ctx, &scenario, &all, watch_s, report, io).await
@@ -36,7 +35,7 @@ pub async fn run_random(
     args: &RandomArgs,
     watch_s: Option<f64>,
     io: Output<'_, impl Write, impl Write>,
-) -> Result<bool, Refusal> {
+) -> Result<Outcome, CommandError> {
     let nodes = ctx.select(Some(&args.node), None).await?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let scenario = Scenario::random(&args.plan(), &nodes, seed);
@@ -44,7 +43,7 @@ pub async fn run_random(
     let _ = writeln!(io.out, "seed {seed} (replay with --seed {seed})");
     if args.dry_run {
         let _ = write!(io.out, "{}", scenario.plan());
-        return Ok(true);
+        return Ok(Outcome::Done);
     }
     run(ctx, &scenario, &nodes, watch_s, args.report.clone(), io).await
 }
@@ -58,30 +57,32 @@ async fn run(
     watch_s: Option<f64>,
     report: Option<PathBuf>,
     io: Output<'_, impl Write, impl Write>,
-) -> Result<bool, Refusal> {
+) -> Result<Outcome, CommandError> {
     let Output { out, err } = io;
+    // Resolved before anything is sent: a bad ALERT_SINK_PORT is a usage error.
     let sink = match &report {
-        Some(_) => Some(run_report::sink_url()?),
+        Some(_) => Some(super::sink_url(None)?),
         None => None,
     };
     let begun = crate::drill::utc::now();
-    let mut record = Vec::new();
-    let ok = match watch_s {
-        None => scenario::run_recorded(&ctx.client, scenario, all, None, out, err, &mut record).await,
+    let (ran, watched) = match watch_s {
+        None => (scenario::run(&ctx.client, scenario, all, None, out, err).await, Outcome::Done),
         Some(timeout_s) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let (mut report, mut problems) = (Vec::new(), Vec::new());
             // The watch and the run proceed together; the watch's report comes after the run's lines.
-            let (ran, watched) = tokio::join!(
-                scenario::run_recorded(&ctx.client, scenario, all, Some(tx), out, err, &mut record),
+            let both = tokio::join!(
+                scenario::run(&ctx.client, scenario, all, Some(tx), out, err),
                 ctx.watch(timeout_s, rx, &mut report, &mut problems),
             );
             let _ = out.write_all(&report);
             let _ = err.write_all(&problems);
-            ran && watched
+            both
         }
     };
-    let (Some(path), Some(sink)) = (report, sink) else { return Ok(ok) };
-    let wrote = run_report::write(&scenario.name, &record, begun, &ctx.prometheus, &sink, &path, err).await;
-    Ok(ok && wrote)
+    let outcome = Outcome::from(&ran).and(watched);
+    let (Some(path), Some(sink)) = (report, sink) else { return Ok(outcome) };
+    let wrote =
+        run_report::write(&scenario.name, &ran.started, begun, &ctx.prometheus, &sink, &path, err).await?;
+    Ok(outcome.and(wrote.into()))
 }

@@ -3,18 +3,18 @@
 use std::io::Write;
 
 use super::Context;
-use crate::exit::Refusal;
+use crate::exit::{CommandError, Outcome};
 use crate::fanout;
 use crate::targets::NodeSpec;
 
-/// Reads the nodes; true if every one answered.
+/// Reads the nodes; `Done` if every one answered.
 pub async fn run(
     ctx: &Context,
     node: &NodeSpec,
     region: Option<&str>,
     full: bool,
     out: &mut impl Write,
-) -> Result<bool, Refusal> {
+) -> Result<Outcome, CommandError> {
     // Regions as the running fleet records them when it was asked; else by number.
     let known = if *node == NodeSpec::All || region.is_some() { Some(ctx.fleet().await?) } else { None };
     let nodes = match &known {
@@ -25,5 +25,5 @@ pub async fn run(
         Some(f) => f.region_of(n),
         None => edge_sim::fleet::default_region(n).to_owned(),
     };
-    Ok(fanout::status(&ctx.client, &nodes, region_of, full, ctx.json, out).await)
+    Ok(Outcome::every(fanout::status(&ctx.client, &nodes, region_of, full, ctx.json, out).await))
 }

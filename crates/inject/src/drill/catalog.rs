@@ -169,25 +169,137 @@ pub fn default_dir() -> PathBuf {
     if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("../../drills") }
 }
 
+/// Why the catalogue could not be read, or a drill not found or drawn from it: one line, the
+/// cause as its source.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The folder could not be listed.
+    #[error("cannot read the drill catalogue {}", dir.display())]
+    ReadDir {
+        /// The catalogue folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A drill file could not be read.
+    #[error("cannot read {}", path.display())]
+    ReadFile {
+        /// The drill file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A drill file says something a drill cannot be.
+    #[error("{}", path.display())]
+    Invalid {
+        /// The drill file.
+        path: PathBuf,
+        /// What is wrong in it.
+        #[source]
+        source: DefinitionError,
+    },
+    /// The folder holds no drill.
+    #[error("no drills (*.toml) in {}", dir.display())]
+    Empty {
+        /// The catalogue folder.
+        dir: PathBuf,
+    },
+    /// No drill has that name.
+    #[error("no drill `{name}`; drills: {}", known.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The catalogue's drills.
+        known: Vec<String>,
+    },
+    /// No drill of that level.
+    #[error("no {} drills in the catalogue", level.as_str())]
+    NoneAtLevel {
+        /// The level asked for.
+        level: Level,
+    },
+    /// The drill's node rules need more nodes (or regions) than the pool has.
+    #[error(
+        "drill {drill}: no node of the pool fits fault {fault}'s rule {rule:?}; give a larger --node pool"
+    )]
+    PoolTooSmall {
+        /// The drill drawn.
+        drill: String,
+        /// The fault (1 = the first) that found no node.
+        fault: usize,
+        /// Its rule.
+        rule: NodeRule,
+    },
+}
+
+/// What is wrong in one drill file (each fault numbered from 1).
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    /// Not TOML, or not a drill's fields and values: the parser's message, its snippet folded
+    /// onto one line.
+    #[error("{0}")]
+    Syntax(String),
+    /// Too few or too many faults.
+    #[error("a drill has 1-4 [[fault]]s")]
+    FaultCount,
+    /// Only red herrings.
+    #[error("a drill needs at least one fault with role = \"cause\"")]
+    NoCause,
+    /// No hint.
+    #[error("a drill needs at least one hint")]
+    NoHint,
+    /// No symptom alert.
+    #[error("a drill names the alerts that are its symptoms (symptoms = [...])")]
+    NoSymptoms,
+    /// A runbook name that cannot be an alert's.
+    #[error("runbook `{0}` is not an alert name")]
+    Runbook(String),
+    /// A start delay range backwards or beyond what a node schedules.
+    #[error("start_delay_s is [min, max] with min <= max <= 600")]
+    StartDelay,
+    /// A duration range backwards or out of bounds.
+    #[error("fault {0}: duration_s is [min, max] with 1 <= min <= max <= 3600")]
+    Duration(usize),
+    /// A fault the nodes would refuse (intensity, service).
+    #[error("fault {fault}")]
+    Fault {
+        /// Which.
+        fault: usize,
+        /// What the catalog says about it.
+        #[source]
+        source: edge_sim::FaultError,
+    },
+    /// The first fault placed relative to itself.
+    #[error("fault 1: same_region and other_region are relative to fault 1")]
+    RelativeFirst,
+    /// A near answer that is the right one.
+    #[error("fault {0}: `near` lists its own mode")]
+    NearOwnMode(usize),
+    /// A fault that would start later than a node schedules.
+    #[error("fault {0}: start delay plus offset_s exceeds 600 s")]
+    StartsTooLate(usize),
+}
+
 impl Catalog {
     /// Reads and checks every `*.toml` in `dir`.
-    pub fn load(dir: &Path) -> Result<Self, String> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read the drill catalogue {}: {e}", dir.display()))?;
+    pub fn load(dir: &Path) -> Result<Self, CatalogError> {
+        let unlisted = |source| CatalogError::ReadDir { dir: dir.to_owned(), source };
         let mut drills = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        for entry in std::fs::read_dir(dir).map_err(unlisted)? {
+            let path = entry.map_err(unlisted)?.path();
             if path.extension().is_none_or(|x| x != "toml") {
                 continue;
             }
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| CatalogError::ReadFile { path: path.clone(), source })?;
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            drills.push(Drill::parse(&name, &text).map_err(|e| format!("{}: {e}", path.display()))?);
+            drills.push(Drill::parse(&name, &text).map_err(|source| CatalogError::Invalid { path, source })?);
         }
         drills.sort_by(|a, b| a.name.cmp(&b.name));
         if drills.is_empty() {
-            return Err(format!("no drills (*.toml) in {}", dir.display()));
+            return Err(CatalogError::Empty { dir: dir.to_owned() });
         }
         Ok(Catalog { drills })
     }
@@ -198,10 +310,10 @@ impl Catalog {
     }
 
     /// A drill by name.
-    pub fn named(&self, name: &str) -> Result<&Drill, String> {
-        self.drills.iter().find(|d| d.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.drills.iter().map(|d| d.name.as_str()).collect();
-            format!("no drill `{name}`; drills: {}", names.join(", "))
+    pub fn named(&self, name: &str) -> Result<&Drill, CatalogError> {
+        self.drills.iter().find(|d| d.name == name).ok_or_else(|| CatalogError::Unknown {
+            name: name.to_owned(),
+            known: self.drills.iter().map(|d| d.name.clone()).collect(),
         })
     }
 
@@ -213,37 +325,38 @@ impl Catalog {
 
 impl Drill {
     /// Parses and checks one drill file.
-    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
-        let mut drill: Drill = toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+    pub fn parse(name: &str, text: &str) -> Result<Self, DefinitionError> {
+        let mut drill: Drill =
+            toml::from_str(text).map_err(|e| DefinitionError::Syntax(e.to_string().replace('\n', " ")))?;
         drill.name = name.to_owned();
         drill.check()?;
         Ok(drill)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), DefinitionError> {
         if self.faults.is_empty() || self.faults.len() > 4 {
-            return Err("a drill has 1-4 [[fault]]s".to_owned());
+            return Err(DefinitionError::FaultCount);
         }
         if !self.faults.iter().any(|f| f.role == Role::Cause) {
-            return Err("a drill needs at least one fault with role = \"cause\"".to_owned());
+            return Err(DefinitionError::NoCause);
         }
         if self.hints.is_empty() {
-            return Err("a drill needs at least one hint".to_owned());
+            return Err(DefinitionError::NoHint);
         }
         if self.symptoms.is_empty() {
-            return Err("a drill names the alerts that are its symptoms (symptoms = [...])".to_owned());
+            return Err(DefinitionError::NoSymptoms);
         }
         if self.runbook.is_empty() || !self.runbook.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!("runbook `{}` is not an alert name", self.runbook));
+            return Err(DefinitionError::Runbook(self.runbook.clone()));
         }
         let span_ok = |s: &Span, max: u32| s.0 <= s.1 && s.1 <= max;
         if !span_ok(&self.start_delay_s, edge_sim::api::MAX_START_IN_S as u32) {
-            return Err("start_delay_s is [min, max] with min <= max <= 600".to_owned());
+            return Err(DefinitionError::StartDelay);
         }
         for (i, f) in self.faults.iter().enumerate() {
             let n = i + 1;
             if !span_ok(&f.duration_s, 3600) || f.duration_s.0 < 1 {
-                return Err(format!("fault {n}: duration_s is [min, max] with 1 <= min <= max <= 3600"));
+                return Err(DefinitionError::Duration(n));
             }
             let spec = edge_sim::FaultSpec {
                 kind: f.failure,
@@ -251,15 +364,15 @@ impl Drill {
                 intensity: f.intensity,
                 service: f.service,
             };
-            spec.validate().map_err(|e| format!("fault {n}: {e}"))?;
+            spec.validate().map_err(|source| DefinitionError::Fault { fault: n, source })?;
             if i == 0 && matches!(f.node, NodeRule::SameRegion | NodeRule::OtherRegion) {
-                return Err("fault 1: same_region and other_region are relative to fault 1".to_owned());
+                return Err(DefinitionError::RelativeFirst);
             }
             if f.near.contains(&f.failure) {
-                return Err(format!("fault {n}: `near` lists its own mode"));
+                return Err(DefinitionError::NearOwnMode(n));
             }
             if f64::from(self.start_delay_s.1 + f.offset_s) > edge_sim::api::MAX_START_IN_S {
-                return Err(format!("fault {n}: start delay plus offset_s exceeds 600 s"));
+                return Err(DefinitionError::StartsTooLate(n));
             }
         }
         Ok(())
@@ -304,14 +417,14 @@ pub fn draw<'a>(
     only: Option<&str>,
     pool: &[u32],
     seed: u64,
-) -> Result<Draw<'a>, String> {
+) -> Result<Draw<'a>, CatalogError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let drill = match only {
         Some(name) => catalog.named(name)?,
         None => {
             let drills = catalog.at(level);
             if drills.is_empty() {
-                return Err(format!("no {} drills in the catalogue", level.as_str()));
+                return Err(CatalogError::NoneAtLevel { level });
             }
             drills[rng.random_range(0..drills.len())]
         }
@@ -333,12 +446,11 @@ pub fn draw<'a>(
             })
             .collect();
         if candidates.is_empty() {
-            return Err(format!(
-                "drill {}: no node of the pool fits fault {}'s rule {:?}; give a larger --node pool",
-                drill.name,
-                i + 1,
-                f.node
-            ));
+            return Err(CatalogError::PoolTooSmall {
+                drill: drill.name.clone(),
+                fault: i + 1,
+                rule: f.node.clone(),
+            });
         }
         let node = candidates[rng.random_range(0..candidates.len())];
         faults.push(Planned {
@@ -444,7 +556,8 @@ mod tests {
             }
         }
         let err = draw(&c, Level::Hard, Some("hard-two-regions"), &[1, 2], 1).expect_err("one region only");
-        assert!(err.contains("larger --node pool"), "{err}");
+        assert!(matches!(err, CatalogError::PoolTooSmall { fault: 2, .. }), "{err:?}");
+        assert!(err.to_string().contains("larger --node pool"), "{err}");
     }
 
     #[test]
@@ -480,8 +593,8 @@ mod tests {
                 "own mode",
             ),
         ] {
-            let err = Drill::parse("x", &bad).expect_err(&bad);
-            assert!(err.contains(says), "{err}");
+            let err = stack_client::error_chain(&Drill::parse("x", &bad).expect_err(&bad));
+            assert!(err.contains(says) && !err.contains('\n'), "{err}");
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use stack_client::{AlertSink, Prometheus};
+use stack_client::{AlertSink, ApiError, NodeError, Prometheus};
 
 use edge_sim::api::SealedList;
 
@@ -99,8 +99,8 @@ const LOOKBACK_S: f64 = 300.0;
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Prometheus and the alert sink at these URLs, over one client with [`QUERY_TIMEOUT`].
-pub fn sources(prometheus: &str, sink: &str) -> Result<(Prometheus, AlertSink), String> {
-    let http = stack_client::http_client(QUERY_TIMEOUT).map_err(|e| e.to_string())?;
+pub fn sources(prometheus: &str, sink: &str) -> Result<(Prometheus, AlertSink), ApiError> {
+    let http = stack_client::http_client(QUERY_TIMEOUT)?;
     Ok((Prometheus::new(http.clone(), prometheus), AlertSink::new(http, sink)))
 }
 
@@ -110,7 +110,7 @@ pub async fn gather(client: &NodeClient, state: &DrillState, now: f64) -> Eviden
     let (prometheus, sink) = match sources(&state.prometheus, &state.sink) {
         Ok(s) => s,
         Err(e) => {
-            let problems = vec![e];
+            let problems = vec![e.to_string()];
             return Evidence {
                 faults: Vec::new(),
                 alerts: Vec::new(),
@@ -124,7 +124,7 @@ pub async fn gather(client: &NodeClient, state: &DrillState, now: f64) -> Eviden
     let faults = match node_records(client, state).await {
         Ok(f) => f,
         Err(e) => {
-            problems.push(e);
+            problems.push(e.to_string());
             Vec::new()
         }
     };
@@ -155,14 +155,14 @@ pub async fn gather(client: &NodeClient, state: &DrillState, now: f64) -> Eviden
     Evidence { faults, alerts, notices, impact, read_at: now, problems }
 }
 
-async fn node_records(client: &NodeClient, state: &DrillState) -> Result<Vec<FaultRecord>, String> {
+async fn node_records(client: &NodeClient, state: &DrillState) -> Result<Vec<FaultRecord>, NodeError> {
     let mut out = Vec::new();
     let mut lists: BTreeMap<u32, SealedList> = BTreeMap::new();
     for (index, f) in state.faults.iter().enumerate() {
         let Some(id) = f.id else { continue };
         let node = f.plan.node;
         if let std::collections::btree_map::Entry::Vacant(slot) = lists.entry(node) {
-            slot.insert(client.sealed(node, &state.key).await.map_err(|e| e.to_string())?);
+            slot.insert(client.sealed(node, &state.key).await?);
         }
         if let Some(v) = lists.get(&node).and_then(|l| l.faults.iter().find(|v| v.fault.id == id)) {
             out.push(FaultRecord {
@@ -189,8 +189,8 @@ async fn raw(
     selector: &str,
     start: f64,
     end: f64,
-) -> Result<Vec<(BTreeMap<String, String>, Vec<(f64, f64)>)>, String> {
-    let series = prometheus.raw(selector, start, end).await.map_err(|e| e.to_string())?;
+) -> Result<Vec<(BTreeMap<String, String>, Vec<(f64, f64)>)>, ApiError> {
+    let series = prometheus.raw(selector, start, end).await?;
     Ok(series.into_iter().map(|(labels, points)| (run_key(labels), points)).collect())
 }
 
@@ -198,7 +198,7 @@ async fn raw(
 /// evaluation that found it firing), pending from `ALERTS_FOR_STATE` (whose value is the
 /// time the alert became active). A run ends at the first evaluation that no longer finds
 /// it, one evaluation interval (measured from the samples) after its last firing sample.
-pub async fn alert_runs(prometheus: &Prometheus, start: f64, end: f64) -> Result<Vec<AlertRun>, String> {
+pub async fn alert_runs(prometheus: &Prometheus, start: f64, end: f64) -> Result<Vec<AlertRun>, ApiError> {
     let firing = raw(prometheus, r#"ALERTS{alertstate="firing", alertname!="Watchdog"}"#, start, end).await?;
     let active: BTreeMap<_, _> = raw(prometheus, r#"ALERTS_FOR_STATE{alertname!="Watchdog"}"#, start, end)
         .await?
@@ -246,8 +246,8 @@ pub async fn alert_runs(prometheus: &Prometheus, start: f64, end: f64) -> Result
 }
 
 /// The notifications the sink received since `since`, but the Watchdog's, oldest first.
-pub async fn notices(sink: &AlertSink, since: f64) -> Result<Vec<Notice>, String> {
-    let mut all = sink.notifications(1000).await.map_err(|e| e.to_string())?;
+pub async fn notices(sink: &AlertSink, since: f64) -> Result<Vec<Notice>, ApiError> {
+    let mut all = sink.notifications(1000).await?;
     all.retain(|n| n.received_at >= since && n.alertname != "Watchdog");
     all.sort_by(|a, b| a.received_at.partial_cmp(&b.received_at).unwrap_or(std::cmp::Ordering::Equal));
     Ok(all)

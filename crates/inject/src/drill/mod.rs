@@ -8,11 +8,13 @@
 //! alert sink recorded.
 //!
 //! Modules: [`catalog`] (the drills and the seeded draw), [`state`] (the state file),
+//! [`error`] (how a command refuses or fails, and the outcome with gaps),
 //! [`score`] (judging and scoring, pure), [`evidence`] (reading the sources), [`mod@report`]
 //! (the Markdown post-mortem, pure), [`run_report`] (a scenario run's), and `post_mortem`
 //! (the layout both share, an askama template), [`utc`] (times as the drills print them).
 
 pub mod catalog;
+pub mod error;
 pub mod evidence;
 mod post_mortem;
 pub mod report;
@@ -29,6 +31,7 @@ use edge_sim::{FaultKind, Service};
 use serde_json::json;
 
 use catalog::{Catalog, Drill, Level, Role};
+pub use error::{DrillError, Outcome, StartFailure, Undone};
 use evidence::Evidence;
 use score::Times;
 use stack_client::{NodeClient, NodeError};
@@ -50,29 +53,32 @@ pub struct Start {
     pub catalog: Option<PathBuf>,
     /// Seconds before the first fault, instead of the drawn delay.
     pub delay: Option<f64>,
-    /// The alert sink (default: Compose's `ALERT_SINK_PORT` on 127.0.0.1, else 9095).
-    pub sink: Option<String>,
+    /// The alert sink, for the report.
+    pub sink: String,
 }
 
 /// The drill in `path`, its catalogue entry, and the evidence of what happened so far.
-async fn read(client: &NodeClient, path: &std::path::Path) -> Result<(DrillState, Drill, Evidence), String> {
+async fn read(
+    client: &NodeClient,
+    path: &std::path::Path,
+) -> Result<(DrillState, Drill, Evidence), DrillError> {
     let st = state::require(path)?;
     let drill = drill_of(&st)?;
     let ev = evidence::gather(client, &st, now()).await;
     Ok((st, drill, ev))
 }
 
-/// `drill status`: how it is going; false if a source did not answer (said on `err`).
+/// `drill status`: how it is going; gaps are the sources that did not answer (said on `err`).
 pub async fn status(
     client: &NodeClient,
     path: &std::path::Path,
     json: bool,
     out: &mut impl Write,
     err: &mut impl Write,
-) -> Result<bool, String> {
+) -> Result<Outcome, DrillError> {
     let (st, drill, ev) = read(client, path).await?;
     print_status(&st, &drill, &ev, json, out, err);
-    Ok(ev.problems.is_empty())
+    Ok(Outcome::with_gaps(ev.problems))
 }
 
 /// `drill reveal`: what the drill really is, for the instructor.
@@ -81,27 +87,29 @@ pub async fn reveal(
     path: &std::path::Path,
     json: bool,
     out: &mut impl Write,
-) -> Result<bool, String> {
+) -> Result<(), DrillError> {
     let (st, drill, ev) = read(client, path).await?;
     print_reveal(&st, &drill, &ev, json, out);
-    Ok(true)
+    Ok(())
 }
 
 /// `drill report`: the Markdown post-mortem to `output` (a file) or `out`; what a source did
-/// not give is said on `err` (the report on stdout stays a clean file when redirected).
+/// not give is said on `err` (the report on stdout stays a clean file when redirected) and
+/// is the outcome's gaps.
 pub async fn report(
     client: &NodeClient,
     path: &std::path::Path,
     output: Option<&std::path::Path>,
     out: &mut impl Write,
     err: &mut impl Write,
-) -> Result<bool, String> {
+) -> Result<Outcome, DrillError> {
     let (st, drill, ev) = read(client, path).await?;
     let sc = score::score(&st, &times(&st, &drill, &ev));
     let md = report::render(&drill, &st, &ev, &sc);
     match output {
         Some(file) => {
-            std::fs::write(file, md).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            std::fs::write(file, md)
+                .map_err(|source| DrillError::WriteReport { path: file.to_owned(), source })?;
             let _ = writeln!(err, "wrote the incident report to {}", file.display());
         }
         None => {
@@ -111,13 +119,13 @@ pub async fn report(
     for p in &ev.problems {
         let _ = writeln!(err, "warning: {p}");
     }
-    Ok(ev.problems.is_empty())
+    Ok(Outcome::with_gaps(ev.problems))
 }
 
 /// The drill of a state, from the catalogue it was drawn from.
-fn drill_of(st: &DrillState) -> Result<Drill, String> {
+fn drill_of(st: &DrillState) -> Result<Drill, DrillError> {
     let catalog = Catalog::load(&st.catalog)?;
-    catalog.named(&st.drill).cloned()
+    Ok(catalog.named(&st.drill)?.clone())
 }
 
 /// A seal key no one outside the state file can guess.
@@ -134,31 +142,23 @@ pub async fn start(
     prometheus: &str,
     json: bool,
     out: &mut impl Write,
-) -> Result<bool, String> {
+) -> Result<(), DrillError> {
     if let Some(old) = state::load(path)?
         && old.stopped_at.is_none()
     {
-        return Err(format!(
-            "a drill is already running (level {}, seed {}, started {} UTC); end it with `inject drill stop`",
-            old.level.as_str(),
-            old.seed,
-            utc::clock(old.started_at)
-        ));
+        return Err(DrillError::AlreadyRunning {
+            level: old.level,
+            seed: old.seed,
+            started_at: old.started_at,
+        });
     }
     let dir = a.catalog.clone().unwrap_or_else(catalog::default_dir);
     let catalog = Catalog::load(&dir)?;
     let pool = a.pool.clone();
     if pool.is_empty() {
-        return Err("--node selects no node".to_owned());
+        return Err(DrillError::EmptyPool);
     }
-    let sink = match a.sink {
-        Some(s) => s,
-        None => crate::targets::compose_service_url(
-            "ALERT_SINK_PORT",
-            std::env::var("ALERT_SINK_PORT").ok(),
-            9095,
-        )?,
-    };
+    let sink = a.sink;
     let seed = a.seed.unwrap_or_else(rand::random);
     let drawn = catalog::draw(&catalog, a.level, a.drill.as_deref(), &pool, seed)?;
     let key = new_key();
@@ -209,19 +209,13 @@ pub async fn start(
         }
         Ok::<(), NodeError>(())
     };
-    let outcome = tokio::select! {
-        r = injecting => r.map_err(|e| e.to_string()),
-        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+    let outcome: Result<(), StartFailure> = tokio::select! {
+        r = injecting => r.map_err(StartFailure::from),
+        _ = tokio::signal::ctrl_c() => Err(StartFailure::Interrupted),
     };
-    let outcome = outcome.and_then(|()| state::save(path, &st));
-    if let Err(e) = outcome {
+    if let Err(cause) = outcome.and_then(|()| Ok(state::save(path, &st)?)) {
         let (ended, failed) = end_faults(client, &st).await;
-        let left = if failed.is_empty() {
-            format!("nothing was left running ({ended} fault(s) ended)")
-        } else {
-            format!("could not end: {}", failed.join("; "))
-        };
-        return Err(format!("drill not started: {e}; {left}"));
+        return Err(DrillError::NotStarted { cause, undone: Undone { ended, failed } });
     }
     // The longest the drill's definition allows, not this draw's: the learner must not be
     // able to read the start from the message.
@@ -252,34 +246,34 @@ pub async fn start(
             path.display()
         );
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Ends every injected fault of the drill (its key may end sealed faults). Returns how
-/// many were ended or already over, and the nodes that could not be reached.
-async fn end_faults(client: &NodeClient, st: &DrillState) -> (usize, Vec<String>) {
+/// many were ended or already over, and why the others could not be.
+async fn end_faults(client: &NodeClient, st: &DrillState) -> (usize, Vec<NodeError>) {
     let mut ended = 0;
     let mut failed = Vec::new();
     for f in &st.faults {
         let Some(id) = f.id else { continue };
         match client.clear_sealed(f.plan.node, id, &st.key).await {
             Ok(_) | Err(NodeError::Refused { status: 404, .. }) => ended += 1,
-            Err(e) => failed.push(e.to_string()),
+            Err(e) => failed.push(e),
         }
     }
     (ended, failed)
 }
 
 /// `drill hint`: the next hint (each costs points).
-pub fn hint(path: &std::path::Path, json: bool, out: &mut impl Write) -> Result<bool, String> {
+pub fn hint(path: &std::path::Path, json: bool, out: &mut impl Write) -> Result<(), DrillError> {
     let mut st = state::require(path)?;
     let drill = drill_of(&st)?;
     if st.stopped_at.is_some() {
-        return Err("the drill is over; start another with `inject drill start`".to_owned());
+        return Err(DrillError::Over);
     }
     let index = st.hints.len();
     let Some(text) = drill.hints.get(index) else {
-        return Err(format!("no more hints: all {} taken", drill.hints.len()));
+        return Err(DrillError::NoMoreHints(drill.hints.len()));
     };
     let text = fill(text, &st);
     st.hints.push(HintTaken { index, at: now() });
@@ -299,7 +293,7 @@ pub fn hint(path: &std::path::Path, json: bool, out: &mut impl Write) -> Result<
             score::HINT_COST
         );
     }
-    Ok(true)
+    Ok(())
 }
 
 /// A hint with `{node}`, `{region}` and `{service}` filled in from the first cause.
@@ -319,16 +313,13 @@ pub fn answer(
     service: Option<Service>,
     json: bool,
     out: &mut impl Write,
-) -> Result<bool, String> {
+) -> Result<(), DrillError> {
     let mut st = state::require(path)?;
     if !st.pool.contains(&node) {
-        return Err(format!(
-            "node {node} is not in this drill's fleet (nodes {})",
-            crate::targets::compact(&st.pool)
-        ));
+        return Err(DrillError::NotInPool { node, pool: st.pool });
     }
     if st.stopped_at.is_some() {
-        return Err("the drill is over; start another with `inject drill start`".to_owned());
+        return Err(DrillError::Over);
     }
     let (verdict, cause) = score::judge(&st, node, failure, service);
     st.answers.push(state::Answer { at: now(), node, failure, service, verdict, cause });
@@ -349,7 +340,7 @@ pub fn answer(
             );
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The times of the incident from the evidence: the first cause's start (its node), the
@@ -491,16 +482,18 @@ fn print_reveal(st: &DrillState, drill: &Drill, ev: &Evidence, json: bool, out: 
     }
 }
 
-/// `drill stop`: ends the drill's faults (the fleet is left healthy) and prints the score.
+/// `drill stop`: ends the drill's faults (the fleet is left healthy) and prints the score;
+/// gaps are the faults it could not end (said on `err`).
 pub async fn stop(
     client: &NodeClient,
     path: &std::path::Path,
     json: bool,
     out: &mut impl Write,
     err: &mut impl Write,
-) -> Result<bool, String> {
+) -> Result<Outcome, DrillError> {
     let mut st = state::require(path)?;
     let (ended, failed) = end_faults(client, &st).await;
+    let failed: Vec<String> = failed.iter().map(ToString::to_string).collect();
     if st.stopped_at.is_none() {
         st.stopped_at = Some(now());
         state::save(path, &st)?;
@@ -528,5 +521,5 @@ pub async fn stop(
             "reveal what it was with `inject drill reveal`; write it up with `inject drill report -o report.md`"
         );
     }
-    Ok(failed.is_empty())
+    Ok(Outcome::with_gaps(failed))
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use edge_sim::api::Started;
 
+use super::error::{DrillError, Outcome};
 use super::evidence::{self, Evidence};
 use super::post_mortem::{self, Action, PostMortem, Row, Table};
 use super::utc::{clock, date, now};
@@ -17,21 +18,9 @@ use super::utc::{clock, date, now};
 /// read: resolutions take a few seconds (a flaky network's up to 16 s).
 const SETTLE: Duration = Duration::from_secs(20);
 
-/// The alert sink: `INJECT_SINK`, else Compose's `ALERT_SINK_PORT` on 127.0.0.1, else 9095.
-pub fn sink_url() -> Result<String, String> {
-    match std::env::var("INJECT_SINK") {
-        Ok(url) if !url.is_empty() => Ok(url.trim_end_matches('/').to_owned()),
-        _ => crate::targets::compose_service_url(
-            "ALERT_SINK_PORT",
-            std::env::var("ALERT_SINK_PORT").ok(),
-            9095,
-        ),
-    }
-}
-
 /// Waits for the run's expected alerts to resolve (bounded), reads the evidence and
 /// writes the report to `path`; says so on `log` (with a warning per source that did not
-/// answer); false if it could not be written or a source was missing.
+/// answer: the outcome's gaps).
 pub async fn write(
     name: &str,
     record: &[Started],
@@ -40,14 +29,8 @@ pub async fn write(
     sink: &str,
     path: &Path,
     log: &mut impl Write,
-) -> bool {
-    let (prometheus, sink) = match evidence::sources(prometheus, sink) {
-        Ok(sources) => sources,
-        Err(e) => {
-            let _ = writeln!(log, "error: cannot read the evidence: {e}");
-            return false;
-        }
-    };
+) -> Result<Outcome, DrillError> {
+    let (prometheus, sink) = evidence::sources(prometheus, sink).map_err(DrillError::Sources)?;
     let deadline = tokio::time::Instant::now() + SETTLE;
     loop {
         let runs = evidence::alert_runs(&prometheus, begun - 1.0, now()).await.unwrap_or_default();
@@ -79,19 +62,12 @@ pub async fn write(
     };
     let ev = Evidence { faults: Vec::new(), alerts, notices, impact, read_at, problems };
     let md = render(name, record, begun, &ev);
-    match std::fs::write(path, md) {
-        Ok(()) => {
-            let _ = writeln!(log, "wrote the incident report to {}", path.display());
-            for p in &ev.problems {
-                let _ = writeln!(log, "warning: {p}");
-            }
-            ev.problems.is_empty()
-        }
-        Err(e) => {
-            let _ = writeln!(log, "error: cannot write {}: {e}", path.display());
-            false
-        }
+    std::fs::write(path, md).map_err(|source| DrillError::WriteReport { path: path.to_owned(), source })?;
+    let _ = writeln!(log, "wrote the incident report to {}", path.display());
+    for p in &ev.problems {
+        let _ = writeln!(log, "warning: {p}");
     }
+    Ok(Outcome::with_gaps(ev.problems))
 }
 
 /// Whether an alert run is the documented alert of one of the run's faults, on its node.

@@ -144,45 +144,87 @@ pub fn default_path() -> PathBuf {
     }
 }
 
+/// Why the state file could not be read or written: one line naming the file, the cause as
+/// its source.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The file exists but could not be read.
+    #[error("cannot read the drill state {}", path.display())]
+    Read {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a drill state (half written by hand, another program's).
+    #[error("the drill state {} is corrupt; remove it (the fleet's faults end on their own)", path.display())]
+    Corrupt {
+        /// The state file.
+        path: PathBuf,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A state of another format version.
+    #[error("the drill state {} has version {found}, expected {VERSION}", path.display())]
+    Version {
+        /// The state file.
+        path: PathBuf,
+        /// The version it has.
+        found: u32,
+    },
+    /// No drill: the file does not exist.
+    #[error("no drill: start one with `inject drill start` (state file {})", path.display())]
+    Missing {
+        /// Where the state was looked for.
+        path: PathBuf,
+    },
+    /// The state (or its folder) could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file or folder that could not be written.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Reads the state: `Ok(None)` if there is no file.
-pub fn load(path: &Path) -> Result<Option<DrillState>, String> {
+pub fn load(path: &Path) -> Result<Option<DrillState>, StateError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the drill state {}: {e}", path.display())),
+        Err(source) => return Err(StateError::Read { path: path.to_owned(), source }),
     };
-    let state: DrillState = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "the drill state {} is corrupt ({e}); remove it (the fleet's faults end on their own)",
-            path.display()
-        )
-    })?;
+    let state: DrillState = serde_json::from_str(&text)
+        .map_err(|source| StateError::Corrupt { path: path.to_owned(), source })?;
     if state.version != VERSION {
-        return Err(format!(
-            "the drill state {} has version {}, expected {VERSION}",
-            path.display(),
-            state.version
-        ));
+        return Err(StateError::Version { path: path.to_owned(), found: state.version });
     }
     Ok(Some(state))
 }
 
 /// The state of a drill that must exist.
-pub fn require(path: &Path) -> Result<DrillState, String> {
-    load(path)?.ok_or_else(|| {
-        format!("no drill: start one with `inject drill start` (state file {})", path.display())
-    })
+pub fn require(path: &Path) -> Result<DrillState, StateError> {
+    load(path)?.ok_or_else(|| StateError::Missing { path: path.to_owned() })
 }
 
 /// Writes the state whole (temporary file, then rename).
-pub fn save(path: &Path, state: &DrillState) -> Result<(), String> {
+pub fn save(path: &Path, state: &DrillState) -> Result<(), StateError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(write_error(dir))?;
     }
-    let text = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(state).map_err(|e| write_error(path)(e.into()))?;
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(&tmp, text).map_err(write_error(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(write_error(path))
+}
+
+/// [`StateError::Write`] of `path`, for `map_err`.
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Write { path: path.to_owned(), source }
 }
 
 #[cfg(test)]
@@ -234,10 +276,14 @@ pub(crate) mod tests {
     fn the_state_round_trips_and_a_missing_file_is_no_drill() {
         let dir = std::env::temp_dir().join(format!("drill-state-{}", std::process::id()));
         let path = dir.join("sub/drill.json");
-        assert_eq!(load(&path), Ok(None));
-        assert!(require(&path).expect_err("none").contains("inject drill start"));
+        assert!(matches!(load(&path), Ok(None)));
+        let missing = require(&path).expect_err("none");
+        assert!(
+            matches!(missing, StateError::Missing { .. })
+                && missing.to_string().contains("inject drill start")
+        );
         save(&path, &sample()).expect("saved");
-        assert_eq!(load(&path), Ok(Some(sample())));
+        assert_eq!(load(&path).expect("loads"), Some(sample()));
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -249,12 +295,17 @@ pub(crate) mod tests {
         for text in ["{not json", "{}", "[1,2]", ""] {
             std::fs::write(&path, text).expect("write");
             let err = load(&path).expect_err(text);
-            assert!(err.contains("corrupt") && err.contains("drill.json") && !err.contains('\n'), "{err}");
+            assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+            let line = stack_client::error_chain(&err);
+            assert!(
+                line.contains("corrupt") && line.contains("drill.json") && !line.contains('\n'),
+                "{line}"
+            );
         }
         let mut other = serde_json::to_value(sample()).expect("json");
         other["version"] = 99.into();
         std::fs::write(&path, other.to_string()).expect("write");
-        assert!(load(&path).expect_err("version").contains("version 99"));
+        assert!(load(&path).expect_err("version").to_string().contains("version 99"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
