@@ -1,12 +1,11 @@
 //! How a command ends, in one place: the process's exit code ([`Exit`]), the outcome of a
 //! command that ran ([`Outcome`]), the errors a command can end with ([`CommandError`], the
-//! libraries' own typed errors among them), and which code each one is.
+//! libraries' own typed errors among them), and which code each one is. `crate::run` says an
+//! error (`inject: ` and its [`CommandError::line`]) and returns its code.
 //!
 //! 0: everything succeeded. 1: the command ran, but a node, an expected alert, a source or
 //! the file system failed it, or it was interrupted. 2: a usage error, refused before
 //! anything was sent.
-
-use std::io::Write;
 
 use edge_sim::FaultError;
 use stack_client::ApiError;
@@ -161,22 +160,6 @@ impl CommandError {
     }
 }
 
-/// The end of a command: an outcome becomes 0 or 1; an error its [`CommandError::exit`]
-/// code, said on `err` in one line (`inject: ...`). A usage error is handed back as a
-/// [`Refusal`] instead, which `crate::run` says and exits 2 on.
-pub fn finish(result: Result<Outcome, CommandError>, err: &mut impl Write) -> Result<Exit, Refusal> {
-    match result {
-        Ok(outcome) => Ok(outcome.into()),
-        Err(e) => match e.exit() {
-            Exit::Usage => Err(Refusal(e.line())),
-            code => {
-                let _ = writeln!(err, "inject: {}", e.line());
-                Ok(code)
-            }
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,14 +182,12 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_is_said_in_one_line_and_a_usage_error_handed_back() {
-        let mut err = Vec::new();
+    fn every_error_is_one_line_with_its_cause() {
         let io = std::io::Error::other("disk full");
         let failed = CommandError::from(DrillError::WriteReport { path: "r.md".into(), source: io });
-        assert_eq!(finish(Err(failed), &mut err), Ok(Exit::Failed));
-        assert_eq!(String::from_utf8_lossy(&err), "inject: cannot write r.md: disk full\n");
-        let refused = finish(Err(DrillError::Over.into()), &mut err).expect_err("usage");
-        assert!(refused.0.starts_with("the drill is over"), "{refused}");
-        assert_eq!(finish(Ok(Outcome::Incomplete), &mut Vec::new()), Ok(Exit::Failed));
+        assert_eq!((failed.exit(), failed.line().as_str()), (Exit::Failed, "cannot write r.md: disk full"));
+        let refused = CommandError::from(DrillError::Over);
+        assert_eq!(refused.exit(), Exit::Usage);
+        assert!(refused.line().starts_with("the drill is over"), "{}", refused.line());
     }
 }

@@ -29,12 +29,15 @@ use exit::Exit;
 
 /// Runs a parsed command line; returns the exit code ([`Exit`]). Results go to `out`;
 /// progress, warnings and errors to `err`. Usage errors are caught before anything is sent.
+/// This is the one place a command's error is said (`inject: ` and one line) and becomes
+/// its code ([`exit::CommandError::exit`]).
 pub async fn run(cli: Cli, out: &mut impl Write, err: &mut impl Write) -> u8 {
-    match cmd::run(cli, output::Output { out: &mut *out, err: &mut *err }).await {
-        Ok(exit) => exit.code(),
-        Err(refusal) => {
-            let _ = writeln!(err, "inject: {refusal}");
-            Exit::Usage.code()
+    let exit = match cmd::run(cli, output::Output { out: &mut *out, err: &mut *err }).await {
+        Ok(outcome) => Exit::from(outcome),
+        Err(e) => {
+            let _ = writeln!(err, "inject: {}", e.line());
+            e.exit()
         }
-    }
+    };
+    exit.code()
 }

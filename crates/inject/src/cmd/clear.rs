@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::Context;
+use super::context::Context;
 use crate::exit::{CommandError, Outcome};
 use crate::fanout;
 use crate::output::Output;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::Context;
+use super::context::{Context, sink_url};
 use crate::cli::drill::{Action, DrillArgs};
 use crate::drill::{self, state};
 use crate::exit::{CommandError, Outcome};
@@ -28,7 +28,7 @@ pub async fn run(
                 drill: a.drill,
                 catalog: a.catalog,
                 delay: a.delay,
-                sink: super::sink_url(a.sink)?,
+                sink: sink_url(a.sink)?,
             };
             drill::start(client, start, &path, &ctx.prometheus, json, out).await?;
             Outcome::Done

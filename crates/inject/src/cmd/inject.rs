@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use edge_sim::api::InjectRequest;
 
-use super::Context;
+use super::context::Context;
 use crate::cli::InjectArgs;
 use crate::exit::{CommandError, Outcome};
 use crate::output::Output;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::Context;
+use super::context::{Context, sink_url};
 use crate::cli::RandomArgs;
 use crate::drill::run_report;
 use crate::exit::{CommandError, Outcome};
@@ -61,7 +61,7 @@ async fn run(
     let Output { out, err } = io;
     // Resolved before anything is sent: a bad ALERT_SINK_PORT is a usage error.
     let sink = match &report {
-        Some(_) => Some(super::sink_url(None)?),
+        Some(_) => Some(sink_url(None)?),
         None => None,
     };
     let begun = crate::drill::utc::now();

@@ -30,7 +30,7 @@ use edge_sim::api::InjectRequest;
 use edge_sim::{FaultKind, Service};
 use serde_json::json;
 
-use catalog::{Catalog, Drill, Level, Role};
+use catalog::{Catalog, Draw, Drill, Level, Role};
 pub use error::{DrillError, Outcome, StartFailure, Undone};
 use evidence::Evidence;
 use score::Times;
@@ -154,28 +154,42 @@ pub async fn start(
     }
     let dir = a.catalog.clone().unwrap_or_else(catalog::default_dir);
     let catalog = Catalog::load(&dir)?;
-    let pool = a.pool.clone();
-    if pool.is_empty() {
+    if a.pool.is_empty() {
         return Err(DrillError::EmptyPool);
     }
-    let sink = a.sink;
     let seed = a.seed.unwrap_or_else(rand::random);
-    let drawn = catalog::draw(&catalog, a.level, a.drill.as_deref(), &pool, seed)?;
-    let key = new_key();
+    let drawn = catalog::draw(&catalog, a.level, a.drill.as_deref(), &a.pool, seed)?;
+    let mut st = new_state(&drawn, &a, seed, &dir, prometheus);
+    // Inject every fault; on any failure or ctrl-c, end what was started: nothing changes.
+    let outcome: Result<(), StartFailure> = tokio::select! {
+        r = inject_sealed(client, &mut st) => r.map_err(StartFailure::from),
+        _ = tokio::signal::ctrl_c() => Err(StartFailure::Interrupted),
+    };
+    if let Err(cause) = outcome.and_then(|()| Ok(state::save(path, &st)?)) {
+        let (ended, failed) = end_faults(client, &st).await;
+        return Err(DrillError::NotStarted { cause, undone: Undone { ended, failed } });
+    }
+    print_started(&st, drawn.drill, a.delay, path, json, out);
+    Ok(())
+}
+
+/// The state of a drill just drawn, before anything is injected: a new seal key, and each
+/// fault's start shifted so the first starts after `--delay` if one was given.
+fn new_state(drawn: &Draw<'_>, a: &Start, seed: u64, dir: &std::path::Path, prometheus: &str) -> DrillState {
     let shift = a
         .delay
         .map(|d| d.round() as i64 - i64::from(drawn.faults.iter().map(|f| f.start_in_s).min().unwrap_or(0)));
-    let mut st = DrillState {
+    DrillState {
         version: state::VERSION,
         seed,
         level: drawn.drill.level,
         drill: drawn.drill.name.clone(),
-        pool,
-        key: key.clone(),
+        pool: a.pool.clone(),
+        key: new_key(),
         started_at: now(),
         prometheus: prometheus.trim_end_matches('/').to_owned(),
-        sink: sink.trim_end_matches('/').to_owned(),
-        catalog: std::fs::canonicalize(&dir).unwrap_or(dir.clone()),
+        sink: a.sink.trim_end_matches('/').to_owned(),
+        catalog: std::fs::canonicalize(dir).unwrap_or(dir.to_owned()),
         faults: drawn
             .faults
             .iter()
@@ -190,40 +204,47 @@ pub async fn start(
         hints: Vec::new(),
         answers: Vec::new(),
         stopped_at: None,
-    };
-    // Inject every fault; on any failure or ctrl-c, end what was started: nothing changes.
-    let injecting = async {
-        for f in &mut st.faults {
-            let p = &f.plan;
-            let body = InjectRequest {
-                failure: p.failure,
-                duration_s: f64::from(p.duration_s),
-                intensity: p.intensity,
-                service: p.service,
-                seal: Some(key.clone()),
-                start_in_s: Some(f64::from(p.start_in_s)),
-            };
-            let started = client.inject(p.node, &body).await?;
-            f.id = Some(started.fault.id);
-            f.starts_at = Some(started.fault.started_at);
-        }
-        Ok::<(), NodeError>(())
-    };
-    let outcome: Result<(), StartFailure> = tokio::select! {
-        r = injecting => r.map_err(StartFailure::from),
-        _ = tokio::signal::ctrl_c() => Err(StartFailure::Interrupted),
-    };
-    if let Err(cause) = outcome.and_then(|()| Ok(state::save(path, &st)?)) {
-        let (ended, failed) = end_faults(client, &st).await;
-        return Err(DrillError::NotStarted { cause, undone: Undone { ended, failed } });
     }
+}
+
+/// Injects the drill's faults in order, sealed with its key, noting each one's id and start;
+/// stops at the first a node does not take (the caller ends those already started).
+async fn inject_sealed(client: &NodeClient, st: &mut DrillState) -> Result<(), NodeError> {
+    for f in &mut st.faults {
+        let p = &f.plan;
+        let body = InjectRequest {
+            failure: p.failure,
+            duration_s: f64::from(p.duration_s),
+            intensity: p.intensity,
+            service: p.service,
+            seal: Some(st.key.clone()),
+            start_in_s: Some(f64::from(p.start_in_s)),
+        };
+        let started = client.inject(p.node, &body).await?;
+        f.id = Some(started.fault.id);
+        f.starts_at = Some(started.fault.started_at);
+    }
+    Ok(())
+}
+
+/// What a started drill tells the learner: the seed, the window something will go wrong
+/// in, and the commands to use; never which fault or when.
+fn print_started(
+    st: &DrillState,
+    drill: &Drill,
+    delay: Option<f64>,
+    path: &std::path::Path,
+    json: bool,
+    out: &mut impl Write,
+) {
     // The longest the drill's definition allows, not this draw's: the learner must not be
     // able to read the start from the message.
-    let last_offset = drawn.drill.faults.iter().map(|f| f.offset_s).max().unwrap_or(0);
-    let window = match a.delay {
+    let last_offset = drill.faults.iter().map(|f| f.offset_s).max().unwrap_or(0);
+    let window = match delay {
         Some(d) => d.round() as u32 + last_offset,
-        None => drawn.drill.start_delay_s.1 + last_offset,
+        None => drill.start_delay_s.1 + last_offset,
     };
+    let seed = st.seed;
     if json {
         let _ =
             writeln!(out, "{}", json!({"seed": seed, "level": st.level, "state": path, "within_s": window}));
@@ -246,7 +267,6 @@ pub async fn start(
             path.display()
         );
     }
-    Ok(())
 }
 
 /// Ends every injected fault of the drill (its key may end sealed faults). Returns how
