@@ -1,7 +1,7 @@
 # Sourced by the shell scripts: the tools the checks, the end-to-end suite and the no-Docker
 # stack run, installed on a fresh machine without touching the system's apt setup.
 #
-# - Prometheus v3 and Alertmanager 0.33, the versions the Compose images ship, come from
+# - Prometheus v3 and Alertmanager 0.33, the major versions the Compose images ship, come from
 #   Debian's sid suite: our own sources list, lists and cache under target/tools/apt, then
 #   `apt-get download` and `dpkg -x` into target/tools/root. Nothing is installed system-wide.
 # - Prometheus 2.42 (Debian bookworm, the system's own suite) the same way into

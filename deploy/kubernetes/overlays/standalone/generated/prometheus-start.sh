@@ -11,7 +11,7 @@
 #    NODE_EXPORTER_JOB, BLACKBOX_JOB, checked; a bad value stops the start (exit 2).
 # 2. The shipped prometheus.yml, rendered into $EDGE_RUN_DIR/prometheus.yml: the `node` job
 #    (the nodes' node_exporter shape) named NODE_EXPORTER_JOB, or left out when the shapes have
-#    no node_exporter; the `blackbox` job named BLACKBOX_JOB, or left out when probes are off.
+#    no node_exporter; the `blackbox` job named BLACKBOX_JOB, or left out with the exporter's own job when probes are off.
 #    Prometheus reads no environment variables in its config, so the names are written in.
 # 3. The user's rule files ($EDGE_USER_RULES: *.yml and *.yaml, not kustomization.yaml), each
 #    checked with `promtool check rules` before Prometheus starts. A Prometheus Operator
@@ -90,7 +90,7 @@ awk -v host="$host_job" -v probes="$probe_job" -v node_job="$NODE_JOB" -v bb_job
   $0 == "  - /run/edge-fleet/user-rules/*.yml" { $0 = "  - " run "/user-rules/*.yml" }
   /^  - job_name: / {
     name = substr($0, 15)
-    skip = (name == "node" && !host) || (name == "blackbox" && !probes)
+    skip = (name == "node" && !host) || ((name == "blackbox" || name == "blackbox-exporter") && !probes)
     if (name == "node") $0 = "  - job_name: " node_job
     else if (name == "blackbox") $0 = "  - job_name: " bb_job
   }
