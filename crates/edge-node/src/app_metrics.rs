@@ -134,6 +134,16 @@ impl AppMetrics {
     ) {
         let exemplar =
             RequestExemplar { request_id: request_id.to_owned(), trace_id: trace_id.map(str::to_owned) };
+        self.observe(labels, seconds, Some(exemplar));
+    }
+
+    /// Records one served request in every shape, as [`Self::observe_request`] does, with
+    /// no exemplar (the virtual fleet: its output carries none).
+    pub fn observe_request_without_exemplar(&self, labels: &RequestLabels, seconds: f64) {
+        self.observe(labels, seconds, None);
+    }
+
+    fn observe(&self, labels: &RequestLabels, seconds: f64, exemplar: Option<RequestExemplar>) {
         // A poisoned map holds only handles, each valid on its own: carry on with it.
         if let Some(series) = self.series.read().unwrap_or_else(PoisonError::into_inner).get(labels) {
             series.observe(seconds, exemplar);
@@ -159,9 +169,9 @@ impl AppMetrics {
 }
 
 impl Series {
-    fn observe(&self, seconds: f64, exemplar: RequestExemplar) {
+    fn observe(&self, seconds: f64, exemplar: Option<RequestExemplar>) {
         self.requests.inc();
-        self.duration.observe(seconds, Some(exemplar), None);
+        self.duration.observe(seconds, exemplar, None);
         if let Some(otel) = &self.otel {
             otel.observe(seconds);
         }

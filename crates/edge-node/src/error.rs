@@ -100,6 +100,11 @@ impl ApiError {
         self.status_and_outcome().1
     }
 
+    /// The status it is answered with (the virtual fleet counts it without answering).
+    pub fn status(&self) -> StatusCode {
+        self.status_and_outcome().0
+    }
+
     fn status_and_outcome(&self) -> (StatusCode, Outcome) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, Outcome::Rejected),

@@ -26,6 +26,7 @@ pub mod shapes;
 pub mod targets;
 pub mod traces;
 pub mod traffic;
+pub mod virtual_fleet;
 
 mod control;
 mod error;

@@ -21,9 +21,16 @@ use crate::state::NodeState;
 /// `GET /metrics`: gauges refreshed from the model at this instant (which also swaps in a
 /// fresh registry if the process restarted), then encoded.
 pub async fn metrics(State(state): State<NodeState>) -> Result<Response, ApiError> {
-    state.refresh_gauges();
-    let text = state.metrics().encode().map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+    let text = app_exposition(&state).map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response())
+}
+
+/// What `GET /metrics` answers at the node's "now": the gauges refreshed from the model,
+/// then the current process's registry encoded (the live endpoint and the virtual fleet's
+/// scrapes share it).
+pub fn app_exposition(state: &NodeState) -> Result<String, std::fmt::Error> {
+    state.refresh_gauges();
+    state.metrics().encode()
 }
 
 /// `GET /host/metrics`: the host stepped to this instant, in node_exporter's names and

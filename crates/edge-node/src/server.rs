@@ -173,7 +173,7 @@ pub async fn run_with(
 }
 
 /// One shared timer for the whole fleet: a thousand nodes cost one task, not a thousand.
-async fn tick(states: Vec<NodeState>, shutdown: CancellationToken) {
+pub(crate) async fn tick(states: Vec<NodeState>, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = tokio::time::Instant::now();

@@ -226,18 +226,35 @@ async fn perform(state: &NodeState, step: Step, entry: bool, name: &'static str)
     tokio::time::sleep(plan.delay).await;
     let (result, failure) = match plan.failure {
         None => (Ok(()), None),
-        // While a drill's fault is sealed, an injected failure reads like a real one, in the
-        // response and in the step's span.
-        Some(StepFailure::Injected(_)) if state.sealed_active() => {
-            (Err(ApiError::Opaque(axum::http::StatusCode::INTERNAL_SERVER_ERROR)), Some("internal"))
+        Some(failure) => {
+            let (error, name) = step_error(state, failure);
+            (Err(error), Some(name))
         }
-        Some(StepFailure::Injected(kind)) => (Err(ApiError::Injected(kind.as_str())), Some(kind.as_str())),
-        Some(StepFailure::Upstream) => (Err(ApiError::Upstream("payment gateway")), Some("upstream")),
     };
     if let Some(cx) = span {
         NodeTracer::end_step_span(&cx, plan.delay, failure);
     }
     result
+}
+
+/// The answer to a step the model planned to fail, and the failure's name for its span
+/// (shared with the virtual fleet, which answers the same status).
+pub(crate) fn step_error(state: &NodeState, failure: StepFailure) -> (ApiError, &'static str) {
+    match failure {
+        // While a drill's fault is sealed, an injected failure reads like a real one, in the
+        // response and in the step's span.
+        StepFailure::Injected(_) if state.sealed_active() => {
+            (ApiError::Opaque(axum::http::StatusCode::INTERNAL_SERVER_ERROR), "internal")
+        }
+        StepFailure::Injected(kind) => (ApiError::Injected(kind.as_str()), kind.as_str()),
+        StepFailure::Upstream => (ApiError::Upstream("payment gateway"), "upstream"),
+    }
+}
+
+/// Whether product `id` is in the catalog (the virtual fleet's lookups answer as the
+/// handler does).
+pub(crate) fn product_exists(id: u32) -> bool {
+    product(id).is_some()
 }
 
 /// Keeps axum's precise reason (syntax, missing field, content type) in our JSON shape.

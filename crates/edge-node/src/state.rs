@@ -51,24 +51,51 @@ mod host;
 
 use host::step_host;
 
-/// The node's clock: time since start (tokio's, so tests can pause and advance it)
-/// anchored to wall time for the API and the start-time metric.
-#[derive(Debug, Clone, Copy)]
+/// The node's clock: time since start anchored to wall time for the API and the start-time
+/// metric. Live it is tokio's (so tests can pause and advance it); in virtual time
+/// ([`crate::virtual_fleet`]) it is a manual one the driver sets, so the same state code runs
+/// a simulated day without a runtime.
+#[derive(Debug, Clone)]
 pub struct Clock {
-    started: Instant,
+    source: ClockSource,
     started_unix: f64,
+}
+
+/// Where a [`Clock`] reads "now" from.
+#[derive(Debug, Clone)]
+enum ClockSource {
+    /// Tokio's clock, from this instant.
+    Tokio(Instant),
+    /// Nanoseconds since start, set by [`Clock::set`] (shared by the clock's clones).
+    Manual(Arc<AtomicU64>),
 }
 
 impl Clock {
     /// A clock starting now.
     pub fn start() -> Self {
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-        Self { started: Instant::now(), started_unix }
+        Self { source: ClockSource::Tokio(Instant::now()), started_unix }
+    }
+
+    /// A clock at 0 that moves only when [`Self::set`] moves it, started at Unix time
+    /// `started_unix`.
+    pub fn manual(started_unix: f64) -> Self {
+        Self { source: ClockSource::Manual(Arc::new(AtomicU64::new(0))), started_unix }
+    }
+
+    /// Moves a manual clock to `at` since start (never backwards; a live clock ignores it).
+    pub fn set(&self, at: Duration) {
+        if let ClockSource::Manual(nanos) = &self.source {
+            nanos.fetch_max(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
     }
 
     /// Time since the node started: the model's "now".
     pub fn now(&self) -> Duration {
-        self.started.elapsed()
+        match &self.source {
+            ClockSource::Tokio(started) => started.elapsed(),
+            ClockSource::Manual(nanos) => Duration::from_nanos(nanos.load(Ordering::Relaxed)),
+        }
     }
 
     /// Unix time of a model instant.
@@ -216,6 +243,11 @@ impl NodeState {
     /// A fresh, healthy node whose shop requests are traced by `tracer` (`None`: traces
     /// off at no cost, as [`Self::new`]).
     pub fn with_tracer(config: NodeConfig, tracer: Option<NodeTracer>) -> Self {
+        Self::with_clock(config, tracer, Clock::start())
+    }
+
+    /// A fresh, healthy node on `clock` (a manual one runs it in virtual time).
+    pub(crate) fn with_clock(config: NodeConfig, tracer: Option<NodeTracer>, clock: Clock) -> Self {
         let node_seed = rng::node_seed(config.run_seed, config.node_id);
         let mut model = NodeSim::new(NodeParams { seed: node_seed, phase: config.phase() });
         let app = AppSetup {
@@ -239,7 +271,6 @@ impl NodeState {
             },
             concurrency_limit: config.concurrency_limit,
         };
-        let clock = Clock::start();
         let host = step_host(&mut model, Duration::ZERO);
         let metrics = AppMetrics::new(
             &app,
@@ -288,7 +319,7 @@ impl NodeState {
 
     /// The node's clock.
     pub fn clock(&self) -> Clock {
-        self.0.clock
+        self.0.clock.clone()
     }
 
     /// The current process's metrics (atomics: recording needs no lock). A request keeps
@@ -355,6 +386,17 @@ impl NodeState {
     /// concurrency limit and must shed the request.
     pub fn try_admit(&self) -> Option<SemaphorePermit<'_>> {
         self.0.in_flight.try_acquire().ok()
+    }
+
+    /// [`Self::try_admit`] for a request that stays in flight across virtual time (no guard
+    /// can be held there): true if admitted; [`Self::release_in_flight`] ends it.
+    pub(crate) fn admit_in_flight(&self) -> bool {
+        self.0.in_flight.try_acquire().map(SemaphorePermit::forget).is_ok()
+    }
+
+    /// Ends a request admitted by [`Self::admit_in_flight`].
+    pub(crate) fn release_in_flight(&self) {
+        self.0.in_flight.add_permits(1);
     }
 
     /// Counts one request towards the load the model turns into CPU.

@@ -15,8 +15,7 @@ pub fn file_sd(nodes: u32, template: &str, base_port: u16) -> String {
          # Prometheus file-based service discovery: one entry per edge node.\n",
     );
     for id in 1..=nodes {
-        let port = u32::from(base_port) + id;
-        let address = template.replace("{id}", &id.to_string()).replace("{port}", &port.to_string());
+        let address = address(template, base_port, id);
         // Writing to a String cannot fail.
         let _ = write!(
             out,
@@ -25,6 +24,13 @@ pub fn file_sd(nodes: u32, template: &str, base_port: u16) -> String {
         );
     }
     out
+}
+
+/// Node `id`'s address (the `instance` label Prometheus gives it) from `template`, where
+/// `{id}` is the node number and `{port}` is `base_port + id`.
+pub fn address(template: &str, base_port: u16, id: u32) -> String {
+    let port = u32::from(base_port) + id;
+    template.replace("{id}", &id.to_string()).replace("{port}", &port.to_string())
 }
 
 #[cfg(test)]

@@ -39,22 +39,48 @@ const YIELD_EVERY: u32 = 64;
 /// Largest response body the generator reads back.
 const MAX_BODY: usize = 64 * 1024;
 
-/// One node's generator: its router, its own RNG stream (so a seed replays each node's
-/// arrivals and mix whatever the fleet's size) and its next arrival.
+/// One node's arrivals and request mix, drawn from its own stream: the pure part of the
+/// generator, shared by the live scheduler (which sends each request through the router at
+/// its time) and the virtual fleet ([`crate::virtual_fleet`], which serves it in virtual
+/// time), so one seed draws the same requests at the same instants in both.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    rps: f64,
+    rng: ChaCha8Rng,
+}
+
+impl Arrivals {
+    /// The arrivals of the node with seed `node_seed` at `rps` requests per second (before
+    /// the daily swing).
+    pub fn new(node_seed: u64, rps: f64) -> Self {
+        Self { rps, rng: rng::stream(node_seed, Stream::Traffic) }
+    }
+
+    /// Draws the gap to the next arrival at daily cycle `daily` (0-1, the model's now).
+    pub fn gap(&mut self, daily: f64) -> Duration {
+        let rate = self.rps * (DAILY_SWING.0 + DAILY_SWING.1 * daily);
+        let gap = Exp::new(rate).map_or(1.0 / self.rps, |d| d.sample(&mut self.rng));
+        Duration::try_from_secs_f64(gap).map_or(MAX_GAP, |gap| gap.min(MAX_GAP))
+    }
+
+    /// Draws the next request of the mix; `last_order_id` is the newest order's id now.
+    pub fn pick(&mut self, last_order_id: u64) -> ShopRequest {
+        ShopRequest::draw(last_order_id, &mut self.rng)
+    }
+}
+
+/// One node's generator: its router, its arrivals and its next arrival.
 struct Generator {
     state: NodeState,
     app: Router,
-    rps: f64,
-    rng: ChaCha8Rng,
+    arrivals: Arrivals,
     next: Instant,
 }
 
 impl Generator {
     /// Draws the gap to the next arrival from this node's stream.
     fn advance(&mut self) {
-        let rate = self.rps * (DAILY_SWING.0 + DAILY_SWING.1 * self.state.daily_cycle());
-        let gap = Exp::new(rate).map_or(1.0 / self.rps, |d| d.sample(&mut self.rng));
-        self.next += Duration::try_from_secs_f64(gap).map_or(MAX_GAP, |gap| gap.min(MAX_GAP));
+        self.next += self.arrivals.gap(self.state.daily_cycle());
         // After a stall (a paused laptop, a starved process), resume at the normal rate
         // instead of bursting.
         let now = Instant::now();
@@ -95,8 +121,8 @@ async fn run_shard(nodes: Vec<(NodeState, Router)>, shutdown: CancellationToken)
     let mut generators: Vec<Generator> = nodes
         .into_iter()
         .map(|(state, app)| {
-            let rng = rng::stream(state.node_seed(), Stream::Traffic);
-            Generator { rps: state.config().rps, state, app, rng, next: start }
+            let arrivals = Arrivals::new(state.node_seed(), state.config().rps);
+            Generator { state, app, arrivals, next: start }
         })
         .collect();
     let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::with_capacity(generators.len());
@@ -139,7 +165,8 @@ async fn run_shard(nodes: Vec<(NodeState, Router)>, shutdown: CancellationToken)
             }
             due.pop();
             let g = &mut generators[i];
-            in_flight.push(serve(g.app.clone(), pick_request(&g.state, &mut g.rng)));
+            let request = g.arrivals.pick(g.state.last_order_id());
+            in_flight.push(serve(g.app.clone(), request.to_http()));
             g.advance();
             due.push(Reverse((g.next, i)));
         }
@@ -160,50 +187,106 @@ async fn serve(app: Router, request: Request<Body>) {
     let _ = axum::body::to_bytes(response.into_body(), MAX_BODY).await;
 }
 
-/// One request of the mix: mostly catalog reads, some orders and payments, and a few
-/// misses (unknown products, evicted orders) as real clients make.
+/// One request of the mix, as data: what the generator sends (live, as HTTP; virtual, to
+/// the virtual node's shop walk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopRequest {
+    /// `GET /api/products`.
+    ListProducts,
+    /// `GET /api/products/{id}` (an id past the catalog: a miss).
+    GetProduct(u32),
+    /// `POST /api/orders`.
+    CreateOrder {
+        /// The product ordered (always in the catalog).
+        product_id: u32,
+        /// How many.
+        quantity: u32,
+    },
+    /// `GET /api/orders/{id}` (an old id may have been evicted).
+    GetOrder(u64),
+    /// `POST /api/payments`.
+    CreatePayment {
+        /// The amount charged.
+        amount_cents: u64,
+    },
+}
+
+impl ShopRequest {
+    /// One request of the mix: mostly catalog reads, some orders and payments, and a few
+    /// misses (unknown products, evicted orders) as real clients make.
+    pub fn draw(last_order_id: u64, rng: &mut ChaCha8Rng) -> Self {
+        let roll: f64 = rng.random();
+        let catalog = CATALOG.len() as u32;
+        if roll < 0.35 {
+            Self::ListProducts
+        } else if roll < 0.65 {
+            // 2 % of lookups ask for a product that does not exist.
+            let id = if rng.random_bool(0.02) {
+                catalog + rng.random_range(1..=8)
+            } else {
+                rng.random_range(1..=catalog)
+            };
+            Self::GetProduct(id)
+        } else if roll < 0.80 {
+            Self::CreateOrder { product_id: rng.random_range(1..=catalog), quantity: rng.random_range(1..=3) }
+        } else if roll < 0.92 {
+            let last = last_order_id;
+            // Mostly recent orders; sometimes an old one that may have been evicted.
+            let id = if last == 0 {
+                1
+            } else if rng.random_bool(0.05) {
+                rng.random_range(1..=last)
+            } else {
+                rng.random_range(last.saturating_sub(50).max(1)..=last)
+            };
+            Self::GetOrder(id)
+        } else {
+            Self::CreatePayment { amount_cents: rng.random_range(100..=50_000) }
+        }
+    }
+
+    /// The route it matches in the shop's table ([`crate::routes::ROUTES`]).
+    pub fn route(&self) -> &'static crate::routes::ApiRoute {
+        let i = match self {
+            Self::ListProducts => 0,
+            Self::GetProduct(_) => 1,
+            Self::CreateOrder { .. } => 2,
+            Self::GetOrder(_) => 3,
+            Self::CreatePayment { .. } => 4,
+        };
+        &crate::routes::ROUTES[i]
+    }
+
+    /// The HTTP request the live generator sends.
+    pub fn to_http(self) -> Request<Body> {
+        let (method, uri, body) = match self {
+            Self::ListProducts => (Method::GET, "/api/products".to_owned(), None),
+            Self::GetProduct(id) => (Method::GET, format!("/api/products/{id}"), None),
+            Self::CreateOrder { product_id, quantity } => (
+                Method::POST,
+                "/api/orders".to_owned(),
+                Some(format!(r#"{{"product_id":{product_id},"quantity":{quantity}}}"#)),
+            ),
+            Self::GetOrder(id) => (Method::GET, format!("/api/orders/{id}"), None),
+            Self::CreatePayment { amount_cents } => (
+                Method::POST,
+                "/api/payments".to_owned(),
+                Some(format!(r#"{{"amount_cents":{amount_cents}}}"#)),
+            ),
+        };
+        let builder = Request::builder().method(method).uri(uri).header(header::USER_AGENT, USER_AGENT);
+        let request = match body {
+            Some(json) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(json)),
+            None => builder.body(Body::empty()),
+        };
+        // The parts above are all valid, so building cannot fail; an empty request would get a 404.
+        request.unwrap_or_else(|_| Request::new(Body::empty()))
+    }
+}
+
+/// One request of the mix for node `state`, as HTTP (see [`ShopRequest::draw`]).
 pub fn pick_request(state: &NodeState, rng: &mut ChaCha8Rng) -> Request<Body> {
-    let roll: f64 = rng.random();
-    let catalog = CATALOG.len() as u32;
-    let (method, uri, body) = if roll < 0.35 {
-        (Method::GET, "/api/products".to_owned(), None)
-    } else if roll < 0.65 {
-        // 2 % of lookups ask for a product that does not exist.
-        let id = if rng.random_bool(0.02) {
-            catalog + rng.random_range(1..=8)
-        } else {
-            rng.random_range(1..=catalog)
-        };
-        (Method::GET, format!("/api/products/{id}"), None)
-    } else if roll < 0.80 {
-        let body = format!(
-            r#"{{"product_id":{},"quantity":{}}}"#,
-            rng.random_range(1..=catalog),
-            rng.random_range(1..=3)
-        );
-        (Method::POST, "/api/orders".to_owned(), Some(body))
-    } else if roll < 0.92 {
-        let last = state.last_order_id();
-        // Mostly recent orders; sometimes an old one that may have been evicted.
-        let id = if last == 0 {
-            1
-        } else if rng.random_bool(0.05) {
-            rng.random_range(1..=last)
-        } else {
-            rng.random_range(last.saturating_sub(50).max(1)..=last)
-        };
-        (Method::GET, format!("/api/orders/{id}"), None)
-    } else {
-        let body = format!(r#"{{"amount_cents":{}}}"#, rng.random_range(100..=50_000));
-        (Method::POST, "/api/payments".to_owned(), Some(body))
-    };
-    let builder = Request::builder().method(method).uri(uri).header(header::USER_AGENT, USER_AGENT);
-    let request = match body {
-        Some(json) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(json)),
-        None => builder.body(Body::empty()),
-    };
-    // The parts above are all valid, so building cannot fail; an empty request would get a 404.
-    request.unwrap_or_else(|_| Request::new(Body::empty()))
+    ShopRequest::draw(state.last_order_id(), rng).to_http()
 }
 
 #[cfg(test)]

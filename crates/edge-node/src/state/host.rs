@@ -65,7 +65,7 @@ impl NodeState {
             (sim.model.host().clone(), read)
         };
         self.follow_process(&read);
-        let clock = self.0.clock;
+        let clock = &self.0.clock;
         HostView {
             now_unix: clock.unix(now),
             boot_unix: clock.unix(Duration::ZERO) - host.booted_before_start.as_secs_f64(),
