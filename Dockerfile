@@ -16,6 +16,7 @@ COPY crates/edge-node/Cargo.toml crates/edge-node/
 COPY crates/edge-sim/Cargo.toml crates/edge-sim/
 COPY crates/exposition/Cargo.toml crates/exposition/
 COPY crates/inject/Cargo.toml crates/inject/
+COPY crates/rule-coverage/Cargo.toml crates/rule-coverage/
 COPY crates/service-kit/Cargo.toml crates/service-kit/
 COPY crates/stack-client/Cargo.toml crates/stack-client/
 COPY crates/test-support/Cargo.toml crates/test-support/

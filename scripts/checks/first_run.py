@@ -132,7 +132,9 @@ def alloy_reporting(model):
 
 
 def version(v):
-    return tuple(int(x) for x in v.split("."))
+    """(major, minor, patch): "1.88" and "1.88.0" are the same version."""
+    parts = [int(x) for x in v.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def msrv(metadata, cargo_toml):
