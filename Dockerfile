@@ -12,6 +12,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY crates/alert-sink/Cargo.toml crates/alert-sink/
+COPY crates/coverage/Cargo.toml crates/coverage/
 COPY crates/edge-node/Cargo.toml crates/edge-node/
 COPY crates/edge-sim/Cargo.toml crates/edge-sim/
 COPY crates/exposition/Cargo.toml crates/exposition/
