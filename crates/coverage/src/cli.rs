@@ -9,7 +9,7 @@ use edge_sim::FaultKind;
 /// Which alert rules catch which faults, how fast, and which fire at rest: the rules are
 /// evaluated by the real Prometheus over series a virtual fleet produces in seconds.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "coverage", version)]
+#[command(name = "coverage", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Prometheus rule files, folders of them, or PrometheusRule manifests.
     #[arg(long, required = true, num_args = 1..)]
@@ -41,12 +41,18 @@ pub struct Cli {
     /// The failure modes to inject, comma separated [default: all].
     #[arg(long, value_delimiter = ',', value_parser = fault_kind)]
     pub failures: Vec<FaultKind>,
-    /// The output's form.
+    /// The form of the report on stdout (or in --out).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write the report here instead of stdout.
-    #[arg(long)]
+    /// Write the --format report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Also write the report in FORMAT to FILE, e.g. `html=report.html`; repeatable.
+    #[arg(long, value_name = "FORMAT=FILE", value_parser = output_spec)]
+    pub output: Vec<OutputSpec>,
+    /// Exit 1 when any of these holds, comma separated [default: none].
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "CONDITION")]
+    pub fail_on: Vec<FailOn>,
     /// Where promtool and prometheus (v3) are [default: target/tools/root/usr/bin].
     #[arg(long)]
     pub tools: Option<PathBuf>,
@@ -55,13 +61,93 @@ pub struct Cli {
     pub work_dir: Option<PathBuf>,
 }
 
-/// The output's form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Formats, outputs and exit codes, after the flags in `--help`.
+const AFTER_HELP: &str = "\
+Formats (--format for stdout or --out; --output FORMAT=FILE for more files from the same run):
+  text       tables for the terminal
+  json       the report's JSON contract (version 1), for scripts
+  markdown   the tables and notes, e.g. for a pull request comment
+  junit      JUnit XML: one test case per fault and per rule, for CI
+  html       one self-contained page with the fault x rule heat map
+Files are written whole (temporary file, then rename); an unwritable one is refused before the run.
+
+--fail-on conditions: uncaught (a fault no rule caught), false-alerts (any false alert episode
+at rest), cannot-evaluate, always-firing, never-exercised.
+
+Exit codes:
+  0  the run finished and no --fail-on condition holds
+  1  a --fail-on condition holds (one line each on stderr, after every output is written),
+     or the run or a write failed
+  2  usage error (flags, rule files, outputs), before anything runs";
+
+/// A form of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Format {
+    /// Tables for the terminal.
+    Text,
     /// The report's JSON contract (version 1).
     Json,
-    /// Tables for people.
-    Text,
+    /// The tables and notes in Markdown.
+    #[value(alias = "md")]
+    Markdown,
+    /// JUnit XML, one test case per fault and per rule.
+    #[value(alias = "xml")]
+    Junit,
+    /// One self-contained HTML page with the heat map.
+    Html,
+}
+
+/// One `--output FORMAT=FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// The form.
+    pub format: Format,
+    /// Where it goes.
+    pub path: PathBuf,
+}
+
+/// A `--fail-on` condition: when it holds after the run, the command exits 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
+pub enum FailOn {
+    /// A fault that no rule caught on its node.
+    Uncaught,
+    /// Any false alert episode at rest, of any rule.
+    #[value(alias = "false_alerts")]
+    FalseAlerts,
+    /// A rule that reads a series or label value nothing provides.
+    #[value(alias = "cannot_evaluate")]
+    CannotEvaluate,
+    /// A rule that fires regardless of faults.
+    #[value(alias = "always_firing")]
+    AlwaysFiring,
+    /// A rule no fault moved.
+    #[value(alias = "never_exercised")]
+    NeverExercised,
+}
+
+impl FailOn {
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Uncaught => "uncaught",
+            FailOn::FalseAlerts => "false-alerts",
+            FailOn::CannotEvaluate => "cannot-evaluate",
+            FailOn::AlwaysFiring => "always-firing",
+            FailOn::NeverExercised => "never-exercised",
+        }
+    }
+}
+
+fn output_spec(text: &str) -> Result<OutputSpec, String> {
+    let Some((format, path)) = text.split_once('=') else {
+        return Err("expected FORMAT=FILE, e.g. html=report.html".into());
+    };
+    let format = Format::from_str(format.trim(), true)
+        .map_err(|_| format!("unknown format {format:?} (text, json, markdown, junit, html)"))?;
+    if path.is_empty() {
+        return Err("expected FORMAT=FILE: the file is empty".into());
+    }
+    Ok(OutputSpec { format, path: PathBuf::from(path) })
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -106,12 +192,78 @@ mod tests {
     }
 
     #[test]
+    fn formats_outputs_and_fail_on_parse() {
+        let cli = Cli::try_parse_from([
+            "coverage",
+            "--rules",
+            "a.yml",
+            "--format",
+            "markdown",
+            "--output",
+            "html=report.html",
+            "--output",
+            "JUnit=out/junit.xml",
+            "--output",
+            "md=a=b.md",
+            "--fail-on",
+            "uncaught,false-alerts",
+            "--fail-on",
+            "cannot_evaluate",
+        ])
+        .expect("parses");
+        assert_eq!(cli.format, Format::Markdown);
+        let spec = |format, path: &str| OutputSpec { format, path: PathBuf::from(path) };
+        assert_eq!(
+            cli.output,
+            [
+                spec(Format::Html, "report.html"),
+                spec(Format::Junit, "out/junit.xml"),
+                spec(Format::Markdown, "a=b.md")
+            ]
+        );
+        assert_eq!(cli.fail_on, [FailOn::Uncaught, FailOn::FalseAlerts, FailOn::CannotEvaluate]);
+        for (name, format) in
+            [("text", Format::Text), ("json", Format::Json), ("junit", Format::Junit), ("html", Format::Html)]
+        {
+            let cli = Cli::try_parse_from(["coverage", "--rules", "a", "--format", name]).expect(name);
+            assert_eq!(cli.format, format);
+        }
+        for condition in [
+            FailOn::Uncaught,
+            FailOn::FalseAlerts,
+            FailOn::CannotEvaluate,
+            FailOn::AlwaysFiring,
+            FailOn::NeverExercised,
+        ] {
+            let cli = Cli::try_parse_from(["coverage", "--rules", "a", "--fail-on", condition.as_str()])
+                .unwrap_or_else(|e| panic!("{}: {e}", condition.as_str()));
+            assert_eq!(cli.fail_on, [condition]);
+        }
+        let none = Cli::try_parse_from(["coverage", "--rules", "a"]).expect("parses");
+        assert!(none.fail_on.is_empty() && none.output.is_empty() && none.out.is_none());
+    }
+
+    #[test]
+    fn the_help_names_the_formats_the_conditions_and_the_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        for word in ["markdown", "junit", "html", "--output", "FORMAT=FILE", "--fail-on", "false-alerts"] {
+            assert!(help.contains(word), "{word}: {help}");
+        }
+        assert!(help.contains("Exit codes:") && help.contains("2  usage error"), "{help}");
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         for args in [
             &["coverage", "--rules", "a", "--rest", "5x"][..],
             &["coverage", "--rules", "a", "--failures", "meteor"],
             &["coverage", "--nodes", "3"],
             &["coverage", "--rules", "a", "--nodes", "0"],
+            &["coverage", "--rules", "a", "--format", "pdf"],
+            &["coverage", "--rules", "a", "--output", "report.html"],
+            &["coverage", "--rules", "a", "--output", "pdf=report.pdf"],
+            &["coverage", "--rules", "a", "--output", "html="],
+            &["coverage", "--rules", "a", "--fail-on", "uncaught,meteor"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
         }

@@ -5,15 +5,18 @@
 //! mode on its own node, generate what Prometheus would have scraped with the virtual fleet
 //! ([`edge_node::virtual_fleet`]) through a [`filter`] that keeps the families the rules read,
 //! evaluate with the real Prometheus ([`rule_coverage::evaluate`]), [`judge`] the episodes,
-//! and print the [`report`] as JSON or its text tables. [`cli`] is the command line and
-//! [`run`] the whole of it; `main` only parses and maps errors to exit codes.
+//! and write the [`report`] in each form asked for ([`output`]: text, JSON, Markdown, JUnit,
+//! HTML). [`cli`] is the command line, [`run`] the whole of it, and [`ci`] the `--fail-on`
+//! decision; `main` only parses, checks the outputs, runs, writes and maps to exit codes.
 //!
 //! It must not depend on axum or the service's runtime parts, only on edge-node's library
 //! (the virtual fleet), edge-sim (the catalog) and rule-coverage (the engine).
 
+pub mod ci;
 pub mod cli;
 pub mod filter;
 pub mod judge;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod run;

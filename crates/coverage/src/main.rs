@@ -1,11 +1,11 @@
-//! `coverage`: parse, run, print; usage errors exit 2 in one line, failures 1.
+//! `coverage`: parse, check the outputs, run, write every output, decide `--fail-on`.
+//! Usage errors exit 2 in one line before anything runs; a failed run or write, or a
+//! `--fail-on` condition that holds, exits 1.
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
-use coverage::cli::{Cli, Format};
+use coverage::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -27,6 +27,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let outputs = match coverage::output::plan(&cli) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("coverage: {e}");
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     let report = match coverage::run(&cli) {
         Ok(r) => r,
         Err(e) => {
@@ -34,20 +41,16 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1));
         }
     };
-    let text = match cli.format {
-        Format::Json => report.to_json() + "\n",
-        Format::Text => coverage::report::render_text(&report),
-    };
-    if let Err(e) = write(&cli, &text) {
-        eprintln!("coverage: {e:#}");
+    let write_errors = coverage::output::write_all(&outputs, &report);
+    for e in &write_errors {
+        eprintln!("coverage: {e}");
+    }
+    let failures = coverage::ci::decide(&report, &cli.fail_on);
+    for failure in &failures {
+        eprintln!("coverage: {failure}");
+    }
+    if !write_errors.is_empty() {
         return ExitCode::from(1);
     }
-    ExitCode::SUCCESS
-}
-
-fn write(cli: &Cli, text: &str) -> anyhow::Result<()> {
-    match &cli.out {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("{}", path.display())),
-        None => std::io::stdout().write_all(text.as_bytes()).context("stdout"),
-    }
+    ExitCode::from(coverage::ci::exit_code(&failures))
 }

@@ -40,7 +40,10 @@ fn a_small_run_gives_the_known_verdict_for_every_rule_and_fault() {
     require_tools();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("coverage-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
+    // The outputs' folder must exist before the run: a missing one is refused up front.
+    std::fs::create_dir_all(&work).expect("the work folder");
     let out = work.join("report.json");
+    let (html, junit) = (work.join("report.html"), work.join("junit.xml"));
     let began = Instant::now();
     let run = coverage()
         .args(["--rules"])
@@ -50,15 +53,36 @@ fn a_small_run_gives_the_known_verdict_for_every_rule_and_fault() {
         .arg(&out)
         .arg("--work-dir")
         .arg(&work)
+        .arg("--output")
+        .arg(format!("html={}", html.display()))
+        .arg("--output")
+        .arg(format!("junit={}", junit.display()))
+        // Every fault is caught and ProbeFailing cannot evaluate: only the second holds.
+        .args(["--fail-on", "uncaught,cannot-evaluate"])
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&run.stderr);
     eprintln!("{stderr}");
     eprintln!("the whole run took {:.1}s", began.elapsed().as_secs_f64());
-    assert!(run.status.success(), "exit {:?}: {stderr}", run.status);
+    assert_eq!(run.status.code(), Some(1), "--fail-on cannot-evaluate holds: {stderr}");
+    let fail_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("coverage: --fail-on")).collect();
+    assert_eq!(
+        fail_lines,
+        ["coverage: --fail-on cannot-evaluate: 1 rule cannot evaluate: ProbeFailing (reads probe_success)"],
+        "one line, for the condition that holds: {stderr}"
+    );
     assert!(stderr.contains("simulated hours") && stderr.contains("evaluated"), "progress: {stderr}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("report written")).expect("JSON");
+    let text = std::fs::read_to_string(&out).expect("report written");
+    let report: Value = serde_json::from_str(&text).expect("JSON");
+    let html = std::fs::read_to_string(&html).expect("the HTML written before exiting 1");
+    assert!(html.starts_with("<!doctype html>") && html.contains("ProbeFailing"), "{html}");
+    let junit = std::fs::read_to_string(&junit).expect("the JUnit written before exiting 1");
+    assert!(junit.starts_with("<?xml") && junit.contains("HostCpuBusy"), "{junit}");
+    // The same decision alone for each condition on this report: the exit code it gives.
+    let parsed = coverage::report::Report::from_json(&text).expect("the contract");
+    let exit = |condition| coverage::ci::exit_code(&coverage::ci::decide(&parsed, &[condition]));
+    assert_eq!(exit(coverage::cli::FailOn::CannotEvaluate), 1, "--fail-on cannot-evaluate exits 1");
+    assert_eq!(exit(coverage::cli::FailOn::Uncaught), 0, "--fail-on uncaught exits 0");
     assert_eq!(report["version"], 1);
     assert_eq!(report["run"]["nodes"], 3);
 
