@@ -77,7 +77,7 @@ pub enum FaultStatus {
 pub struct Fault {
     /// The failure mode, in the catalog's snake_case name, e.g. `node_crash`.
     pub failure: String,
-    /// The faulted node, e.g. `edge-03`.
+    /// The faulted node: its `node` label value, e.g. `3`.
     pub node: String,
     /// When the fault began, from the run's start.
     pub start_s: f64,
