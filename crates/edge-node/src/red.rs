@@ -28,8 +28,6 @@ use crate::traces::{self, NodeTracer, ServerRequest};
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest request id accepted from a client; longer ones are replaced.
 const MAX_REQUEST_ID: usize = 64;
-/// The `route` label of paths no route matched (so junk paths cannot grow the registry).
-pub const UNMATCHED: &str = "unmatched";
 
 /// The middleware: measure shop requests, pass control requests through untouched.
 pub async fn track(State(state): State<NodeState>, mut request: Request, next: Next) -> Response {
@@ -38,7 +36,7 @@ pub async fn track(State(state): State<NodeState>, mut request: Request, next: N
     let (service, route) = match matched {
         Some(Some(r)) => (r.service.as_str(), r.path),
         Some(None) => return next.run(request).await,
-        None => ("none", UNMATCHED),
+        None => ("none", routes::UNMATCHED),
     };
     let method = method_label(request.method());
     let request_id = request_id(&request);

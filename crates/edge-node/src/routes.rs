@@ -15,6 +15,9 @@ pub struct ApiRoute {
     pub service: Service,
 }
 
+/// The `route` label of paths no route matched (so junk paths cannot grow the registry).
+pub const UNMATCHED: &str = "unmatched";
+
 /// Every shop route.
 pub const ROUTES: [ApiRoute; 5] = [
     ApiRoute { path: "/api/products", method: "GET", service: Service::Products },

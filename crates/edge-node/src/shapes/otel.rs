@@ -33,7 +33,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::metrics::RequestLabels;
-use crate::red::UNMATCHED;
+use crate::routes::UNMATCHED;
 
 /// The semantic conventions' advisory bucket boundaries for `http.server.request.duration`.
 pub const BUCKETS: [f64; 14] =
