@@ -193,7 +193,8 @@ fn differences(lookback: Duration) -> Vec<String> {
     vec![
         format!(
             "No stale markers: a series whose target stops being scraped stays visible to instant \
-             selectors for the lookback delta ({}s, twice the scrape interval) instead of vanishing at the next scrape.",
+             selectors for the lookback delta ({}s: twice the scrape interval, or the longest group interval if longer) \
+             instead of vanishing at the next scrape.",
             lookback.as_secs()
         ),
         "Every target is scraped at multiples of the scrape interval from the run's start; Prometheus \
