@@ -29,7 +29,12 @@ pub struct Cli {
     /// Of groups that set none [default: the prometheus.yml's, else 15s].
     #[arg(long, value_parser = duration)]
     pub evaluation_interval: Option<Duration>,
-    /// A prometheus.yml whose `global` scrape and evaluation intervals are the defaults.
+    /// A scrape taking longer fails, `up` 0 [default: the prometheus.yml's, else 10s, at most
+    /// the scrape interval].
+    #[arg(long, value_parser = duration)]
+    pub scrape_timeout: Option<Duration>,
+    /// A prometheus.yml whose `global` scrape and evaluation intervals and scrape timeout are
+    /// the defaults.
     #[arg(long)]
     pub prometheus_config: Option<PathBuf>,
     /// The longest a fault (and its recovery) may last; the model's limit is 1h.
@@ -41,6 +46,15 @@ pub struct Cli {
     /// The failure modes to inject, comma separated [default: all].
     #[arg(long, value_delimiter = ',', value_parser = fault_kind)]
     pub failures: Vec<FaultKind>,
+    /// The intensity of a mode's faults, e.g. `cpu_spike=0.6`, within the mode's range (see
+    /// `inject list`); repeatable [default: the model's].
+    #[arg(long, value_name = "MODE=X", value_parser = intensity_spec)]
+    pub intensity: Vec<IntensitySpec>,
+    /// Inject an inject-CLI scenario file's steps after the rest period (each at rest + `at`,
+    /// on every node of its `node`, for its duration, intensity and service) instead of
+    /// every mode on its own node.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["failures", "serial", "intensity"])]
+    pub scenario: Option<PathBuf>,
     /// The form of the report on stdout (or in --out).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -59,6 +73,36 @@ pub struct Cli {
     /// A folder for the series, blocks and Prometheus' log [default: a temporary folder].
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// After the run, write a `promtool test rules` file proving its alert states equal to
+    /// Prometheus' rule manager (the series with stale markers, the rules beside it as
+    /// FILE's stem + `.rules.yml`); check it with `promtool test rules FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "enabled")]
+    pub emit_promtool_test: Option<PathBuf>,
+    /// Run the plan against a running stack in real time instead of the virtual fleet: its
+    /// Prometheus must have loaded --rules; faults go to nodes 1..=--nodes over /inject.
+    #[command(flatten)]
+    pub live: Live,
+}
+
+/// Live mode's flags (`--live` and where the stack is).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Live {
+    /// Run the plan against the running stack in real time (for rules with short windows).
+    #[arg(long = "live")]
+    pub enabled: bool,
+    /// Live: Prometheus' base URL [default: http://127.0.0.1:$PROMETHEUS_PORT, else :9090].
+    #[arg(long, requires = "enabled", value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Live: the host of the nodes (these three read the inject CLI's variables) (node N at http://HOST:BASE_PORT+N).
+    #[arg(long, env = "INJECT_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Live: node N listens on BASE_PORT + N.
+    #[arg(long, env = "INJECT_BASE_PORT", default_value_t = 8000,
+          value_parser = clap::value_parser!(u16).range(0..=64535))]
+    pub base_port: u16,
+    /// Live: per-node URL overrides, `N=URL` separated by commas (as the inject CLI's).
+    #[arg(long, env = "INJECT_TARGETS", value_name = "N=URL,...")]
+    pub targets: Option<String>,
 }
 
 /// Formats, outputs and exit codes, after the flags in `--help`.
@@ -148,6 +192,28 @@ fn output_spec(text: &str) -> Result<OutputSpec, String> {
         return Err("expected FORMAT=FILE: the file is empty".into());
     }
     Ok(OutputSpec { format, path: PathBuf::from(path) })
+}
+
+/// One `--intensity MODE=X`, within the mode's range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntensitySpec {
+    /// The mode.
+    pub kind: FaultKind,
+    /// Its intensity.
+    pub value: f64,
+}
+
+fn intensity_spec(text: &str) -> Result<IntensitySpec, String> {
+    let Some((mode, value)) = text.split_once('=') else {
+        return Err("expected MODE=X, e.g. cpu_spike=0.6".into());
+    };
+    let kind = fault_kind(mode.trim())?;
+    let value: f64 = value.trim().parse().map_err(|_| format!("`{}` is not a number", value.trim()))?;
+    // The catalogue's own check (the duration is any valid one): its message gives the range.
+    edge_sim::FaultSpec { kind, duration_s: 60.0, intensity: Some(value), service: None }
+        .validate()
+        .map_err(|e| e.to_string())?;
+    Ok(IntensitySpec { kind, value })
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -250,6 +316,57 @@ mod tests {
             assert!(help.contains(word), "{word}: {help}");
         }
         assert!(help.contains("Exit codes:") && help.contains("2  usage error"), "{help}");
+    }
+
+    #[test]
+    fn intensities_and_a_scenario_parse() {
+        let cli = Cli::try_parse_from([
+            "coverage",
+            "--rules",
+            "a",
+            "--intensity",
+            "cpu_spike=0.6",
+            "--intensity",
+            " error_burst = 1 ",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.intensity,
+            [
+                IntensitySpec { kind: FaultKind::CpuSpike, value: 0.6 },
+                IntensitySpec { kind: FaultKind::ErrorBurst, value: 1.0 }
+            ]
+        );
+        assert_eq!(cli.scenario, None);
+        let cli = Cli::try_parse_from(["coverage", "--rules", "a", "--scenario", "game.toml", "--nodes", "4"])
+            .expect("parses");
+        assert_eq!((cli.scenario, cli.nodes), (Some(PathBuf::from("game.toml")), 4));
+    }
+
+    #[test]
+    fn an_intensity_outside_the_modes_range_is_refused_with_the_range() {
+        for (arg, needle) in [
+            ("cpu_spike=0.2", "between 0.5 and 1"),
+            ("cpu_spike=1.5", "between 0.5 and 1"),
+            ("node_crash=1", "node_crash takes no intensity"),
+            ("cpu_spike=much", "not a number"),
+            ("cpu_spike", "expected MODE=X"),
+            ("meteor=1", "meteor"),
+            ("cpu_spike=NaN", "between 0.5 and 1"),
+        ] {
+            let err = Cli::try_parse_from(["coverage", "--rules", "a", "--intensity", arg]).expect_err(arg);
+            assert!(err.to_string().contains(needle), "{arg}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_scenario_conflicts_with_the_modes_serial_and_intensities() {
+        for flag in [&["--failures", "cpu_spike"][..], &["--serial"], &["--intensity", "cpu_spike=0.6"]] {
+            let mut args = vec!["coverage", "--rules", "a", "--scenario", "s.toml"];
+            args.extend(flag);
+            let err = Cli::try_parse_from(&args).expect_err("conflicts");
+            assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{args:?}");
+        }
     }
 
     #[test]

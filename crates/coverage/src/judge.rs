@@ -2,14 +2,25 @@
 //! timelines.
 //!
 //! - An alert's label set belongs to a node by its `node` label, or its `instance` mapped
-//!   through the fleet's instance template; one with neither (an aggregate such as
-//!   `vector(1)` or `count(up == 0) > 0`) is fleet-wide and counts on every node.
-//! - A fault is caught by an alert whose episode on the faulted node went pending at or
-//!   after the fault's start and fired before `end + recovery` (an episode already running
-//!   when the fault started was not caused by it). Alerts firing in that window on a node
-//!   that no fault touched at the time are collateral.
-//! - At rest (`[0, rest)`): firing episodes are false alerts; firing for at least
-//!   [`ALWAYS_FIRING_SHARE`] of the rest on every node is `always_firing`.
+//!   through the fleet's instance template. One with neither but a `region` label naming a
+//!   region of the fleet (an aggregate `by (region)`, such as `RegionDown`) belongs to that
+//!   region: to the nodes [`Context::regions`] puts in it, and is named `region <name>` in
+//!   the report. One with none of these (an aggregate such as `vector(1)` or
+//!   `count(up == 0) > 0`, or an unknown region) is fleet-wide and counts on every node.
+//! - A fault is caught by an alert whose episode on the faulted node (or on its region, or
+//!   fleet-wide) went pending at or after the fault's start and fired before
+//!   `end + recovery` (an episode already running when the fault started was not caused by
+//!   it). Alerts firing in that window on a node that no fault touched at the time are
+//!   collateral; a region's alert is collateral when it fires for a region other than the
+//!   faulted node's and no fault touched any node of that region at the time.
+//! - Faults may overlap (a scenario's): "touched at the time" is per episode, at the instant
+//!   it went pending (within some fault's `[start, end + recovery)` on that node), so an
+//!   alert on a node whose own fault had recovered long before is collateral again. Faults
+//!   overlapping on one node cannot be told apart: an episode of that node is credited to
+//!   each of them whose window it went pending in.
+//! - At rest (`[0, rest)`): firing episodes are false alerts (a region's on the region,
+//!   once); firing for at least [`ALWAYS_FIRING_SHARE`] of the rest on every node (its own,
+//!   its region's and fleet-wide episodes together) is `always_firing`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,8 +36,17 @@ use crate::report::model::{
 /// The share of the rest period an alert must fire on every node to be "always firing".
 pub const ALWAYS_FIRING_SHARE: f64 = 0.95;
 
-/// The node name of a fleet-wide alert (no `node` or `instance` label).
+/// The node name of a fleet-wide alert (no `node` or `instance` label, nor a known `region`).
 pub const FLEET: &str = "fleet";
+
+/// How the node name of a region's alert starts: [`region_name`].
+pub const REGION: &str = "region ";
+
+/// The node name of a region's alert (a `region` label, no `node` or `instance`):
+/// `region eu-west`.
+pub fn region_name(region: &str) -> String {
+    format!("{REGION}{region}")
+}
 
 /// What the judge needs besides the engine's outcome.
 #[derive(Debug, Clone)]
@@ -43,6 +63,9 @@ pub struct Context<'a> {
     pub nodes: u32,
     /// The `instance` of each node, index 0 for node 1.
     pub instances: Vec<String>,
+    /// The `region` label of each node's series, index 0 for node 1 (the virtual fleet's
+    /// [`edge_node::NodeConfig::new`]). Empty: no alert is attributed to a region.
+    pub regions: Vec<String>,
     /// Unix milliseconds of virtual time 0.
     pub start_ms: Millis,
 }
@@ -58,15 +81,45 @@ pub struct Judgement {
     pub timelines: Vec<Timeline>,
 }
 
-/// An alert's episodes per node (`None`: fleet-wide).
-type ByNode = BTreeMap<Option<u32>, Vec<Episode>>;
+/// Where an alert's label set belongs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Scope {
+    /// One node.
+    Node(u32),
+    /// The nodes of one region of the fleet.
+    Region(String),
+    /// Every node.
+    Fleet,
+}
 
-fn node_of(labels: &LabelSet, cx: &Context<'_>) -> Option<u32> {
+/// An alert's episodes per scope.
+type ByNode = BTreeMap<Scope, Vec<Episode>>;
+
+fn node_of(labels: &LabelSet, cx: &Context<'_>) -> Scope {
     if let Some(n) = labels.get("node").and_then(|v| v.parse().ok()) {
-        return Some(n);
+        return Scope::Node(n);
     }
-    let instance = labels.get("instance")?;
-    cx.instances.iter().position(|i| i == instance).and_then(|i| u32::try_from(i + 1).ok())
+    let by_instance = labels.get("instance").and_then(|instance| {
+        cx.instances.iter().position(|i| i == instance).and_then(|i| u32::try_from(i + 1).ok())
+    });
+    if let Some(n) = by_instance {
+        return Scope::Node(n);
+    }
+    match labels.get("region") {
+        Some(region) if cx.regions.contains(region) => Scope::Region(region.clone()),
+        _ => Scope::Fleet,
+    }
+}
+
+/// The region of node `node` (1-based), if known.
+fn region_of<'a>(cx: &'a Context<'_>, node: u32) -> Option<&'a str> {
+    let i = usize::try_from(node).ok()?.checked_sub(1)?;
+    cx.regions.get(i).map(String::as_str)
+}
+
+/// The nodes (1-based) of `region`.
+fn nodes_in<'a>(cx: &'a Context<'_>, region: &'a str) -> impl Iterator<Item = u32> + 'a {
+    (1..=cx.nodes).filter(move |n| region_of(cx, *n) == Some(region))
 }
 
 fn by_node(episodes: &rule_coverage::Episodes, cx: &Context<'_>) -> ByNode {
@@ -80,8 +133,12 @@ fn by_node(episodes: &rule_coverage::Episodes, cx: &Context<'_>) -> ByNode {
     out
 }
 
-fn node_name(node: Option<u32>) -> String {
-    node.map_or_else(|| FLEET.to_owned(), |n| n.to_string())
+fn node_name(scope: &Scope) -> String {
+    match scope {
+        Scope::Node(n) => n.to_string(),
+        Scope::Region(r) => region_name(r),
+        Scope::Fleet => FLEET.to_owned(),
+    }
 }
 
 /// Seconds of virtual time.
@@ -110,21 +167,22 @@ pub fn judge(outcome: &Outcome, cx: &Context<'_>) -> Judgement {
         .zip(&alerts)
         .enumerate()
         .map(|(i, (a, (_, nodes)))| {
-            let caught = faults
-                .iter()
-                .zip(&fired)
-                .filter(|(_, by)| by.contains(&i))
-                .map(|(f, _)| f.failure.clone())
-                .collect();
+            // Each mode once, in plan order, however many of its faults (nodes) it caught.
+            let mut caught: Vec<String> = Vec::new();
+            for (f, _) in faults.iter().zip(&fired).filter(|(_, by)| by.contains(&i)) {
+                if !caught.contains(&f.failure) {
+                    caught.push(f.failure.clone());
+                }
+            }
             let file = files.get(i).cloned().unwrap_or_default();
             rule(&a.group, &a.alert, &file, facts.get(i).copied(), nodes, caught, cx)
         })
         .collect();
     // One timeline per (alert, node): rules sharing a name (warning and critical) merge.
-    let mut merged: BTreeMap<(&str, Option<u32>), Vec<Episode>> = BTreeMap::new();
+    let mut merged: BTreeMap<(&str, &Scope), Vec<Episode>> = BTreeMap::new();
     for (alert, nodes) in &alerts {
         for (node, eps) in nodes {
-            merged.entry((alert, *node)).or_default().extend(eps);
+            merged.entry((alert, node)).or_default().extend(eps);
         }
     }
     let mut timelines: Vec<Timeline> = Vec::new();
@@ -156,46 +214,60 @@ fn alert_facts<'a>(cx: &'a Context<'_>) -> impl Iterator<Item = (&'a str, &'a Ru
 /// The fault's verdict, and the indices of the alerting rules that caught it.
 fn fault(slot: &Slot, alerts: &[(&str, ByNode)], cx: &Context<'_>) -> (Fault, BTreeSet<usize>) {
     let (start, end, until) = (at(cx, slot.start), at(cx, slot.end), at(cx, slot.window_end()));
-    // Nodes faulted at some point of this window: their alerts are theirs, not collateral.
-    let busy: BTreeSet<u32> = cx
-        .plan
-        .slots
-        .iter()
-        .filter(|o| at(cx, o.start) < until && at(cx, o.window_end()) > start)
-        .map(|o| o.node)
-        .collect();
+    // Whether a fault touched node `n` when an episode went pending at `t` (within its
+    // window): its alerts then are that fault's, not collateral.
+    let windows: Vec<(u32, Millis, Millis)> =
+        cx.plan.slots.iter().map(|o| (o.node, at(cx, o.start), at(cx, o.window_end()))).collect();
+    let busy = |n: u32, t: Millis| windows.iter().any(|&(node, from, to)| node == n && from <= t && t < to);
     let mut detections = Vec::new();
     let mut fired = Vec::new();
     let mut collateral = BTreeSet::new();
     let mut by = BTreeSet::new();
+    let home = region_of(cx, slot.node);
     for (i, (alert, nodes)) in alerts.iter().enumerate() {
         let mut mine: Vec<Episode> = Vec::new();
-        for (node, eps) in nodes {
+        for (scope, eps) in nodes {
             let caused = eps.iter().filter(|e| e.pending_at >= start && e.pending_at < until);
-            match node {
-                Some(n) if *n != slot.node => {
-                    if !busy.contains(n) && caused.clone().any(|e| e.firing_at.is_some_and(|f| f < until)) {
-                        collateral.insert(((*alert).to_owned(), n.to_string()));
-                    }
-                }
-                _ => mine.extend(caused),
+            let elsewhere = match scope {
+                Scope::Node(n) => *n != slot.node,
+                // A region's alert is another fault's when that fault's node is in the region.
+                Scope::Region(r) => home != Some(r.as_str()),
+                Scope::Fleet => false,
+            };
+            if !elsewhere {
+                mine.extend(caused);
+                continue;
+            }
+            // Another node's (or region's) episode: collateral when no fault touched it then.
+            let idle = |t: Millis| match scope {
+                Scope::Node(n) => !busy(*n, t),
+                Scope::Region(r) => nodes_in(cx, r).all(|n| !busy(n, t)),
+                Scope::Fleet => false,
+            };
+            let mut fired_idle = caused.filter(|e| e.firing_at.is_some_and(|f| f < until) && idle(e.pending_at));
+            if fired_idle.next().is_some() {
+                collateral.insert(((*alert).to_owned(), node_name(scope)));
             }
         }
         mine.sort_by_key(|e| e.pending_at);
         let Some(first) = mine.first() else { continue };
         let firing: Vec<&Episode> = mine.iter().filter(|e| e.firing_at.is_some_and(|f| f < until)).collect();
-        let first_firing = firing.first().and_then(|e| e.firing_at);
+        let first_firing = firing.iter().filter_map(|e| e.firing_at).min();
         if let Some(f) = first_firing {
             fired.push((f, (*alert).to_owned()));
             by.insert(i);
         }
-        let resolved = mine.last().and_then(|e| e.resolved_at);
+        // Resolved when the last of its label sets that fired did (a later pending-only one
+        // does not count); never while one still fires. Unfired: when it stopped pending.
+        let ended: Vec<&Episode> = if firing.is_empty() { mine.iter().collect() } else { firing.clone() };
+        let resolved = ended.iter().try_fold(Millis::MIN, |last, e| e.resolved_at.map(|r| last.max(r)));
         detections.push(Detection {
             alert: (*alert).to_owned(),
+            rule: Some(i),
             pending_after_s: secs(first.pending_at - start),
             firing_after_s: first_firing.map(|f| secs(f - start)),
             resolved_after_end_s: resolved.map(|r| secs(r - end)),
-            flaps: u32::try_from(firing.len().saturating_sub(1)).unwrap_or(u32::MAX),
+            flaps: u32::try_from(stretches(&firing).saturating_sub(1)).unwrap_or(u32::MAX),
         });
     }
     fired.sort();
@@ -205,10 +277,17 @@ fn fault(slot: &Slot, alerts: &[(&str, ByNode)], cx: &Context<'_>) -> (Fault, BT
             caught_by.push(alert);
         }
     }
-    // A rule that fired anyway was not too short for it (needs() is a bound from windows).
+    // A rule that fired anyway was not too short for it (needs() is a bound from windows),
+    // nor is one that reads a series the fleet lacks: that, not the length, kept it quiet.
     let too_short_for = alert_facts(cx)
-        .filter(|(alert, f)| f.needs() > slot.length() && !caught_by.iter().any(|c| c == alert))
-        .map(|(alert, f)| TooShort { alert: alert.to_owned(), needs_s: f.needs().as_secs_f64() })
+        .enumerate()
+        .filter(|(_, (alert, f))| f.needs() > slot.length() && !caught_by.iter().any(|c| c == alert))
+        .filter(|(_, (_, f))| f.source_metrics.iter().all(|m| cx.seen.contains(m)))
+        .map(|(i, (alert, f))| TooShort {
+            alert: alert.to_owned(),
+            rule: Some(i),
+            needs_s: f.needs().as_secs_f64(),
+        })
         .collect();
     let fault = Fault {
         failure: slot.kind.as_str().to_owned(),
@@ -222,6 +301,24 @@ fn fault(slot: &Slot, alerts: &[(&str, ByNode)], cx: &Context<'_>) -> (Fault, BT
         too_short_for,
     };
     (fault, by)
+}
+
+/// The separate firing stretches of `episodes`: label sets firing at once (one per disk, or
+/// per severity) are one stretch, so only a resolve followed by a new firing is a flap.
+fn stretches(episodes: &[&Episode]) -> usize {
+    let mut spans: Vec<(Millis, Millis)> = episodes
+        .iter()
+        .filter_map(|e| e.firing_at.map(|f| (f, e.resolved_at.unwrap_or(Millis::MAX))))
+        .collect();
+    spans.sort_unstable();
+    let (mut count, mut reach) = (0, Millis::MIN);
+    for (from, to) in spans {
+        if count == 0 || from > reach {
+            count += 1;
+        }
+        reach = reach.max(to);
+    }
+    count
 }
 
 /// What would provide a metric of this name, if a known shape or job would.
@@ -285,25 +382,27 @@ fn rule(
     let (rest_start, rest_end, last) = (cx.start_ms, at(cx, cx.plan.rest), at(cx, cx.plan.end));
     let mut at_rest = FalseAlerts::default();
     let mut nodes_at_rest = BTreeSet::new();
-    let mut total_ms = 0;
-    let mut intervals: BTreeMap<Option<u32>, Vec<(Millis, Millis)>> = BTreeMap::new();
+    let mut intervals: BTreeMap<&Scope, Vec<(Millis, Millis)>> = BTreeMap::new();
     for (node, eps) in nodes {
         for e in eps.iter().filter(|e| e.firing_at.is_some_and(|f| f < rest_end)) {
             let (from, to) = firing_within(e, rest_start, rest_end, last);
             at_rest.episodes += 1;
-            nodes_at_rest.insert(node_name(*node));
-            total_ms += to - from;
-            intervals.entry(*node).or_default().push((from, to));
+            nodes_at_rest.insert(node_name(node));
+            intervals.entry(node).or_default().push((from, to));
         }
     }
     at_rest.nodes = nodes_at_rest.into_iter().collect();
-    at_rest.total_s = secs(total_ms);
+    // Per node the union: label sets firing at once (one per disk) are not time twice.
+    at_rest.total_s = secs(intervals.values().cloned().map(covered).sum());
     let rest_ms = (rest_end - rest_start) as f64;
-    let fleet_wide = intervals.get(&None).cloned().unwrap_or_default();
+    let of = |scope: &Scope| intervals.get(scope).cloned().unwrap_or_default();
     let always_firing = rest_ms > 0.0
         && (1..=cx.nodes).all(|n| {
-            let mut on_node = intervals.get(&Some(n)).cloned().unwrap_or_default();
-            on_node.extend(&fleet_wide);
+            let mut on_node = of(&Scope::Node(n));
+            on_node.extend(of(&Scope::Fleet));
+            if let Some(region) = region_of(cx, n) {
+                on_node.extend(of(&Scope::Region(region.to_owned())));
+            }
             covered(on_node) as f64 >= ALWAYS_FIRING_SHARE * rest_ms
         });
     let status = if !missing.is_empty() {
@@ -344,7 +443,8 @@ mod tests {
         \x20     - alert: Noisy\n        expr: up > 0\n\
         \x20     - alert: Never\n        expr: up > 1\n\
         \x20     - alert: Missing\n        expr: probe_success == 0\n\
-        \x20     - alert: Slow\n        expr: avg_over_time(up[1h]) < 0\n";
+        \x20     - alert: Slow\n        expr: avg_over_time(up[1h]) < 0\n\
+        \x20     - alert: MissingSlow\n        expr: avg_over_time(probe_success[1h]) < 1\n";
 
     fn s(x: u64) -> Duration {
         Duration::from_secs(x)
@@ -375,7 +475,15 @@ mod tests {
     fn judged() -> Judgement {
         let groups = parse_text(RULES, Path::new("r.yml")).expect("valid");
         let facts = rule_facts(&groups).expect("parses");
-        let slot = |kind, node| Slot { kind, node, start: s(600), end: s(840), recovery: s(120) };
+        let slot = |kind, node| Slot {
+            kind,
+            node,
+            start: s(600),
+            end: s(840),
+            recovery: s(120),
+            intensity: None,
+            service: None,
+        };
         let plan = Plan {
             rest: s(600),
             fault_length: s(240),
@@ -403,6 +511,7 @@ mod tests {
             outcome("Never", vec![]),
             outcome("Missing", vec![]),
             outcome("Slow", vec![]),
+            outcome("MissingSlow", vec![]),
         ];
         let cx = Context {
             plan: &plan,
@@ -411,9 +520,200 @@ mod tests {
             seen: &seen,
             nodes: 3,
             instances: (1..=3).map(|i| format!("edge-node-{i}:8080")).collect(),
+            regions: Vec::new(),
             start_ms: 0,
         };
         judge(&Outcome { alerts, timings: Timings::default() }, &cx)
+    }
+
+    /// node_crash on node 1 in `[600, 840)`, recovered by 960, and one alert `A` with these
+    /// label sets and episodes.
+    fn one_fault(episodes: Vec<(LabelSet, Vec<Episode>)>) -> Fault {
+        one_alert(episodes).faults.remove(0)
+    }
+
+    /// [`one_fault`]'s whole judgement.
+    fn one_alert(episodes: Vec<(LabelSet, Vec<Episode>)>) -> Judgement {
+        let rules = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n";
+        let groups = parse_text(rules, Path::new("r.yml")).expect("valid");
+        let facts = rule_facts(&groups).expect("parses");
+        let plan = Plan {
+            rest: s(600),
+            fault_length: s(240),
+            recovery: s(120),
+            slots: vec![Slot {
+                kind: FaultKind::NodeCrash,
+                node: 1,
+                start: s(600),
+                end: s(840),
+                recovery: s(120),
+                intensity: None,
+                service: None,
+            }],
+            end: s(960),
+        };
+        let seen: BTreeSet<String> = ["up"].map(String::from).into();
+        let cx = Context {
+            plan: &plan,
+            groups: &groups,
+            facts: &facts,
+            seen: &seen,
+            nodes: 2,
+            instances: Vec::new(),
+            regions: Vec::new(),
+            start_ms: 0,
+        };
+        let alerts = vec![outcome("A", episodes)];
+        judge(&Outcome { alerts, timings: Timings::default() }, &cx)
+    }
+
+    fn device(d: &str) -> LabelSet {
+        labels(&[("alertname", "A"), ("node", "1"), ("device", d)])
+    }
+
+    #[test]
+    fn label_sets_firing_at_once_are_no_flap_and_resolve_with_the_last_of_them() {
+        let both = one_fault(vec![
+            (device("a"), vec![ep(610, Some(620), Some(700))]),
+            (device("b"), vec![ep(612, Some(625), Some(690))]),
+        ]);
+        let d = &both.detections[0];
+        assert_eq!((d.flaps, d.resolved_after_end_s), (0, Some(-140.0)), "{d:?}");
+        let open = one_fault(vec![
+            (device("a"), vec![ep(610, Some(620), None)]),
+            (device("b"), vec![ep(612, Some(625), Some(690))]),
+        ]);
+        assert_eq!(open.detections[0].resolved_after_end_s, None, "a still fires: never resolved");
+        let flapped = one_fault(vec![(
+            device("a"),
+            vec![ep(610, Some(620), Some(650)), ep(660, Some(670), Some(700))],
+        )]);
+        assert_eq!(flapped.detections[0].flaps, 1);
+    }
+
+    #[test]
+    fn label_sets_firing_at_once_at_rest_count_their_time_once_per_node() {
+        let j = one_alert(vec![
+            (device("a"), vec![ep(100, Some(100), Some(200))]),
+            (device("b"), vec![ep(150, Some(150), Some(250))]),
+        ]);
+        let rest = &j.rules[0].false_alerts_at_rest;
+        assert_eq!((rest.episodes, rest.total_s), (2, 150.0), "100-250 on node 1, not 100 + 100");
+    }
+
+    #[test]
+    fn a_later_pending_only_episode_is_not_the_resolution() {
+        let f = one_fault(vec![
+            (device("a"), vec![ep(610, Some(620), Some(700))]),
+            (device("b"), vec![ep(800, None, Some(810))]),
+        ]);
+        let d = &f.detections[0];
+        assert_eq!((d.firing_after_s, d.resolved_after_end_s), (Some(20.0), Some(-140.0)), "{d:?}");
+        let pending = one_fault(vec![(device("b"), vec![ep(800, None, Some(810))])]);
+        assert_eq!(pending.detections[0].resolved_after_end_s, Some(-30.0), "unfired: stopped pending");
+    }
+
+    const REGION_RULES: &str = "groups:\n  - name: g\n    rules:\n\
+        \x20     - alert: RegionDown\n        expr: up == 0\n\
+        \x20     - alert: Templated\n        expr: up == 0\n\
+        \x20     - alert: EveryRegion\n        expr: up >= 0\n\
+        \x20     - alert: OneRegion\n        expr: up >= 0\n";
+
+    /// Six nodes in three regions (eu: 1-2, us: 3-4, ap: 5-6); node_crash on 1 and cpu_spike
+    /// on 3 at once, in `[600, 840)` and recovered by 960.
+    fn judged_by_region() -> Judgement {
+        let groups = parse_text(REGION_RULES, Path::new("r.yml")).expect("valid");
+        let facts = rule_facts(&groups).expect("parses");
+        let slot = |kind, node| Slot {
+            kind,
+            node,
+            start: s(600),
+            end: s(840),
+            recovery: s(120),
+            intensity: None,
+            service: None,
+        };
+        let plan = Plan {
+            rest: s(600),
+            fault_length: s(240),
+            recovery: s(120),
+            slots: vec![slot(FaultKind::NodeCrash, 1), slot(FaultKind::CpuSpike, 3)],
+            end: s(960),
+        };
+        let seen: BTreeSet<String> = ["up"].map(String::from).into();
+        let region = |r: &str| labels(&[("alertname", "x"), ("region", r), ("severity", "critical")]);
+        let alerts = vec![
+            outcome(
+                "RegionDown",
+                vec![
+                    (region("eu"), vec![ep(100, Some(100), Some(200)), ep(610, Some(615), Some(700))]),
+                    (region("ap"), vec![ep(620, Some(620), Some(650))]),
+                ],
+            ),
+            outcome("Templated", vec![(region("{{ $labels.region }}"), vec![ep(610, Some(615), Some(700))])]),
+            outcome(
+                "EveryRegion",
+                ["eu", "us", "ap"].map(|r| (region(r), vec![ep(0, Some(0), None)])).into_iter().collect(),
+            ),
+            outcome("OneRegion", vec![(region("eu"), vec![ep(0, Some(0), None)])]),
+        ];
+        let cx = Context {
+            plan: &plan,
+            groups: &groups,
+            facts: &facts,
+            seen: &seen,
+            nodes: 6,
+            instances: (1..=6).map(|i| format!("edge-node-{i}:8080")).collect(),
+            regions: ["eu", "eu", "us", "us", "ap", "ap"].map(String::from).to_vec(),
+            start_ms: 0,
+        };
+        judge(&Outcome { alerts, timings: Timings::default() }, &cx)
+    }
+
+    #[test]
+    fn a_regions_alert_catches_faults_in_that_region_only() {
+        let j = judged_by_region();
+        let (crash, cpu) = (&j.faults[0], &j.faults[1]);
+        assert_eq!(crash.caught_by, ["RegionDown", "Templated"], "node 1 is in eu");
+        assert_eq!(cpu.caught_by, ["Templated"], "node 3 is in us: eu's RegionDown is not its");
+        assert!(cpu.detections.iter().all(|d| d.alert != "RegionDown"), "{:?}", cpu.detections);
+        assert_eq!(j.rules[0].caught, ["node_crash"]);
+        // An unknown region (a template kept as written) is fleet-wide, as before.
+        assert_eq!(j.rules[1].caught, ["node_crash", "cpu_spike"]);
+    }
+
+    #[test]
+    fn a_regions_alert_is_collateral_only_where_no_fault_touched_the_region() {
+        let j = judged_by_region();
+        let ap = Collateral { alert: "RegionDown".into(), node: region_name("ap") };
+        // ap has no faulted node; eu has node 1 (its alert is node_crash's, not collateral).
+        for fault in &j.faults {
+            assert_eq!(fault.collateral, std::slice::from_ref(&ap), "{}", fault.failure);
+        }
+    }
+
+    #[test]
+    fn a_regions_alert_at_rest_is_a_false_alert_of_that_region_and_always_firing_needs_every_region() {
+        let j = judged_by_region();
+        let rest = &j.rules[0].false_alerts_at_rest;
+        assert_eq!(
+            (rest.episodes, rest.nodes.as_slice(), rest.total_s),
+            (1, &["region eu".to_owned()][..], 100.0)
+        );
+        let status: Vec<_> = j.rules.iter().map(|r| (r.alert.as_str(), r.status)).collect();
+        assert_eq!(
+            status,
+            [
+                ("RegionDown", RuleStatus::Caught),
+                ("Templated", RuleStatus::Caught),
+                ("EveryRegion", RuleStatus::AlwaysFiring),
+                ("OneRegion", RuleStatus::FalseAlertsOnly),
+            ]
+        );
+        let names: Vec<&str> =
+            j.timelines.iter().filter(|t| t.alert == "RegionDown").map(|t| t.node.as_str()).collect();
+        assert_eq!(names, ["region ap", "region eu"]);
+        assert!(j.timelines.iter().any(|t| t.alert == "Templated" && t.node == FLEET));
     }
 
     #[test]
@@ -431,10 +731,13 @@ mod tests {
             (60.0, Some(120.0), Some(60.0))
         );
         assert_eq!(d.flaps, 1, "fired twice in the window");
+        assert_eq!(d.rule, Some(0), "the rule's index tells same-name rules apart");
+        assert_eq!(j.faults[1].detections.iter().map(|d| d.rule).collect::<Vec<_>>(), [Some(0), Some(1)]);
         // Node 2 is faulted at the same time (its alerts are its own); node 3 is not.
         assert_eq!(cpu.collateral, [Collateral { alert: "Cpu".into(), node: "3".into() }]);
-        // Cpu needs 15 min but fired anyway: only Slow (1 h) was too short.
-        assert_eq!(cpu.too_short_for, [TooShort { alert: "Slow".into(), needs_s: 3600.0 }]);
+        // Cpu needs 15 min but fired anyway: only Slow (1 h) was too short; MissingSlow needs
+        // as long but reads a series nothing provides: the length is not why it was quiet.
+        assert_eq!(cpu.too_short_for, [TooShort { alert: "Slow".into(), rule: Some(6), needs_s: 3600.0 }]);
         let crash = &j.faults[1];
         assert_eq!(crash.caught_by, ["Down", "Cpu"], "by instance, then node; in order of firing");
     }
@@ -453,6 +756,7 @@ mod tests {
                 ("Never", RuleStatus::NeverExercised),
                 ("Missing", RuleStatus::CannotEvaluate),
                 ("Slow", RuleStatus::NeverExercised),
+                ("MissingSlow", RuleStatus::CannotEvaluate),
             ]
         );
         assert_eq!(j.rules[0].caught, ["cpu_spike", "node_crash"]);
@@ -467,6 +771,134 @@ mod tests {
         let cpu_on_1 = j.timelines.iter().find(|t| t.alert == "Cpu" && t.node == "1").expect("timeline");
         assert_eq!(cpu_on_1.episodes.len(), 2);
         assert_eq!(cpu_on_1.episodes[0].firing_s, Some(720.0));
+    }
+
+    /// `slots` (kind, node, start, end; recovery 120 s) after a 600 s rest in a fleet of six
+    /// nodes, and the alerts `names`, each with its (node, episodes).
+    fn judged_plan(
+        slots: &[(FaultKind, u32, u64, u64)],
+        alerts: Vec<(&str, Vec<(&str, Vec<Episode>)>)>,
+    ) -> Judgement {
+        let rules: String = alerts
+            .iter()
+            .map(|(name, _)| format!("      - alert: {name}\n        expr: up == 0\n"))
+            .collect();
+        let groups = parse_text(&format!("groups:\n  - name: g\n    rules:\n{rules}"), Path::new("r.yml"))
+            .expect("valid");
+        let facts = rule_facts(&groups).expect("parses");
+        let slots: Vec<Slot> = slots
+            .iter()
+            .map(|&(kind, node, start, end)| Slot {
+                kind,
+                node,
+                start: s(start),
+                end: s(end),
+                recovery: s(120),
+                intensity: None,
+                service: None,
+            })
+            .collect();
+        let end = slots.iter().map(Slot::window_end).max().unwrap_or(s(600));
+        let plan = Plan { rest: s(600), fault_length: s(240), recovery: s(120), slots, end };
+        let seen: BTreeSet<String> = ["up"].map(String::from).into();
+        let cx = Context {
+            plan: &plan,
+            groups: &groups,
+            facts: &facts,
+            seen: &seen,
+            nodes: 6,
+            instances: Vec::new(),
+            regions: Vec::new(),
+            start_ms: 0,
+        };
+        let alerts = alerts
+            .into_iter()
+            .map(|(name, by_node)| {
+                let sets = by_node
+                    .into_iter()
+                    .map(|(n, eps)| (labels(&[("alertname", name), ("node", n)]), eps))
+                    .collect();
+                outcome(name, sets)
+            })
+            .collect();
+        judge(&Outcome { alerts, timings: Timings::default() }, &cx)
+    }
+
+    #[test]
+    fn overlapping_faults_on_several_nodes_and_on_one_node_are_each_judged() {
+        // A scenario: dependency_failure on nodes 1-4, cpu_spike on node 2 during it, then
+        // node_crash on node 2.
+        let dep = FaultKind::DependencyFailure;
+        let slots = [
+            (dep, 1, 600, 720),
+            (dep, 2, 600, 720),
+            (dep, 3, 600, 720),
+            (dep, 4, 600, 720),
+            (FaultKind::CpuSpike, 2, 620, 660),
+            (FaultKind::NodeCrash, 2, 660, 705),
+        ];
+        let early = || vec![ep(605, Some(610), Some(760))];
+        let j = judged_plan(
+            &slots,
+            vec![
+                (
+                    "Upstream",
+                    vec![("1", early()), ("2", early()), ("3", early()), ("4", early()), ("5", early())],
+                ),
+                ("Cpu", vec![("2", vec![ep(630, Some(640), Some(700))])]),
+                ("Down", vec![("2", vec![ep(665, Some(670), Some(720))])]),
+            ],
+        );
+        let verdict: Vec<(&str, &str, Vec<&str>)> = j
+            .faults
+            .iter()
+            .map(|f| (f.failure.as_str(), f.node.as_str(), f.caught_by.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            verdict,
+            [
+                ("dependency_failure", "1", vec!["Upstream"]),
+                // Node 2's faults overlap: each is credited with what went pending in its window.
+                ("dependency_failure", "2", vec!["Upstream", "Cpu", "Down"]),
+                ("dependency_failure", "3", vec!["Upstream"]),
+                ("dependency_failure", "4", vec!["Upstream"]),
+                // Upstream went pending before cpu_spike started: not caused by it.
+                ("cpu_spike", "2", vec!["Cpu", "Down"]),
+                ("node_crash", "2", vec!["Down"]),
+            ]
+        );
+        // Nodes 1-4 are all faulted: only node 5's Upstream is collateral, for the faults it
+        // went pending during (not node 2's later ones).
+        let five = Collateral { alert: "Upstream".into(), node: "5".into() };
+        for f in &j.faults {
+            let expected = if f.start_s == 600.0 { std::slice::from_ref(&five) } else { &[] };
+            assert_eq!(f.collateral, expected, "{} on {}", f.failure, f.node);
+        }
+        // A rule names each mode it caught once, however many nodes' faults it caught.
+        assert_eq!(j.rules[0].caught, ["dependency_failure"]);
+        assert_eq!(j.rules[1].caught, ["dependency_failure", "cpu_spike"]);
+        assert_eq!(j.rules[2].caught, ["dependency_failure", "cpu_spike", "node_crash"]);
+    }
+
+    #[test]
+    fn another_node_is_busy_only_while_its_own_fault_and_recovery_last() {
+        // A long fault on node 1; a short one on node 2 whose window ends at 780.
+        let slots = [(FaultKind::DiskFill, 1, 600, 2400), (FaultKind::CpuSpike, 2, 600, 660)];
+        let j = judged_plan(
+            &slots,
+            vec![
+                ("During", vec![("2", vec![ep(650, Some(655), Some(700))])]),
+                ("After", vec![("2", vec![ep(1000, Some(1010), Some(1100))])]),
+            ],
+        );
+        let (long, short) = (&j.faults[0], &j.faults[1]);
+        assert_eq!(
+            long.collateral,
+            [Collateral { alert: "After".into(), node: "2".into() }],
+            "node 2 had recovered at 780: its alert at 1000 is collateral; at 650 it was its own fault's"
+        );
+        assert_eq!(short.caught_by, ["During"]);
+        assert!(short.collateral.is_empty() && long.caught_by.is_empty(), "{long:?} {short:?}");
     }
 
     #[test]

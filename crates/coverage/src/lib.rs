@@ -16,6 +16,7 @@ pub mod ci;
 pub mod cli;
 pub mod filter;
 pub mod judge;
+pub mod live;
 pub mod output;
 pub mod plan;
 pub mod report;

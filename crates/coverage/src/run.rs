@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edge_node::virtual_fleet::{self, FleetSpec, PlannedFault, ScrapeConfig, VirtualError};
 use edge_sim::{FaultKind, FaultSpec};
+use inject::scenario::ScenarioError;
 use rule_coverage::facts::{self, ExprError};
 use rule_coverage::{EngineConfig, EngineError, LoadError, Millis, RuleGroup, TimeRange, ToolError, Tools};
 
@@ -16,7 +17,7 @@ use crate::cli::Cli;
 use crate::filter::{FilterWriter, Keep};
 use crate::judge::{self, Context};
 use crate::plan::{self, Plan, PlanInput};
-use crate::report::model::{Jobs, Report, Run};
+use crate::report::model::{Jobs, Mode, Report, Run};
 
 /// The default scrape and evaluation interval (Prometheus' own default is 1 min; 15 s is
 /// what nearly every example and our stack's prometheus.yml sets).
@@ -46,6 +47,9 @@ pub enum RunError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// Live mode: the stack could not be read or driven.
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
     /// A file of the run.
     #[error("{path}: {cause}")]
     Io {
@@ -62,6 +66,7 @@ impl RunError {
         match self {
             Self::Usage(_) | Self::Load(_) | Self::Expr(_) => 2,
             Self::Tool(_) | Self::Fleet(_) | Self::Engine(_) | Self::Io { .. } => 1,
+            Self::Live(e) => e.exit_code(),
         }
     }
 }
@@ -70,22 +75,46 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     move |cause| RunError::Io { path: path.to_owned(), cause }
 }
 
-/// The `global` scrape and evaluation intervals of a prometheus.yml, where set.
-pub fn global_intervals(path: &Path) -> Result<(Option<Duration>, Option<Duration>), RunError> {
+/// A Prometheus configuration's `global` section, as far as a run reads it: each `None`
+/// where the configuration leaves it to Prometheus' default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Global {
+    /// `scrape_interval`.
+    pub scrape_interval: Option<Duration>,
+    /// `evaluation_interval`.
+    pub evaluation_interval: Option<Duration>,
+    /// `scrape_timeout` (a scrape taking longer fails: `up` is 0).
+    pub scrape_timeout: Option<Duration>,
+}
+
+/// The `global` section of a prometheus.yml.
+pub fn global_intervals(path: &Path) -> Result<Global, RunError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| RunError::Usage(format!("{}: {e}", path.display())))?;
+    global_intervals_in(&text, &path.display().to_string())
+}
+
+/// [`global_intervals`] of a configuration's text; `origin` names it in errors.
+pub fn global_intervals_in(text: &str, origin: &str) -> Result<Global, RunError> {
     let doc: serde_json::Value =
-        serde_saphyr::from_str(&text).map_err(|e| RunError::Usage(format!("{}: {e}", path.display())))?;
+        serde_saphyr::from_str(text).map_err(|e| RunError::Usage(format!("{origin}: {e}")))?;
     let field = |name: &str| -> Result<Option<Duration>, RunError> {
         match doc.get("global").and_then(|g| g.get(name)).and_then(|v| v.as_str()) {
             None => Ok(None),
             Some(t) => rule_coverage::duration::parse(t)
                 .map(Some)
-                .map_err(|e| RunError::Usage(format!("{}: global.{name}: {e}", path.display()))),
+                .map_err(|e| RunError::Usage(format!("{origin}: global.{name}: {e}"))),
         }
     };
-    Ok((field("scrape_interval")?, field("evaluation_interval")?))
+    Ok(Global {
+        scrape_interval: field("scrape_interval")?,
+        evaluation_interval: field("evaluation_interval")?,
+        scrape_timeout: field("scrape_timeout")?,
+    })
 }
+
+/// Prometheus' default `scrape_timeout`, which may not exceed the scrape interval.
+pub const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The settings a run derives from the command line before anything runs.
 #[derive(Debug, Clone)]
@@ -98,7 +127,10 @@ pub struct Settings {
     pub scrape_interval: Duration,
     /// The groups' default interval.
     pub evaluation_interval: Duration,
-    /// Twice the scrape interval, at least the longest group interval.
+    /// A scrape taking longer fails (flaky_network's stalls): the flag, else the
+    /// configuration's, else Prometheus' default (10 s, at most the scrape interval).
+    pub scrape_timeout: Duration,
+    /// The scrape interval, at least the longest group interval.
     pub lookback_delta: Duration,
     /// The plan.
     pub plan: Plan,
@@ -128,27 +160,70 @@ fn short_windows(facts: &[facts::RuleFacts], scrape_interval: Duration) -> Vec<S
 
 /// Checks and derives everything from `cli` (no tool runs): usage errors come out here.
 pub fn settings(cli: &Cli) -> Result<Settings, RunError> {
+    let global = match &cli.prometheus_config {
+        Some(p) => global_intervals(p)?,
+        None => Global::default(),
+    };
+    settings_from(cli, global)
+}
+
+/// [`settings`] with the `global` scrape and evaluation intervals of the configuration the
+/// rules run under (a prometheus.yml's, or a running Prometheus' own); the flags win.
+pub fn settings_from(
+    cli: &Cli,
+    global: Global,
+) -> Result<Settings, RunError> {
     for p in &cli.rules {
         if !p.exists() {
             return Err(RunError::Usage(format!("--rules {}: no such file or folder", p.display())));
         }
     }
-    let (yml_scrape, yml_eval) = match &cli.prometheus_config {
-        Some(p) => global_intervals(p)?,
-        None => (None, None),
-    };
-    let scrape_interval = cli.scrape_interval.or(yml_scrape).unwrap_or(DEFAULT_INTERVAL);
-    let evaluation_interval = cli.evaluation_interval.or(yml_eval).unwrap_or(DEFAULT_INTERVAL);
+    let scrape_interval = cli.scrape_interval.or(global.scrape_interval).unwrap_or(DEFAULT_INTERVAL);
+    let evaluation_interval = cli.evaluation_interval.or(global.evaluation_interval).unwrap_or(DEFAULT_INTERVAL);
+    let scrape_timeout = cli
+        .scrape_timeout
+        .or(global.scrape_timeout)
+        .unwrap_or(DEFAULT_SCRAPE_TIMEOUT.min(scrape_interval));
+    if scrape_timeout > scrape_interval {
+        return Err(RunError::Usage(format!(
+            "the scrape timeout ({}s) is longer than the scrape interval ({}s); Prometheus refuses that too",
+            scrape_timeout.as_secs_f64(),
+            scrape_interval.as_secs_f64()
+        )));
+    }
     let groups = rule_coverage::load_paths(&cli.rules)?;
     let facts = facts::rule_facts(&groups)?;
     facts::recording_layers(&groups)?;
     let longest_group =
         groups.iter().map(|g| g.interval_or(evaluation_interval)).max().unwrap_or(evaluation_interval);
-    // Backfilled series carry no stale markers: a series that stops stays visible for the
-    // lookback delta. Two scrapes is the closest to live staleness that still bridges one
-    // late or missed scrape; recorded series need at least their group's interval.
-    let lookback_delta = (scrape_interval * 2).max(longest_group);
+    // Backfilled series carry no stale markers. Prometheus 3 selectors are left-open, an
+    // instant selector at t sees (t - lookback, t]: with the lookback equal to the period of
+    // a series' grid, exactly one grid time is in any window, so the series vanishes at its
+    // first missing sample, where live Prometheus writes a stale marker (a failed scrape; a
+    // recorded series absent at an evaluation). So the scrape interval is live for raw
+    // series, and recorded ones need their group's interval: the longest, when they differ
+    // (then `differences` says what lingers).
+    let lookback_delta = scrape_interval.max(longest_group);
     let failures = if cli.failures.is_empty() { FaultKind::ALL.to_vec() } else { cli.failures.clone() };
+    if let Some(unused) = cli.intensity.iter().find(|i| !failures.contains(&i.kind)) {
+        return Err(RunError::Usage(format!(
+            "--intensity {}: {} is not among --failures",
+            unused.kind.as_str(),
+            unused.kind.as_str()
+        )));
+    }
+    let scenario = match &cli.scenario {
+        None => None,
+        Some(path) => {
+            let refused = |cause: String| RunError::Usage(format!("--scenario {}: {cause}", path.display()));
+            // The inject CLI's own reading and checks (its steps' numbers are the file's).
+            let scenario = inject::scenario::Scenario::load(path).map_err(|e| match e {
+                ScenarioError::Read { source, .. } => refused(format!("cannot read it: {source}")),
+                ScenarioError::Invalid { source, .. } => refused(stack_client::error_chain(&source)),
+            })?;
+            Some(plan::scenario_faults(&scenario, cli.nodes).map_err(refused)?)
+        }
+    };
     let input = PlanInput {
         nodes: cli.nodes,
         rest: cli.rest,
@@ -158,6 +233,8 @@ pub fn settings(cli: &Cli) -> Result<Settings, RunError> {
         evaluation_interval: longest_group,
         lookback_delta,
         serial: cli.serial,
+        intensities: cli.intensity.iter().map(|i| (i.kind, i.value)).collect(),
+        scenario,
     };
     let plan = plan::plan(&input, &facts);
     let mut warnings = short_windows(&facts, scrape_interval);
@@ -165,7 +242,16 @@ pub fn settings(cli: &Cli) -> Result<Settings, RunError> {
         warnings
             .push("a rule selects without a fixed metric name: keeping every series (larger, slower)".into());
     }
-    Ok(Settings { groups, facts, scrape_interval, evaluation_interval, lookback_delta, plan, warnings })
+    Ok(Settings {
+        groups,
+        facts,
+        scrape_interval,
+        evaluation_interval,
+        scrape_timeout,
+        lookback_delta,
+        plan,
+        warnings,
+    })
 }
 
 /// The tools: `--tools`, else [`TOOLS_DIR`] under the current folder, else under this
@@ -188,24 +274,128 @@ fn prometheus_version(tools: &Tools) -> String {
     first.split("version ").nth(1).and_then(|v| v.split_whitespace().next()).unwrap_or("unknown").to_owned()
 }
 
-/// What the virtual fleet's run differs in from a live one, as a rule could notice.
-fn differences(lookback: Duration) -> Vec<String> {
-    vec![
-        format!(
-            "No stale markers: a series whose target stops being scraped stays visible to instant \
-             selectors for the lookback delta ({}s: twice the scrape interval, or the longest group interval if longer) \
-             instead of vanishing at the next scrape.",
-            lookback.as_secs()
-        ),
-        "Every target is scraped at multiples of the scrape interval from the run's start; Prometheus \
-         spreads targets over the interval."
-            .to_owned(),
-        "There is no blackbox job: probe_* series are never present.".to_owned(),
-    ]
+/// Faults that make scrapes fail (`up` 0): live Prometheus writes stale markers for the
+/// target's series at the failed scrape.
+const SCRAPE_FAILING: [FaultKind; 3] = [FaultKind::NodeCrash, FaultKind::OomKill, FaultKind::FlakyNetwork];
+
+/// What this run's virtual time differs in from a live Prometheus, as its rules could
+/// notice: only the items that apply to its rules, intervals and plan.
+///
+/// Staleness is live where the lookback delta equals a series' period (see `settings`):
+/// raw series when it is the scrape interval, recorded series when it is their group's
+/// interval. What differs is the rest: raw series when a group's interval is longer than
+/// the scrape interval (only noticeable when scrapes fail), recorded series of groups
+/// shorter than the longest.
+fn differences(s: &Settings) -> Vec<String> {
+    let secs = |d: Duration| format!("{}s", d.as_secs_f64());
+    let lookback = s.lookback_delta;
+    let mut out = Vec::new();
+    let failing: Vec<&str> = SCRAPE_FAILING
+        .iter()
+        .filter(|k| s.plan.slots.iter().any(|slot| slot.kind == **k))
+        .map(|k| k.as_str())
+        .collect();
+    if !failing.is_empty() && lookback > s.scrape_interval {
+        out.push(format!(
+            "Raw series of a failed scrape ({}) stay visible to instant selectors until {} after their last \
+             sample, where live Prometheus' stale marker at the failed scrape hides them {} after it: the \
+             lookback delta is the longest group interval ({}), longer than the scrape interval, so that \
+             recorded series stay visible between their group's evaluations.",
+            failing.join(", "),
+            secs(lookback),
+            secs(s.scrape_interval),
+            secs(lookback)
+        ));
+    }
+    let short: Vec<String> = s
+        .groups
+        .iter()
+        .filter(|g| g.interval_or(s.evaluation_interval) < lookback)
+        .filter(|g| g.rules.iter().any(|r| matches!(r.kind, rule_coverage::RuleKind::Record(_))))
+        .map(|g| format!("{} (every {})", g.name, secs(g.interval_or(s.evaluation_interval))))
+        .collect();
+    if !short.is_empty() {
+        out.push(format!(
+            "Series recorded by {}, more often than the lookback delta ({}), stay visible to instant \
+             selectors until {} after the evaluation that last returned them; live Prometheus marks them \
+             stale at the next evaluation, one group interval after it.",
+            short.join(", "),
+            secs(lookback),
+            secs(lookback)
+        ));
+    }
+    if !s.groups.is_empty() {
+        out.push(
+            "Each group is evaluated at multiples of its interval from the epoch and sees every sample up \
+             to that instant (a scrape at that instant included) and other groups' recordings of that \
+             instant; live Prometheus evaluates each group at an offset within its interval (a hash of its \
+             name and file), so the scrapes and other groups' recordings it reads can be up to one of \
+             their intervals older."
+                .to_owned(),
+        );
+    }
+    out.push(format!(
+        "Every target is scraped at the same instants, multiples of the scrape interval ({}) from the run's \
+         start; live Prometheus spreads targets over the interval by a hash of each target, so series of \
+         different targets are sampled at different offsets.",
+        secs(s.scrape_interval)
+    ));
+    let probes: std::collections::BTreeSet<&str> = s
+        .facts
+        .iter()
+        .flat_map(|f| f.source_metrics.iter())
+        .filter(|m| m.starts_with("probe_"))
+        .map(String::as_str)
+        .collect();
+    if !probes.is_empty() {
+        out.push(format!(
+            "There is no blackbox job: {} (probe_*) is never present.",
+            probes.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    // A rule reading a recording defined later in its own group: live reads the previous
+    // evaluation's; the engine records every layer first.
+    let mut facts = s.facts.iter();
+    let mut early = Vec::new();
+    for g in &s.groups {
+        for (i, r) in g.rules.iter().enumerate() {
+            let Some(f) = facts.next() else { break };
+            let later = g.rules[i + 1..]
+                .iter()
+                .any(|w| matches!(&w.kind, rule_coverage::RuleKind::Record(n) if f.own.metrics.contains(n)));
+            if later {
+                early.push(r.name());
+            }
+        }
+    }
+    if !early.is_empty() {
+        out.push(format!(
+            "{} read a recording defined later in the same group: here they see the same evaluation's \
+             value, live Prometheus (rules in file order) the previous evaluation's.",
+            early.join(", ")
+        ));
+    }
+    let templated: Vec<&str> = s
+        .groups
+        .iter()
+        .flat_map(|g| g.alerts())
+        .filter(|(_, r)| !r.templated_labels().is_empty())
+        .map(|(name, _)| name)
+        .collect();
+    if !templated.is_empty() {
+        out.push(format!(
+            "Templated alert labels are kept as written, not expanded per alert: {}.",
+            templated.join(", ")
+        ));
+    }
+    out
 }
 
 /// Runs the whole of it; progress on stderr.
 pub fn run(cli: &Cli) -> Result<Report, RunError> {
+    if cli.live.enabled {
+        return crate::live::run(cli);
+    }
     let began = Instant::now();
     let s = settings(cli)?;
     let tools = find_tools(cli)?;
@@ -242,7 +432,7 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
     let mut spec = FleetSpec::new(cli.nodes, cli.seed, start_s as f64, plan.end);
     spec.scrape = ScrapeConfig {
         interval: s.scrape_interval,
-        timeout: s.scrape_interval.min(Duration::from_secs(10)),
+        timeout: s.scrape_timeout,
         ..ScrapeConfig::default()
     };
     spec.faults = plan
@@ -253,8 +443,8 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
             spec: FaultSpec {
                 kind: slot.kind,
                 duration_s: slot.length().as_secs_f64(),
-                intensity: None,
-                service: None,
+                intensity: slot.intensity,
+                service: slot.service,
             },
             start: slot.start,
         })
@@ -319,6 +509,30 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
         tm.recording.as_secs_f64(),
         tm.alerts.as_secs_f64()
     );
+    if let Some(path) = &cli.emit_promtool_test {
+        let default = s.evaluation_interval;
+        let written = rule_coverage::promtool_test::write_run_test(
+            path,
+            &series,
+            &s.groups,
+            default,
+            s.scrape_interval,
+            range,
+            &outcome,
+        )
+        .map_err(|e| RunError::Io { path: path.clone(), cause: std::io::Error::other(e) })?;
+        let w = &written.run;
+        eprintln!(
+            "coverage: wrote {} ({} series, {} of {} evaluations checked; rules in {}): check it with `promtool test rules {}`",
+            path.display(),
+            w.series,
+            w.checked,
+            w.evaluations,
+            written.rules.display(),
+            path.display()
+        );
+        w.notes.iter().for_each(|n| eprintln!("coverage: promtool test: {n}"));
+    }
 
     let instances = (1..=cli.nodes)
         .map(|id| edge_node::targets::address(&spec.scrape.instance_template, spec.scrape.base_port, id))
@@ -330,6 +544,8 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
         seen: &seen,
         nodes: cli.nodes,
         instances,
+        // The `region` target label of each node's series: the virtual fleet's NodeConfig.
+        regions: (1..=spec.nodes).map(|id| edge_node::NodeConfig::new(id, spec.run_seed).region).collect(),
         start_ms,
     };
     let judged = judge::judge(&outcome, &cx);
@@ -337,6 +553,7 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
     let rules_files =
         s.groups.iter().map(|g| g.source.display().to_string()).filter(|f| files.insert(f.clone())).collect();
     let run = Run {
+        mode: Mode::Virtual,
         nodes: cli.nodes,
         seed: cli.seed,
         rest_s: plan.rest.as_secs_f64(),
@@ -346,7 +563,7 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
         jobs: Jobs { app: spec.scrape.app_job.clone(), host: spec.scrape.host_job.clone() },
         prometheus_version: prometheus_version(&tools),
         rules_files,
-        differences: differences(s.lookback_delta),
+        differences: differences(&s),
     };
     if cli.work_dir.is_none() {
         let _ = std::fs::remove_dir_all(&work);
@@ -371,7 +588,7 @@ mod tests {
     fn intervals_come_from_the_flags_then_the_prometheus_yml_then_15s() {
         let s = settings(&cli(&[])).expect("valid");
         assert_eq!((s.scrape_interval, s.evaluation_interval), (DEFAULT_INTERVAL, DEFAULT_INTERVAL));
-        assert_eq!(s.lookback_delta, Duration::from_secs(30), "two scrapes");
+        assert_eq!(s.lookback_delta, Duration::from_secs(15), "the scrape interval: live staleness");
         let yml = std::env::temp_dir().join(format!("coverage-prom-{}.yml", std::process::id()));
         std::fs::write(&yml, "global:\n  scrape_interval: 30s\n  evaluation_interval: 1m\n").expect("write");
         let path = yml.to_str().expect("utf-8");
@@ -380,7 +597,7 @@ mod tests {
             (s.scrape_interval, s.evaluation_interval),
             (Duration::from_secs(30), Duration::from_secs(60))
         );
-        assert_eq!(s.lookback_delta, Duration::from_secs(60));
+        assert_eq!(s.lookback_delta, Duration::from_secs(60), "the longest group interval");
         let s = settings(&cli(&["--prometheus-config", path, "--scrape-interval", "10s"])).expect("valid");
         assert_eq!(s.scrape_interval, Duration::from_secs(10), "the flag wins");
         std::fs::write(&yml, "global:\n  scrape_interval: soon\n").expect("write");
@@ -388,6 +605,20 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("global.scrape_interval"), "{err}");
         std::fs::remove_file(&yml).expect("clean up");
+    }
+
+    #[test]
+    fn the_scrape_timeout_comes_from_the_flag_then_the_prometheus_yml_then_10s_within_the_interval() {
+        assert_eq!(settings(&cli(&[])).expect("valid").scrape_timeout, DEFAULT_SCRAPE_TIMEOUT);
+        let s = settings(&cli(&["--scrape-interval", "5s"])).expect("valid");
+        assert_eq!(s.scrape_timeout, Duration::from_secs(5), "never beyond the interval");
+        let fleet = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prometheus/fleet/prometheus.yml");
+        let s = settings(&cli(&["--prometheus-config", fleet])).expect("valid");
+        assert_eq!((s.scrape_interval, s.scrape_timeout), (Duration::from_secs(10), Duration::from_secs(2)));
+        let s = settings(&cli(&["--prometheus-config", fleet, "--scrape-timeout", "3s"])).expect("valid");
+        assert_eq!(s.scrape_timeout, Duration::from_secs(3), "the flag wins");
+        let err = settings(&cli(&["--scrape-timeout", "20s"])).expect_err("longer than the interval");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]
@@ -400,6 +631,69 @@ mod tests {
             "{:?}",
             s.warnings
         );
+    }
+
+    #[test]
+    fn differences_list_only_what_applies_to_the_run() {
+        let has = |d: &[String], start: &str| d.iter().any(|x| x.starts_with(start));
+        // 15 s everywhere: staleness is live; small-rules.yml reads probe_success.
+        let d = differences(&settings(&cli(&[])).expect("valid"));
+        assert_eq!(d.len(), 3, "{d:#?}");
+        assert!(has(&d, "Each group is evaluated") && has(&d, "Every target is scraped"), "{d:#?}");
+        assert!(
+            d.contains(&"There is no blackbox job: probe_success (probe_*) is never present.".to_owned())
+        );
+        // Groups at 1 min: raw series linger, but only a fault that fails scrapes shows it.
+        let d = differences(
+            &settings(&cli(&["--evaluation-interval", "1m", "--failures", "cpu_spike"])).expect("valid"),
+        );
+        assert!(!has(&d, "Raw series"), "no scrape fails: {d:#?}");
+        let s =
+            settings(&cli(&["--evaluation-interval", "1m", "--failures", "cpu_spike,node_crash,oom_kill"]))
+                .expect("valid");
+        let d = differences(&s);
+        let raw = d.iter().find(|x| x.starts_with("Raw series")).expect("raw series linger");
+        assert!(
+            raw.contains("(node_crash, oom_kill)")
+                && raw.contains("until 60s after")
+                && raw.contains("15s after it"),
+            "{raw}"
+        );
+        assert!(!has(&d, "Series recorded"), "the one group runs at the lookback: {d:#?}");
+
+        // A recording group faster than another group; a templated label; no probe_*.
+        let rules = std::env::temp_dir().join(format!("coverage-differences-{}.yml", std::process::id()));
+        std::fs::write(
+            &rules,
+            "groups:\n  - name: fast\n    interval: 15s\n    rules:\n      - record: a:up\n        expr: up\n\
+             \x20 - name: slow\n    interval: 1m\n    rules:\n      - alert: Down\n        expr: a:up == 0\n\
+             \x20       labels:\n          who: '{{ $labels.node }}'\n",
+        )
+        .expect("write");
+        let path = rules.to_str().expect("utf-8");
+        let cli =
+            Cli::try_parse_from(["coverage", "--rules", path, "--rest", "20m", "--failures", "cpu_spike"])
+                .expect("parses");
+        let d = differences(&settings(&cli).expect("valid"));
+        let recorded = d.iter().find(|x| x.starts_with("Series recorded")).expect("recorded series linger");
+        assert!(recorded.starts_with("Series recorded by fast (every 15s), more often than the lookback delta (60s), stay visible to instant selectors until 60s after"), "{recorded}");
+        assert!(!has(&d, "There is no blackbox job"), "{d:#?}");
+        assert!(d.contains(
+            &"Templated alert labels are kept as written, not expanded per alert: Down.".to_owned()
+        ));
+        assert!(!d.iter().any(|x| x.contains("defined later")), "{d:#?}");
+
+        // An alert before the recording it reads.
+        std::fs::write(
+            &rules,
+            "groups:\n  - name: g\n    rules:\n      - alert: Early\n        expr: a:up == 0\n\
+             \x20     - record: a:up\n        expr: up\n",
+        )
+        .expect("write");
+        let cli = Cli::try_parse_from(["coverage", "--rules", path, "--rest", "20m"]).expect("parses");
+        let d = differences(&settings(&cli).expect("valid"));
+        std::fs::remove_file(&rules).expect("clean up");
+        assert!(d.iter().any(|x| x.starts_with("Early read a recording defined later")), "{d:#?}");
     }
 
     #[test]

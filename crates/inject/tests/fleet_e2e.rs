@@ -168,9 +168,9 @@ async fn nodes_in_processes_of_their_own_are_learned_from_prometheus_targets() {
     // Prometheus scrapes nodes 1 and 3 (labels as the file_sd targets give them) and itself,
     // answering in the shape of its `/api/v1/targets` (the fields the client reads).
     let targets = serde_json::json!({"status": "success", "data": {"activeTargets": [
-        {"labels": {"job": "edge-node", "node": "1", "region": "eu-west", "instance": "edge-node-1:8080"}, "health": "up"},
-        {"labels": {"job": "edge-node", "node": "3", "region": "eu-west", "instance": "edge-node-3:8080"}, "health": "up"},
-        {"labels": {"job": "prometheus", "instance": "localhost:9090"}, "health": "up"}
+        {"labels": {"job": "edge-node", "node": "1", "region": "eu-west", "instance": "edge-node-1:8080"}, "health": "up", "scrapeUrl": "http://edge-node-1:8080/metrics"},
+        {"labels": {"job": "edge-node", "node": "3", "region": "eu-west", "instance": "edge-node-3:8080"}, "health": "up", "scrapeUrl": "http://edge-node-3:8080/metrics"},
+        {"labels": {"job": "prometheus", "instance": "localhost:9090"}, "health": "up", "scrapeUrl": "http://localhost:9090/metrics"}
     ], "droppedTargets": []}});
     let prom = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let prometheus = format!("http://{}", prom.local_addr().expect("addr"));

@@ -70,6 +70,26 @@ impl Tools {
         .map(drop)
     }
 
+    /// `promtool tsdb create-blocks-from openmetrics -q --max-block-duration=D FILE DIR`:
+    /// as [`Self::backfill_openmetrics`], with blocks of up to `max_block` (promtool rounds
+    /// it down to one of 2h·3^k, at most 2h·3^9, and aligns blocks to its multiples from the
+    /// epoch). promtool reads the whole file once for its time range and once more per
+    /// block, so fewer, longer blocks are read fewer times (the flag is hidden from
+    /// `--help` but accepted by 3.x).
+    pub fn backfill_openmetrics_blocks(
+        &self,
+        file: &Path,
+        dir: &Path,
+        max_block: std::time::Duration,
+    ) -> Result<(), ToolError> {
+        run(Command::new(&self.promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics", "-q"])
+            .arg(format!("--max-block-duration={}s", max_block.as_secs()))
+            .arg(file)
+            .arg(dir))
+        .map(drop)
+    }
+
     /// `promtool test rules FILE`: `Ok(output)` if every case passed, `Err` with promtool's
     /// report otherwise.
     pub fn test_rules(&self, file: &Path) -> Result<String, ToolError> {

@@ -163,7 +163,7 @@ fn promtool_file(
         .iter()
         .map(|a| Expected {
             alert: &a.alert,
-            annotations: annotations.get(a.alert.as_str()).copied().unwrap_or(&empty),
+            annotations: Some(annotations.get(a.alert.as_str()).copied().unwrap_or(&empty)),
             episodes: &a.episodes,
         })
         .collect();
@@ -176,6 +176,7 @@ fn promtool_file(
         &input,
         &expected,
         at,
+        &[],
     )
 }
 

@@ -9,6 +9,7 @@
 
 mod alertmanager;
 mod error;
+pub mod locate;
 mod nodes;
 mod prometheus;
 mod sink;

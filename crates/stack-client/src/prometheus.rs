@@ -85,6 +85,19 @@ pub struct ActiveTarget {
     pub labels: BTreeMap<String, String>,
     /// `up`, `down` or `unknown`.
     pub health: String,
+    /// The URL it scrapes (`http://127.0.0.1:8003/metrics`).
+    #[serde(rename = "scrapeUrl")]
+    pub scrape_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Config {
+    yaml: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct BuildInfo {
+    version: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +198,23 @@ impl Prometheus {
     /// The targets it scrapes now.
     pub async fn targets(&self) -> Result<Vec<ActiveTarget>, ApiError> {
         Ok(self.get::<Targets>("/api/v1/targets", &[("state", "active".to_owned())]).await?.active_targets)
+    }
+
+    /// The YAML of the configuration it runs (`/api/v1/status/config`).
+    pub async fn config(&self) -> Result<String, ApiError> {
+        Ok(self.get::<Config>("/api/v1/status/config", &[]).await?.yaml)
+    }
+
+    /// Its version (`/api/v1/status/buildinfo`), e.g. `3.5.0`.
+    pub async fn version(&self) -> Result<String, ApiError> {
+        Ok(self.get::<BuildInfo>("/api/v1/status/buildinfo", &[]).await?.version)
+    }
+
+    /// The values label `name` has had in `[start, end]` (Unix time), e.g. every metric name
+    /// for `__name__`.
+    pub async fn label_values(&self, name: &str, start: f64, end: f64) -> Result<Vec<String>, ApiError> {
+        let query = [("start", format!("{start:.3}")), ("end", format!("{end:.3}"))];
+        self.get::<Vec<String>>(&format!("/api/v1/label/{name}/values"), &query).await
     }
 
     /// The rule groups it has loaded.

@@ -5,9 +5,11 @@
 
 use askama::Template;
 
+use crate::judge::{FLEET, REGION};
+
 use super::{
-    Fault, FaultStatus, Report, RuleReport, RuleStatus, Timeline, false_alerts_phrase, human_duration,
-    summary_line,
+    Detection, Fault, FaultStatus, Report, RuleReport, RuleStatus, Timeline, false_alerts_phrase,
+    human_duration, resolved_phrase, signed_duration, summary_line,
 };
 
 /// The slowest time to firing the colour scale tells apart, unless the report has a slower
@@ -148,7 +150,7 @@ fn page(report: &Report) -> Page {
                 .rules
                 .iter()
                 .enumerate()
-                .map(|(j, rule)| cell(report, fault, rule, format!("d{i}-{j}"), scale_top))
+                .map(|(j, rule)| cell(report, fault, (j, rule), format!("d{i}-{j}"), scale_top))
                 .collect(),
         })
         .collect();
@@ -188,11 +190,24 @@ fn label(status: RuleStatus) -> String {
     status.as_str().replace('_', " ")
 }
 
-fn cell(report: &Report, fault: &Fault, rule: &RuleReport, id: String, scale_top: f64) -> Cell {
-    let detection = fault.detections.iter().find(|d| d.alert == rule.alert);
+/// Whether a detection or too-short entry names the rule at `index` of the report's rules:
+/// by its index when the report has it, else by name.
+fn names(alert: &str, at: Option<usize>, (index, rule): (usize, &RuleReport)) -> bool {
+    at.map_or(alert == rule.alert, |at| at == index)
+}
+
+fn cell(
+    report: &Report,
+    fault: &Fault,
+    (index, rule): (usize, &RuleReport),
+    id: String,
+    scale_top: f64,
+) -> Cell {
+    let this = (index, rule);
+    let detection = fault.detections.iter().find(|d| names(&d.alert, d.rule, this));
     let collateral: Vec<&str> =
         fault.collateral.iter().filter(|c| c.alert == rule.alert).map(|c| c.node.as_str()).collect();
-    let too_short = fault.too_short_for.iter().find(|t| t.alert == rule.alert);
+    let too_short = fault.too_short_for.iter().find(|t| names(&t.alert, t.rule, this));
     let mut lines = Vec::new();
     let (kind, style, label) = match (detection, too_short) {
         (Some(d), _) => {
@@ -201,7 +216,7 @@ fn cell(report: &Report, fault: &Fault, rule: &RuleReport, id: String, scale_top
                 Some(firing) => {
                     lines.push(format!("Firing after {}.", human_duration(firing)));
                     lines.push(match d.resolved_after_end_s {
-                        Some(r) => format!("Resolved {} after the fault ended.", human_duration(r)),
+                        Some(r) => sentence(&resolved_phrase(Some(r))),
                         None => "Never resolved within the run.".to_owned(),
                     });
                     if d.flaps > 0 {
@@ -214,14 +229,14 @@ fn cell(report: &Report, fault: &Fault, rule: &RuleReport, id: String, scale_top
                     ("fired", heat(firing, scale_top), human_duration(firing))
                 }
                 None => {
-                    lines.push("Never fired.".to_owned());
+                    lines.push("Did not fire before the fault's recovery ended.".to_owned());
                     ("pending", String::new(), "pending".to_owned())
                 }
             }
         }
         (None, Some(t)) => {
             lines.push(format!(
-                "The fault lasted {}; this rule needs {} to fire.",
+                "The fault lasted {}, less than this rule's longest window plus for: ({}); it did not fire.",
                 human_duration(fault.end_s - fault.start_s),
                 human_duration(t.needs_s)
             ));
@@ -254,8 +269,36 @@ fn cell(report: &Report, fault: &Fault, rule: &RuleReport, id: String, scale_top
         label,
         collateral: collateral.len(),
         title,
-        detail: detail(report, fault, &rule.alert, &collateral, heading, lines),
+        detail: detail(report, fault, &rule.alert, &collateral, detection, heading, lines),
     }
+}
+
+/// The fleet-wide or region timeline a detection came from, when the faulted node's own
+/// has no episode going pending when the detection did: an alert without a `node` label
+/// (a region's, or an aggregate) is judged on the faulted node but drawn under its own name.
+fn scope_timeline<'a>(
+    report: &'a Report,
+    fault: &Fault,
+    alert: &str,
+    detection: Option<&Detection>,
+) -> Option<&'a Timeline> {
+    let at = fault.start_s + detection?.pending_after_s;
+    let pending_then = |t: &Timeline| t.episodes.iter().any(|e| (e.pending_s - at).abs() < 0.001);
+    if report.timeline(alert, &fault.node).is_some_and(pending_then) {
+        return None;
+    }
+    report
+        .timelines
+        .iter()
+        .filter(|t| t.alert == alert && (t.node == FLEET || t.node.starts_with(REGION)))
+        .find(|t| pending_then(t))
+}
+
+/// A phrase as a sentence: capitalised, with a full stop.
+fn sentence(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    format!("{first}{}.", chars.as_str())
 }
 
 /// A fired cell's colour: green when it fires at once, through yellow to red-orange at the
@@ -271,14 +314,17 @@ fn detail(
     fault: &Fault,
     alert: &str,
     collateral: &[&str],
+    detection: Option<&Detection>,
     heading: String,
     lines: Vec<String>,
 ) -> Detail {
     let length = (fault.end_s - fault.start_s).max(1.0);
     let from = fault.start_s - LEAD_IN * length;
     let tracks_of = |node: &str| report.timeline(alert, node);
+    let scope = scope_timeline(report, fault, alert, detection);
     // Stretch the window to show a resolution soon after the fault, within MAX_TAIL.
     let latest_resolution = std::iter::once(fault.node.as_str())
+        .chain(scope.map(|t| t.node.as_str()))
         .chain(collateral.iter().copied())
         .filter_map(tracks_of)
         .flat_map(|t| &t.episodes)
@@ -290,16 +336,17 @@ fn detail(
     let span = to - from;
     let pct = |t: f64| ((t - from) / span * 100.0).clamp(0.0, 100.0);
     let mut tracks = vec![track(tracks_of(&fault.node), &fault.node, "faulted node", from, to, &pct)];
+    if let Some(t) = scope {
+        let note = if t.node == FLEET { "fleet-wide" } else { "faulted node's region" };
+        tracks.push(track(Some(t), &t.node, note, from, to, &pct));
+    }
     for node in collateral {
         tracks.push(track(tracks_of(node), node, "collateral", from, to, &pct));
     }
     let ticks = [fault.start_s, fault.end_s]
         .into_iter()
         .chain((fault.start_s + TAIL * length < to - 0.1 * span).then_some(to - 0.05 * length))
-        .map(|t| Tick {
-            left: format!("{:.2}%", pct(t)),
-            label: format!("+{}", human_duration(t - fault.start_s)),
-        })
+        .map(|t| Tick { left: format!("{:.2}%", pct(t)), label: signed_duration(t - fault.start_s) })
         .collect();
     Detail {
         heading,
@@ -424,7 +471,7 @@ mod tests {
     fn a_cell_timeline_shows_pending_firing_and_resolved_within_the_window() {
         let report = sample();
         let crash = &report.faults[0];
-        let cell = cell(&report, crash, &report.rules[1], "x".into(), SCALE_TOP_S);
+        let cell = cell(&report, crash, (1, &report.rules[1]), "x".into(), SCALE_TOP_S);
         let faulted = &cell.detail.tracks[0];
         assert_eq!(faulted.node, "edge-02");
         let kinds: Vec<&str> = faulted.bars.iter().map(|b| b.kind).collect();
@@ -444,6 +491,60 @@ mod tests {
     }
 
     #[test]
+    fn an_alert_resolved_before_the_fault_ended_says_before() {
+        let mut report = sample();
+        report.faults[0].detections[0].resolved_after_end_s = Some(-243.0);
+        let node_down = cell_for(&report, 0, "EdgeNodeDown");
+        assert!(
+            node_down.detail.lines.iter().any(|l| l == "Resolved 4m3s before the fault ended."),
+            "{:?}",
+            node_down.detail.lines
+        );
+        let html = render_html(&report);
+        assert!(!html.contains("Resolved -") && !html.contains("resolved -"), "{html}");
+        assert!(html.contains("Resolved 2m after the fault ended."), "EdgeHighErrorRate");
+        let ticks: Vec<String> = node_down.detail.ticks.iter().map(|t| t.label.clone()).collect();
+        assert_eq!(ticks[..2], ["0s", "+15m"], "the fault's start and end");
+    }
+
+    #[test]
+    fn a_detection_by_a_regions_or_fleet_wide_alert_draws_that_timeline() {
+        for (name, note) in [("region eu-west", "faulted node's region"), (FLEET, "fleet-wide")] {
+            let mut report = sample();
+            let node_down =
+                report.timelines.iter_mut().find(|t| t.alert == "EdgeNodeDown").expect("timeline");
+            node_down.node = name.to_owned();
+            let cell = cell_for(&report, 0, "EdgeNodeDown");
+            let tracks: Vec<(&str, &str)> =
+                cell.detail.tracks.iter().map(|t| (t.node.as_str(), t.note)).collect();
+            assert_eq!(tracks, [("edge-02", "faulted node"), (name, note)]);
+            assert!(cell.detail.tracks[0].bars.is_empty());
+            let kinds: Vec<&str> = cell.detail.tracks[1].bars.iter().map(|b| b.kind).collect();
+            assert_eq!(kinds, ["pending", "firing", "resolved"], "{name}");
+        }
+        // The node's own timeline holds the detection: nothing more is drawn.
+        let report = sample();
+        assert_eq!(cell_for(&report, 0, "EdgeNodeDown").detail.tracks.len(), 1);
+    }
+
+    #[test]
+    fn quiet_and_short_cells_do_not_claim_more_than_the_judge_knows() {
+        let report = sample();
+        let flaky = cell_for(&report, 3, "EdgeHighLatencyP99");
+        assert!(flaky.detail.lines.contains(&"Did not fire before the fault's recovery ended.".to_owned()));
+        let short = cell_for(&report, 2, "HostFilesystemFillingUp");
+        assert_eq!(short.kind, "short");
+        assert_eq!(
+            short.detail.lines,
+            [
+                "The fault lasted 10m, less than this rule's longest window plus for: (1h10m); it did not fire."
+            ]
+        );
+        let html = render_html(&report);
+        assert!(!html.contains("Shortest fault") && html.contains("<th>Window + for:</th>"), "{html}");
+    }
+
+    #[test]
     fn a_pending_only_episode_has_no_firing_bar_and_no_resolution() {
         let report = sample();
         let flaky = cell_for(&report, 3, "EdgeHighLatencyP99");
@@ -453,8 +554,28 @@ mod tests {
     }
 
     fn cell_for(report: &Report, fault: usize, alert: &str) -> Cell {
-        let rule = report.rules.iter().find(|r| r.alert == alert).expect(alert);
+        let rule = report.rules.iter().enumerate().find(|(_, r)| r.alert == alert).expect(alert);
         cell(report, &report.faults[fault], rule, "x".into(), SCALE_TOP_S)
+    }
+
+    #[test]
+    fn rules_sharing_a_name_each_show_their_own_detection() {
+        // A warning and a critical EdgeHighErrorRate: the critical one went pending later
+        // and never fired. Without the index both columns would show the warning's.
+        let mut report = sample();
+        let mut critical = report.rules[1].clone();
+        critical.group = "critical".to_owned();
+        report.rules.insert(2, critical);
+        let crash = &mut report.faults[0];
+        crash.detections[1].rule = Some(1);
+        let mut later = crash.detections[1].clone();
+        (later.rule, later.pending_after_s, later.firing_after_s) = (Some(2), 500.0, None);
+        crash.detections.push(later);
+        let [warning, critical] =
+            [1, 2].map(|i| cell(&report, &report.faults[0], (i, &report.rules[i]), "x".into(), SCALE_TOP_S));
+        assert_eq!((warning.kind, warning.label.as_str()), ("fired", "3m"));
+        assert_eq!((critical.kind, critical.label.as_str()), ("pending", "pending"));
+        assert_eq!(critical.detail.lines[0], "Pending after 8m20s.");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Fault, FaultStatus, Report, RuleReport, RuleStatus, false_alerts_phrase, human_duration};
+use super::{
+    Fault, FaultStatus, Report, RuleReport, RuleStatus, false_alerts_phrase, human_duration, resolved_phrase,
+};
 
 /// The report as a JUnit XML document.
 pub fn render_junit(report: &Report) -> String {
@@ -52,27 +54,25 @@ fn fault_case(fault: &Fault) -> Case {
                 d.alert,
                 human_duration(firing),
                 human_duration(d.pending_after_s),
-                d.resolved_after_end_s.map_or("never resolved".to_owned(), |r| format!(
-                    "resolved {} after the fault ended",
-                    human_duration(r)
-                )),
+                resolved_phrase(d.resolved_after_end_s),
                 d.flaps,
                 if d.flaps == 1 { "" } else { "s" },
             ),
             None => format!(
-                "{} went pending after {} but never fired",
+                "{} went pending after {} but did not fire before the fault's recovery ended",
                 d.alert,
                 human_duration(d.pending_after_s)
             ),
         })
         .collect();
     details.extend(fault.collateral.iter().map(|c| format!("collateral: {} fired on {}", c.alert, c.node)));
-    details.extend(
-        fault
-            .too_short_for
-            .iter()
-            .map(|t| format!("too short for {}: it needs {}", t.alert, human_duration(t.needs_s))),
-    );
+    details.extend(fault.too_short_for.iter().map(|t| {
+        format!(
+            "shorter than the longest window plus for: of {} ({}), which did not fire",
+            t.alert,
+            human_duration(t.needs_s)
+        )
+    }));
     let verdict = match fault.status {
         FaultStatus::Caught => Verdict::Passed,
         FaultStatus::Uncaught => Verdict::Failure {
@@ -121,7 +121,7 @@ fn rule_case(rule: &RuleReport) -> Case {
         });
     }
     if let Some(s) = rule.shortest_fault_s {
-        details.push(format!("shortest fault it can see: {}", human_duration(s)));
+        details.push(format!("longest window plus for: {}", human_duration(s)));
     }
     let verdict = if let Some((kind, _)) = problems.first() {
         let message: Vec<String> = problems.iter().map(|(_, m)| m.clone()).collect();
@@ -349,7 +349,20 @@ mod tests {
         assert_eq!(kinds("faults flaky_network on edge-04"), ["failure"]);
         let disk = &cases.iter().find(|(n, _)| n == "faults disk_fill on edge-01").expect("disk_fill").1;
         assert_eq!(disk[0].1, "no alert fired on edge-01 during disk_fill of 10m");
-        assert!(disk[0].2.contains("too short for HostFilesystemFillingUp: it needs 1h10m"), "{disk:?}");
+        assert!(
+            disk[0].2.contains(
+                "shorter than the longest window plus for: of HostFilesystemFillingUp (1h10m), which did not fire"
+            ),
+            "{disk:?}"
+        );
+        assert!(!disk[0].2.contains("needs"), "a window is no requirement: {disk:?}");
+        let flaky = &cases.iter().find(|(n, _)| n == "faults flaky_network on edge-04").expect("flaky").1;
+        assert!(
+            flaky[0].2.contains(
+                "EdgeHighLatencyP99 went pending after 3m20s but did not fire before the fault's recovery ended"
+            ),
+            "{flaky:?}"
+        );
     }
 
     #[test]
@@ -360,6 +373,9 @@ mod tests {
             found.1.first().map(|e| (e.0.clone(), e.1.clone())).unwrap_or_default()
         };
         assert_eq!(first("EdgeNodeDown").0, "system-out", "caught, quiet at rest: passes");
+        let node_down = &cases.iter().find(|(n, _)| n.ends_with(" EdgeNodeDown")).expect("EdgeNodeDown").1;
+        assert!(node_down[0].2.contains("longest window plus for: "), "{node_down:?}");
+        assert!(!node_down[0].2.contains("shortest fault"), "not a minimum: {node_down:?}");
         assert_eq!(
             first("EdgeHighLatencyP99"),
             ("failure".into(), "false alerts at rest: 2 episodes on edge-02, 4m".into())
@@ -375,6 +391,28 @@ mod tests {
             first("HostFilesystemFillingUp"),
             ("skipped".into(), "never exercised: no fault moved it".into())
         );
+    }
+
+    #[test]
+    fn an_alert_resolved_before_the_fault_ended_says_before() {
+        let mut report = sample();
+        report.faults[0].detections[0].resolved_after_end_s = Some(-243.0);
+        let cases = cases(&render_junit(&report));
+        let crash = &cases.iter().find(|(n, _)| n == "faults node_crash on edge-02").expect("node_crash").1;
+        let out = &crash[0].2;
+        assert!(
+            out.contains(
+                "EdgeNodeDown fired after 1m15s (pending after 15s), resolved 4m3s before the fault ended"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "EdgeHighErrorRate fired after 3m (pending after 1m), resolved 2m after the fault ended"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("resolved -"), "{out}");
     }
 
     #[test]

@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, RuleStatus, false_alerts_phrase, human_duration, provided_by_phrase, summary_line};
+use super::{
+    Report, RuleStatus, false_alerts_phrase, human_duration, provided_by_phrase, signed_duration,
+    summary_line,
+};
 
 /// The report as GitHub-flavoured Markdown.
 pub fn render_markdown(report: &Report) -> String {
@@ -43,7 +46,7 @@ fn faults(report: &Report, out: &mut String) {
     out.push_str("## Faults\n\n");
     out.push_str(
         "| Failure | Node | From | Length | Status \
-         | Caught by: pending / firing / resolved after end, flaps |\n",
+         | Caught by: pending / firing (after the start) / resolved (after the end, - before), flaps |\n",
     );
     out.push_str("|---|---|--:|--:|---|---|\n");
     for fault in &report.faults {
@@ -52,9 +55,7 @@ fn faults(report: &Report, out: &mut String) {
             .iter()
             .filter_map(|d| {
                 let firing = d.firing_after_s?;
-                let resolved = d
-                    .resolved_after_end_s
-                    .map_or("never resolved".to_owned(), |r| format!("+{}", human_duration(r)));
+                let resolved = d.resolved_after_end_s.map_or("never resolved".to_owned(), signed_duration);
                 let flaps = match d.flaps {
                     0 => String::new(),
                     1 => ", 1 flap".to_owned(),
@@ -87,7 +88,7 @@ fn faults(report: &Report, out: &mut String) {
 
 fn rules(report: &Report, out: &mut String) {
     out.push_str("## Rules\n\n");
-    out.push_str("| Alert | Status | Caught | False alerts at rest | Shortest fault | Group | File |\n");
+    out.push_str("| Alert | Status | Caught | False alerts at rest | Window + `for:` | Group | File |\n");
     out.push_str("|---|---|---|---|--:|---|---|\n");
     for rule in &report.rules {
         let status = match rule.status {
@@ -139,12 +140,13 @@ fn notes(report: &Report, out: &mut String) {
     }
     let short: Vec<_> = report.faults.iter().filter(|f| !f.too_short_for.is_empty()).collect();
     if !short.is_empty() {
-        out.push_str("## Faults too short for a rule\n\n");
+        out.push_str("## Faults shorter than a rule's window plus `for:`\n\n");
         for fault in short {
             for t in &fault.too_short_for {
                 let _ = writeln!(
                     out,
-                    "- {} on {} lasted {}: too short for {}, which needs {}.",
+                    "- {} on {} lasted {}, less than the longest window plus `for:` of {} ({}), \
+                     which did not fire for it.",
                     code(&fault.failure),
                     code(&fault.node),
                     human_duration(fault.end_s - fault.start_s),
@@ -267,13 +269,23 @@ mod tests {
             "- `EdgeHighLatencyP99`: 2 episodes, 4m firing in all, on `edge-02`.",
             "  - `node_filesystem_files_free{fstype=\"xfs\"}`: nothing in the fleet provides it.",
             "  - `http_server_request_duration_seconds_bucket`: provided by shape otel.",
-            "- `disk_fill` on `edge-01` lasted 10m: too short for `HostFilesystemFillingUp`, \
-             which needs 1h10m.",
+            "- `disk_fill` on `edge-01` lasted 10m, less than the longest window plus `for:` of \
+             `HostFilesystemFillingUp` (1h10m), which did not fire for it.",
             "- `node_crash` on `edge-02`: `EdgeErrorBudgetBurn` on `edge-01`.",
             "## Where virtual time differs from live",
         ] {
             assert!(md.contains(needle), "{needle:?} missing from\n{md}");
         }
+    }
+
+    #[test]
+    fn an_alert_resolved_before_the_fault_ended_shows_a_minus_not_plus_minus() {
+        let mut report = sample();
+        report.faults[0].detections[0].resolved_after_end_s = Some(-243.0);
+        let md = render_markdown(&report);
+        assert!(!md.contains("+-"), "{md}");
+        assert!(row(&md, "`node_crash`")[5].starts_with("`EdgeNodeDown`: 15s / 1m15s / -4m3s<br>"), "{md}");
+        assert!(md.contains("resolved (after the end, - before)"), "the sign is explained: {md}");
     }
 
     #[test]

@@ -21,13 +21,14 @@ pub use markdown::render_markdown;
 pub use model::*;
 pub use text::render_text;
 
-/// A duration for people: `45s`, `6m`, `6m30s`, `1h10m`, `26h`. Rounded to the second.
+/// A duration for people: `45s`, `6m`, `6m30s`, `1h10m`, `26h`. Rounded to the second; a
+/// negative one starts with `-` (`-4m3s`), unless it rounds to `0s`.
 pub fn human_duration(seconds: f64) -> String {
     if !seconds.is_finite() {
         return "?".to_owned();
     }
-    let sign = if seconds < 0.0 { "-" } else { "" };
     let total = seconds.abs().round() as u64;
+    let sign = if seconds < 0.0 && total > 0 { "-" } else { "" };
     let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
     let body = match (h, m, s) {
         (0, 0, s) => format!("{s}s"),
@@ -37,6 +38,26 @@ pub fn human_duration(seconds: f64) -> String {
         (h, m, _) => format!("{h}h{m}m"),
     };
     format!("{sign}{body}")
+}
+
+/// A time relative to a moment, for a table cell: `+30s` after it, `-4m3s` before it, `0s`
+/// at it (to the second).
+pub fn signed_duration(seconds: f64) -> String {
+    let body = human_duration(seconds);
+    if seconds > 0.0 && body != "0s" && body != "?" { format!("+{body}") } else { body }
+}
+
+/// When an alert resolved relative to the fault's end, in words: "resolved 30s after the
+/// fault ended", "resolved 4m3s before the fault ended" (it went quiet while the fault went
+/// on), "resolved as the fault ended"; "never resolved" when it did not within the run.
+pub fn resolved_phrase(resolved_after_end_s: Option<f64>) -> String {
+    let Some(r) = resolved_after_end_s else { return "never resolved".to_owned() };
+    match human_duration(r.abs()).as_str() {
+        "?" => "resolved at an unknown time".to_owned(),
+        "0s" => "resolved as the fault ended".to_owned(),
+        d if r < 0.0 => format!("resolved {d} before the fault ended"),
+        d => format!("resolved {d} after the fault ended"),
+    }
 }
 
 /// A sentence's worth of counts: "2 of 4 faults caught; rules: 3 caught, ...".
@@ -199,7 +220,22 @@ pub(crate) mod tests {
         }
         assert_eq!(human_duration(93_600.0), "26h");
         assert_eq!(human_duration(-30.0), "-30s");
+        assert_eq!(human_duration(-243.0), "-4m3s");
+        assert_eq!(human_duration(-0.4), "0s", "no minus on what rounds to nothing");
         assert_eq!(human_duration(f64::NAN), "?");
+    }
+
+    #[test]
+    fn relative_times_carry_one_sign_and_say_before_or_after() {
+        let cases = [(30.0, "+30s"), (-243.0, "-4m3s"), (0.0, "0s"), (-0.2, "0s"), (0.3, "0s")];
+        for (seconds, expected) in cases {
+            assert_eq!(signed_duration(seconds), expected, "{seconds}");
+        }
+        assert_eq!(signed_duration(f64::INFINITY), "?");
+        assert_eq!(resolved_phrase(Some(30.0)), "resolved 30s after the fault ended");
+        assert_eq!(resolved_phrase(Some(-243.0)), "resolved 4m3s before the fault ended");
+        assert_eq!(resolved_phrase(Some(0.2)), "resolved as the fault ended");
+        assert_eq!(resolved_phrase(None), "never resolved");
     }
 
     #[test]

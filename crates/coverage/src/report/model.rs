@@ -27,9 +27,23 @@ pub struct Report {
     pub timelines: Vec<Timeline>,
 }
 
+/// How the series were made: by the virtual fleet in virtual time, or by a running stack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The virtual fleet, evaluated by Prometheus over backfilled blocks (the default).
+    #[default]
+    Virtual,
+    /// A running stack in real time (`--live`): its own Prometheus evaluated the rules.
+    Live,
+}
+
 /// How the run was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
+    /// `virtual` or `live` (added in 1; absent in older reports, which were virtual).
+    #[serde(default)]
+    pub mode: Mode,
     /// Number of simulated edge nodes.
     pub nodes: u32,
     /// The seed of the fleet's randomness: the same seed, plan and rules give the same report.
@@ -91,8 +105,10 @@ pub struct Fault {
     pub detections: Vec<Detection>,
     /// Alerts that fired on other nodes during the fault (not counted as catching it).
     pub collateral: Vec<Collateral>,
-    /// Rules that read this fault's signals but whose windows plus `for:` are longer than the
-    /// fault, so they could not have fired for it.
+    /// Rules that did not fire for this fault and whose longest window plus `for:` is longer
+    /// than it, so the fault may have been too short for them (a strong enough signal can
+    /// still fire sooner). Rules reading a series nothing provides are not listed: that, not
+    /// the length, keeps them quiet.
     pub too_short_for: Vec<TooShort>,
 }
 
@@ -101,14 +117,21 @@ pub struct Fault {
 pub struct Detection {
     /// The alert's name.
     pub alert: String,
+    /// The rule's index in `rules`, which tells apart rules sharing a name (a warning and a
+    /// critical one); null in reports written before it was added (then match by name).
+    #[serde(default)]
+    pub rule: Option<usize>,
     /// From the fault's start to the alert's first pending state.
     pub pending_after_s: f64,
-    /// From the fault's start to firing; null when it went pending but never fired (then
-    /// the alert is not in `caught_by`).
+    /// From the fault's start to firing; null when it went pending but did not fire before
+    /// the fault's recovery ended (then the alert is not in `caught_by`).
     pub firing_after_s: Option<f64>,
-    /// From the fault's end to the alert resolving; null if it never resolved in the run.
+    /// From the fault's end to the alert resolving (the last of its label sets that fired;
+    /// if none fired, when it stopped pending); negative when it resolved before the fault
+    /// ended; null if it never resolved in the run.
     pub resolved_after_end_s: Option<f64>,
-    /// Times the alert resolved and then fired again within the fault and its tail.
+    /// Times the alert resolved and then fired again within the fault and its tail (label
+    /// sets firing at the same time are one firing, not a flap).
     pub flaps: u32,
 }
 
@@ -117,7 +140,8 @@ pub struct Detection {
 pub struct Collateral {
     /// The alert's name.
     pub alert: String,
-    /// The node it fired on.
+    /// The node it fired on, or for an alert of a region (a `region` label and no node),
+    /// `region <name>`.
     pub node: String,
 }
 
@@ -126,7 +150,10 @@ pub struct Collateral {
 pub struct TooShort {
     /// The alert's name.
     pub alert: String,
-    /// The shortest fault the rule can fire for: its longest window plus `for:`.
+    /// The rule's index in `rules`, as [`Detection::rule`].
+    #[serde(default)]
+    pub rule: Option<usize>,
+    /// The rule's longest window (through the recording rules it reads) plus `for:`.
     pub needs_s: f64,
 }
 
@@ -195,7 +222,9 @@ pub struct RuleReport {
     pub false_alerts_at_rest: FalseAlerts,
     /// The series or label values it reads that nothing in the fleet provided.
     pub missing: Vec<Missing>,
-    /// The shortest fault it can fire for (longest window plus `for:`); null when unknown.
+    /// Its longest window (through the recording rules it reads) plus `for:`: a fault this
+    /// long fills the window for the whole `for:`. Not a minimum: a strong enough signal can
+    /// fire for a shorter fault. Null when unknown.
     pub shortest_fault_s: Option<f64>,
 }
 
@@ -204,7 +233,8 @@ pub struct RuleReport {
 pub struct FalseAlerts {
     /// Firing episodes at rest, over all nodes.
     pub episodes: u32,
-    /// The nodes they fired on, sorted.
+    /// The nodes they fired on, sorted (`fleet` for a fleet-wide alert, `region <name>` for
+    /// a region's).
     pub nodes: Vec<String>,
     /// Total firing time at rest, summed over nodes.
     pub total_s: f64,
@@ -225,7 +255,8 @@ pub struct Missing {
 pub struct Timeline {
     /// The alert's name.
     pub alert: String,
-    /// The node whose series it was evaluated on.
+    /// The node whose series it was evaluated on; `fleet` for a fleet-wide alert, and
+    /// `region <name>` for a region's (a `region` label, no `node` or `instance`).
     pub node: String,
     /// Each time it went pending, in time order.
     pub episodes: Vec<Episode>,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{FalseAlerts, Report, human_duration, provided_by_phrase, summary_line};
+use super::{FalseAlerts, Report, human_duration, provided_by_phrase, signed_duration, summary_line};
 
 /// The widest line written: a 100-column terminal, or a CI log, shows every line unwrapped.
 pub const WIDTH: usize = 100;
@@ -39,7 +39,9 @@ pub fn render_text(report: &Report) -> String {
     for difference in &run.differences {
         let _ = writeln!(out, "{}", wrap(&format!("Differs from live: {difference}"), "  ", WIDTH));
     }
-    out.push_str("\nFaults\n");
+    out.push_str(
+        "\nFaults (PENDING and FIRING after the fault's start; RESOLVED after its end, - before it)\n",
+    );
     out.push_str(&faults_table(report).render(WIDTH));
     out.push_str("\nRules\n");
     out.push_str(&rules_table(report).render(WIDTH));
@@ -79,7 +81,7 @@ fn faults_table(report: &Report) -> Table {
                 match (d.firing_after_s, d.resolved_after_end_s) {
                     (None, _) => "-".to_owned(),
                     (Some(_), None) => "never".to_owned(),
-                    (Some(_), Some(r)) => format!("+{}", human_duration(r)),
+                    (Some(_), Some(r)) => signed_duration(r),
                 },
                 d.flaps.to_string(),
             ]);
@@ -94,9 +96,9 @@ fn faults_table(report: &Report) -> Table {
             let list: Vec<String> = fault
                 .too_short_for
                 .iter()
-                .map(|t| format!("{} (needs {})", t.alert, human_duration(t.needs_s)))
+                .map(|t| format!("{} ({})", t.alert, human_duration(t.needs_s)))
                 .collect();
-            table.note(format!("too short for: {}", list.join(", ")));
+            table.note(format!("shorter than the window + for: of {}, which did not fire", list.join(", ")));
         }
     }
     table
@@ -106,7 +108,7 @@ fn rules_table(report: &Report) -> Table {
     let mut table = Table::new(&[
         ("ALERT", Align::Left),
         ("STATUS", Align::Left),
-        ("SHORTEST", Align::Right),
+        ("WINDOW+FOR", Align::Right),
         ("FALSE ALERTS AT REST", Align::Flex),
         ("CAUGHT", Align::Flex),
     ]);
@@ -301,7 +303,12 @@ mod tests {
         assert!(second.trim_end().ends_with('1'), "one flap: {second:?}");
         let disk = text.lines().find(|l| l.starts_with("disk_fill")).unwrap_or_default();
         assert!(disk.contains("uncaught"), "{disk}");
-        assert!(text.contains("too short for: HostFilesystemFillingUp (needs 1h10m)"), "{text}");
+        assert!(
+            text.contains(
+                "shorter than the window + for: of HostFilesystemFillingUp (1h10m), which did not fire"
+            ),
+            "{text}"
+        );
         assert!(text.contains("collateral: EdgeErrorBudgetBurn on edge-01"), "{text}");
         let flaky = text.lines().find(|l| l.starts_with("flaky_network")).unwrap_or_default();
         assert!(flaky.contains("EdgeHighLatencyP99") && flaky.contains("3m20s"), "{flaky}");
@@ -311,6 +318,8 @@ mod tests {
     fn rules_show_their_status_and_what_is_missing() {
         let text = render_text(&sample());
         let rules = text.split("\nRules\n").nth(1).unwrap_or_default();
+        let header = rules.lines().next().unwrap_or_default();
+        assert!(header.contains("WINDOW+FOR") && !header.contains("SHORTEST"), "not a minimum: {header}");
         for (alert, status) in [
             ("EdgeNodeDown", "caught"),
             ("EdgeErrorBudgetBurn", "false_alerts_only"),
@@ -326,6 +335,20 @@ mod tests {
             rules.contains("missing http_server_request_duration_seconds_bucket: provided by shape otel")
         );
         assert!(rules.contains("nothing in the fleet provides it"), "{rules}");
+    }
+
+    #[test]
+    fn an_alert_resolved_before_the_fault_ended_shows_a_minus_not_plus_minus() {
+        let mut report = sample();
+        report.faults[0].detections[0].resolved_after_end_s = Some(-243.0);
+        report.faults[0].detections[1].resolved_after_end_s = Some(0.0);
+        let text = render_text(&report);
+        assert!(!text.contains("+-"), "{text}");
+        let crash = text.lines().find(|l| l.starts_with("node_crash")).unwrap_or_default();
+        assert!(crash.contains(" -4m3s "), "{crash:?}");
+        let second = text.lines().skip_while(|l| !l.starts_with("node_crash")).nth(1).unwrap_or_default();
+        assert!(second.contains(" 0s ") && !second.contains("+0s"), "{second:?}");
+        assert!(text.contains("RESOLVED after its end, - before it"), "the sign is explained: {text}");
     }
 
     #[test]

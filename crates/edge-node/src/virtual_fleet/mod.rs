@@ -29,7 +29,7 @@
 //! - **Scrape duration.** A scrape takes [`SERVE_TIME`] plus any network stall, not a
 //!   measured time; a failed one takes the timeout (or [`SERVE_TIME`] when refused).
 //! - **No `scrape_series_added`**, no blackbox job, no exemplars, no metadata other than
-//!   each exposition's own `# TYPE`/`# HELP`/`# UNIT` lines.
+//!   each exposition's own `# TYPE`/`# UNIT` lines (`# HELP` is left out: blocks keep none).
 //! - **No timer granularity.** Live requests sleep on tokio's millisecond timer; here a
 //!   step takes exactly its planned delay, so a latency can differ by up to a millisecond
 //!   per step (a bucket boundary may fall on the other side), and equal-time events may run

@@ -7,8 +7,11 @@
 //! promtool 3.5 — `1700000000` became 1700000000000 ms), and the synthetic series `up`,
 //! `scrape_duration_seconds`, `scrape_samples_scraped` and
 //! `scrape_samples_post_metric_relabeling`. Exemplars and `# EOF` are dropped (one `# EOF`
-//! ends the stream). node_exporter's text-format `untyped` becomes OpenMetrics' `unknown`
-//! (promtool refuses `untyped`). Families repeat once per scrape; promtool accepts that.
+//! ends the stream), and so are `# HELP` lines: blocks keep no metadata, and promtool
+//! would only read past them. node_exporter's text-format `untyped` becomes
+//! OpenMetrics' `unknown` (promtool refuses `untyped`). Families repeat once per scrape with
+//! their `# TYPE` (which decides how promtool reads `le` and `quantile`); promtool accepts
+//! that.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -86,13 +89,20 @@ pub fn write_scrape(out: &mut impl Write, target: &Target, ts: &str, scrape: &Sc
 fn copy_exposition(out: &mut Vec<u8>, text: &str, target: &Target, ts: &str) -> io::Result<usize> {
     let mut samples = 0;
     for line in text.lines() {
-        if line.is_empty() || line == "# EOF" {
+        if line.is_empty() || line == "# EOF" || line.starts_with("# HELP ") {
             continue;
         }
         if let Some(meta) = line.strip_prefix('#') {
             match meta.strip_suffix(" untyped") {
-                Some(head) if meta.starts_with(" TYPE ") => writeln!(out, "#{head} unknown")?,
-                _ => writeln!(out, "{line}")?,
+                Some(head) if meta.starts_with(" TYPE ") => {
+                    out.push(b'#');
+                    out.extend_from_slice(head.as_bytes());
+                    out.extend_from_slice(b" unknown\n");
+                }
+                _ => {
+                    out.extend_from_slice(line.as_bytes());
+                    out.push(b'\n');
+                }
             }
             continue;
         }
@@ -104,7 +114,7 @@ fn copy_exposition(out: &mut Vec<u8>, text: &str, target: &Target, ts: &str) -> 
 
 /// `name{labels} value [ts] [# exemplar]` becomes `name{target,labels} value ts`.
 fn write_sample(out: &mut Vec<u8>, line: &str, target: &str, ts: &str) -> io::Result<()> {
-    let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+    let name_end = line.bytes().position(|b| b == b'{' || b == b' ').unwrap_or(line.len());
     let (name, mut rest) = line.split_at(name_end);
     out.extend_from_slice(name.as_bytes());
     out.push(b'{');
@@ -117,8 +127,13 @@ fn write_sample(out: &mut Vec<u8>, line: &str, target: &str, ts: &str) -> io::Re
         }
         rest = labels.get(close + 1..).unwrap_or_default();
     }
-    let value = rest.split_whitespace().next().unwrap_or("NaN");
-    writeln!(out, "}} {value} {ts}")
+    let value = rest.split_ascii_whitespace().next().unwrap_or("NaN");
+    out.extend_from_slice(b"} ");
+    out.extend_from_slice(value.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(ts.as_bytes());
+    out.push(b'\n');
+    Ok(())
 }
 
 /// The index of the `}` closing a label block that starts after `{` (quotes and escapes
@@ -151,7 +166,7 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
-            "# HELP a A.\n# TYPE a counter\n\
+            "# TYPE a counter\n\
              a_total{job=\"edge-node\",instance=\"edge-node-1:8080\",node=\"1\",region=\"eu-west\",x=\"}# \\\"q\"} 3 1700000000.250\n\
              # TYPE b unknown\n\
              b{job=\"edge-node\",instance=\"edge-node-1:8080\",node=\"1\",region=\"eu-west\"} 1.5 1700000000.250\n"

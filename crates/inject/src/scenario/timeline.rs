@@ -40,8 +40,9 @@ pub struct Step {
 }
 
 impl Step {
-    /// Its nodes, parsed (checked when the scenario is).
-    pub(super) fn nodes(&self) -> Result<NodeSpec, BadNodeSpec> {
+    /// Its nodes, parsed (checked when the scenario is, so a loaded scenario's steps always
+    /// parse). Public for tools that plan a scenario themselves (`coverage --scenario`).
+    pub fn nodes(&self) -> Result<NodeSpec, BadNodeSpec> {
         self.node.parse()
     }
 
