@@ -68,10 +68,10 @@ pub struct Cli {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "CONDITION")]
     pub fail_on: Vec<FailOn>,
     /// Where promtool and prometheus (v3) are [default: target/tools/root/usr/bin].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "enabled")]
     pub tools: Option<PathBuf>,
     /// A folder for the series, blocks and Prometheus' log [default: a temporary folder].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "enabled")]
     pub work_dir: Option<PathBuf>,
     /// After the run, write a `promtool test rules` file proving its alert states equal to
     /// Prometheus' rule manager (the series with stale markers, the rules beside it as
@@ -338,8 +338,9 @@ mod tests {
             ]
         );
         assert_eq!(cli.scenario, None);
-        let cli = Cli::try_parse_from(["coverage", "--rules", "a", "--scenario", "game.toml", "--nodes", "4"])
-            .expect("parses");
+        let cli =
+            Cli::try_parse_from(["coverage", "--rules", "a", "--scenario", "game.toml", "--nodes", "4"])
+                .expect("parses");
         assert_eq!((cli.scenario, cli.nodes), (Some(PathBuf::from("game.toml")), 4));
     }
 

@@ -244,7 +244,8 @@ fn fault(slot: &Slot, alerts: &[(&str, ByNode)], cx: &Context<'_>) -> (Fault, BT
                 Scope::Region(r) => nodes_in(cx, r).all(|n| !busy(n, t)),
                 Scope::Fleet => false,
             };
-            let mut fired_idle = caused.filter(|e| e.firing_at.is_some_and(|f| f < until) && idle(e.pending_at));
+            let mut fired_idle =
+                caused.filter(|e| e.firing_at.is_some_and(|f| f < until) && idle(e.pending_at));
             if fired_idle.next().is_some() {
                 collateral.insert(((*alert).to_owned(), node_name(scope)));
             }
@@ -773,12 +774,12 @@ mod tests {
         assert_eq!(cpu_on_1.episodes[0].firing_s, Some(720.0));
     }
 
+    /// An alert's name and its episodes per node.
+    type NodeEpisodes<'a> = (&'a str, Vec<(&'a str, Vec<Episode>)>);
+
     /// `slots` (kind, node, start, end; recovery 120 s) after a 600 s rest in a fleet of six
-    /// nodes, and the alerts `names`, each with its (node, episodes).
-    fn judged_plan(
-        slots: &[(FaultKind, u32, u64, u64)],
-        alerts: Vec<(&str, Vec<(&str, Vec<Episode>)>)>,
-    ) -> Judgement {
+    /// nodes, and the alerts, each with its episodes per node.
+    fn judged_plan(slots: &[(FaultKind, u32, u64, u64)], alerts: Vec<NodeEpisodes<'_>>) -> Judgement {
         let rules: String = alerts
             .iter()
             .map(|(name, _)| format!("      - alert: {name}\n        expr: up == 0\n"))

@@ -99,7 +99,10 @@ pub fn scenario_faults(scenario: &Scenario, nodes: u32) -> Result<Vec<ScenarioFa
         }
         let max = MODEL_MAX_FAULT.as_secs_f64();
         if !step.duration.is_finite() || step.duration < 1.0 || step.duration > max {
-            return Err(format!("{which}: duration {} s is not 1-{max} s (the model's limit)", step.duration));
+            return Err(format!(
+                "{which}: duration {} s is not 1-{max} s (the model's limit)",
+                step.duration
+            ));
         }
         if !step.at.is_finite() || step.at < 0.0 {
             return Err(format!("{which}: `at` must be 0 s or later"));
@@ -188,7 +191,8 @@ pub fn plan(input: &PlanInput, facts: &[RuleFacts]) -> Plan {
     if let Some(faults) = &input.scenario {
         return scenario_plan(input.rest, faults, recovery);
     }
-    let intensity = |kind: FaultKind| input.intensities.iter().rev().find(|(k, _)| *k == kind).map(|(_, x)| *x);
+    let intensity =
+        |kind: FaultKind| input.intensities.iter().rev().find(|(k, _)| *k == kind).map(|(_, x)| *x);
     let nodes = input.nodes.max(1);
     let per_wave = if input.serial { 1 } else { nodes };
     let wave = fault_length + recovery;
@@ -365,7 +369,8 @@ mod tests {
     #[test]
     fn a_mode_gets_its_intensity_others_the_models_default_and_no_service() {
         let mut i = input(3, vec![FaultKind::CpuSpike, FaultKind::NodeCrash, FaultKind::ErrorBurst]);
-        i.intensities = vec![(FaultKind::CpuSpike, 0.7), (FaultKind::ErrorBurst, 0.3), (FaultKind::CpuSpike, 0.6)];
+        i.intensities =
+            vec![(FaultKind::CpuSpike, 0.7), (FaultKind::ErrorBurst, 0.3), (FaultKind::CpuSpike, 0.6)];
         let p = plan(&i, &facts(RULES));
         let got: Vec<_> = p.slots.iter().map(|s| (s.kind, s.intensity, s.service)).collect();
         assert_eq!(
@@ -464,6 +469,20 @@ mod tests {
             ],
             "another node's, another service's fault overlaps; the same one replaces"
         );
+    }
+
+    #[test]
+    fn the_shipped_scenarios_plan_in_the_default_fleet() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).expect("scenarios/") {
+            let path = entry.expect("entry").path();
+            let scenario = Scenario::load(&path).expect("parses");
+            let faults = scenario_faults(&scenario, 12).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(faults.len() >= scenario.steps.len(), "{}", path.display());
+            n += 1;
+        }
+        assert!(n >= 3);
     }
 
     #[test]

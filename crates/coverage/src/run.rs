@@ -130,7 +130,8 @@ pub struct Settings {
     /// A scrape taking longer fails (flaky_network's stalls): the flag, else the
     /// configuration's, else Prometheus' default (10 s, at most the scrape interval).
     pub scrape_timeout: Duration,
-    /// The scrape interval, at least the longest group interval.
+    /// The longest lookback any rule's query uses (the scrape interval, or the longest
+    /// recording group's interval): for the plan's recovery.
     pub lookback_delta: Duration,
     /// The plan.
     pub plan: Plan,
@@ -196,13 +197,9 @@ pub fn settings_from(
     facts::recording_layers(&groups)?;
     let longest_group =
         groups.iter().map(|g| g.interval_or(evaluation_interval)).max().unwrap_or(evaluation_interval);
-    // Backfilled series carry no stale markers. Prometheus 3 selectors are left-open, an
-    // instant selector at t sees (t - lookback, t]: with the lookback equal to the period of
-    // a series' grid, exactly one grid time is in any window, so the series vanishes at its
-    // first missing sample, where live Prometheus writes a stale marker (a failed scrape; a
-    // recorded series absent at an evaluation). So the scrape interval is live for raw
-    // series, and recorded ones need their group's interval: the longest, when they differ
-    // (then `differences` says what lingers).
+    // Each rule's query looks back the period of the series it reads (see
+    // `rule_coverage::engine::lookback_for`); the longest of them bounds how long a series
+    // stays visible after its last sample, which the plan's recovery waits out.
     let lookback_delta = scrape_interval.max(longest_group);
     let failures = if cli.failures.is_empty() { FaultKind::ALL.to_vec() } else { cli.failures.clone() };
     if let Some(unused) = cli.intensity.iter().find(|i| !failures.contains(&i.kind)) {
@@ -274,54 +271,37 @@ fn prometheus_version(tools: &Tools) -> String {
     first.split("version ").nth(1).and_then(|v| v.split_whitespace().next()).unwrap_or("unknown").to_owned()
 }
 
-/// Faults that make scrapes fail (`up` 0): live Prometheus writes stale markers for the
-/// target's series at the failed scrape.
-const SCRAPE_FAILING: [FaultKind; 3] = [FaultKind::NodeCrash, FaultKind::OomKill, FaultKind::FlakyNetwork];
-
 /// What this run's virtual time differs in from a live Prometheus, as its rules could
 /// notice: only the items that apply to its rules, intervals and plan.
 ///
-/// Staleness is live where the lookback delta equals a series' period (see `settings`):
-/// raw series when it is the scrape interval, recorded series when it is their group's
-/// interval. What differs is the rest: raw series when a group's interval is longer than
-/// the scrape interval (only noticeable when scrapes fail), recorded series of groups
-/// shorter than the longest.
+/// Staleness is live where a query's lookback equals the period of the series it reads
+/// ([`rule_coverage::engine::lookback_for`]): each rule's query looks back the longest
+/// period among them. What differs is a rule reading series of several periods (scraped
+/// and recorded by a slower group, or recorded by groups of different intervals): the
+/// faster ones linger past their last sample.
 fn differences(s: &Settings) -> Vec<String> {
     let secs = |d: Duration| format!("{}s", d.as_secs_f64());
-    let lookback = s.lookback_delta;
     let mut out = Vec::new();
-    let failing: Vec<&str> = SCRAPE_FAILING
-        .iter()
-        .filter(|k| s.plan.slots.iter().any(|slot| slot.kind == **k))
-        .map(|k| k.as_str())
-        .collect();
-    if !failing.is_empty() && lookback > s.scrape_interval {
-        out.push(format!(
-            "Raw series of a failed scrape ({}) stay visible to instant selectors until {} after their last \
-             sample, where live Prometheus' stale marker at the failed scrape hides them {} after it: the \
-             lookback delta is the longest group interval ({}), longer than the scrape interval, so that \
-             recorded series stay visible between their group's evaluations.",
-            failing.join(", "),
-            secs(lookback),
-            secs(s.scrape_interval),
-            secs(lookback)
-        ));
+    let periods = rule_coverage::engine::record_periods(&s.groups, s.evaluation_interval);
+    let mut mixed = Vec::new();
+    for (rule, f) in s.groups.iter().flat_map(|g| g.rules.iter()).zip(&s.facts) {
+        let read: std::collections::BTreeSet<Duration> = f
+            .own
+            .metrics
+            .iter()
+            .map(|m| periods.get(m).copied().unwrap_or(s.scrape_interval))
+            .chain(f.own.unnamed_selector.then_some(s.scrape_interval))
+            .collect();
+        if read.len() > 1 {
+            let lookback = rule_coverage::engine::lookback_for(&f.own, &periods, s.scrape_interval);
+            mixed.push(format!("{} ({})", rule.name(), secs(lookback)));
+        }
     }
-    let short: Vec<String> = s
-        .groups
-        .iter()
-        .filter(|g| g.interval_or(s.evaluation_interval) < lookback)
-        .filter(|g| g.rules.iter().any(|r| matches!(r.kind, rule_coverage::RuleKind::Record(_))))
-        .map(|g| format!("{} (every {})", g.name, secs(g.interval_or(s.evaluation_interval))))
-        .collect();
-    if !short.is_empty() {
+    if !mixed.is_empty() {
         out.push(format!(
-            "Series recorded by {}, more often than the lookback delta ({}), stay visible to instant \
-             selectors until {} after the evaluation that last returned them; live Prometheus marks them \
-             stale at the next evaluation, one group interval after it.",
-            short.join(", "),
-            secs(lookback),
-            secs(lookback)
+            "{} read series of different periods (scraped every {}, recorded at their group's interval),              evaluated with the longest as their lookback delta (given): the faster series stay visible to              instant selectors until that long after their last sample, where live Prometheus' stale marker              hides them one period after it (noticeable when scrapes fail or a recording stops).",
+            mixed.join(", "),
+            secs(s.scrape_interval)
         ));
     }
     if !s.groups.is_empty() {
@@ -402,7 +382,7 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
     let plan = &s.plan;
     let alerts = s.facts.iter().filter(|f| matches!(f.kind, rule_coverage::RuleKind::Alert(_))).count();
     eprintln!(
-        "coverage: {} alerting and {} recording rules; seed {}; {} nodes; rest {}s, {} faults of {}s each, recovery {}s; {}s simulated",
+        "coverage: {} alerting and {} recording rules; seed {}; {} nodes; rest {}s, {} faults of up to {}s, recovery {}s; {}s simulated",
         alerts,
         s.facts.len() - alerts,
         cli.seed,
@@ -490,7 +470,7 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
         tools: tools.clone(),
         work_dir: work.join("engine"),
         default_interval: s.evaluation_interval,
-        lookback_delta: s.lookback_delta,
+        scrape_interval: s.scrape_interval,
     };
     let range = TimeRange {
         start: start_ms,
@@ -643,23 +623,10 @@ mod tests {
         assert!(
             d.contains(&"There is no blackbox job: probe_success (probe_*) is never present.".to_owned())
         );
-        // Groups at 1 min: raw series linger, but only a fault that fails scrapes shows it.
-        let d = differences(
-            &settings(&cli(&["--evaluation-interval", "1m", "--failures", "cpu_spike"])).expect("valid"),
-        );
-        assert!(!has(&d, "Raw series"), "no scrape fails: {d:#?}");
-        let s =
-            settings(&cli(&["--evaluation-interval", "1m", "--failures", "cpu_spike,node_crash,oom_kill"]))
-                .expect("valid");
-        let d = differences(&s);
-        let raw = d.iter().find(|x| x.starts_with("Raw series")).expect("raw series linger");
-        assert!(
-            raw.contains("(node_crash, oom_kill)")
-                && raw.contains("until 60s after")
-                && raw.contains("15s after it"),
-            "{raw}"
-        );
-        assert!(!has(&d, "Series recorded"), "the one group runs at the lookback: {d:#?}");
+        // Groups at 1 min over 15 s scrapes: each query looks back its series' period, so
+        // nothing lingers.
+        let d = differences(&settings(&cli(&["--evaluation-interval", "1m"])).expect("valid"));
+        assert!(!has(&d, "node:"), "{d:#?}");
 
         // A recording group faster than another group; a templated label; no probe_*.
         let rules = std::env::temp_dir().join(format!("coverage-differences-{}.yml", std::process::id()));
@@ -675,13 +642,23 @@ mod tests {
             Cli::try_parse_from(["coverage", "--rules", path, "--rest", "20m", "--failures", "cpu_spike"])
                 .expect("parses");
         let d = differences(&settings(&cli).expect("valid"));
-        let recorded = d.iter().find(|x| x.starts_with("Series recorded")).expect("recorded series linger");
-        assert!(recorded.starts_with("Series recorded by fast (every 15s), more often than the lookback delta (60s), stay visible to instant selectors until 60s after"), "{recorded}");
+        assert!(!has(&d, "Down"), "it reads one period only: {d:#?}");
         assert!(!has(&d, "There is no blackbox job"), "{d:#?}");
         assert!(d.contains(
             &"Templated alert labels are kept as written, not expanded per alert: Down.".to_owned()
         ));
         assert!(!d.iter().any(|x| x.contains("defined later")), "{d:#?}");
+
+        // Scraped series beside a recording of a slower group.
+        std::fs::write(
+            &rules,
+            "groups:\n  - name: slow\n    interval: 1m\n    rules:\n      - record: a:up\n        expr: up\n\
+             \x20 - name: g\n    rules:\n      - alert: Mixed\n        expr: a:up == 0 and up == 0\n",
+        )
+        .expect("write");
+        let cli = Cli::try_parse_from(["coverage", "--rules", path, "--rest", "20m"]).expect("parses");
+        let d = differences(&settings(&cli).expect("valid"));
+        assert!(has(&d, "Mixed (60s) read series of different periods (scraped every 15s"), "{d:#?}");
 
         // An alert before the recording it reads.
         std::fs::write(

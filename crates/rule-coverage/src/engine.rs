@@ -18,7 +18,8 @@ use stack_client::{ApiError, Prometheus};
 use crate::alert_state::{self, Episodes, LabelSet, Millis, Timeline};
 use crate::facts::{self, ExprError};
 use crate::openmetrics::{self, SeriesSet};
-use crate::rules::RuleGroup;
+use crate::facts::ExprFacts;
+use crate::rules::{RuleGroup, RuleKind};
 use crate::server::{Server, ServerError, ServerOptions};
 use crate::tools::{ToolError, Tools};
 
@@ -82,17 +83,17 @@ pub struct EngineConfig {
     pub work_dir: PathBuf,
     /// The interval of groups that set none (the global `evaluation_interval`).
     pub default_interval: Duration,
-    /// `--query.lookback-delta`. Backfilled series carry no staleness markers: an instant
-    /// selector at `t` sees a series' latest sample in `(t - lookback, t]` (left-open in
-    /// Prometheus 3, `vectorSelectorSingle` in promql/engine.go). A series sampled every `p`
-    /// on a grid then has exactly one grid time in any window when the lookback is `p`, so it
-    /// vanishes at the first grid time without a sample, where a live Prometheus writes its
-    /// stale marker (a failed scrape; a recording rule's series absent at an evaluation):
-    /// the lookback equal to the scrape interval is live for raw series, equal to a group's
-    /// interval live for what that group records. Shorter, a series flickers between its
-    /// samples; longer, it lingers `lookback - p` past its last one. The coverage command
-    /// uses max(scrape interval, longest group interval). Prometheus' default is 5 min.
-    pub lookback_delta: Duration,
+    /// The period of the scraped series. Backfilled series carry no staleness markers: an
+    /// instant selector at `t` sees a series' latest sample in `(t - lookback, t]` (left-open
+    /// in Prometheus 3, `vectorSelectorSingle` in promql/engine.go). A series sampled every
+    /// `p` on a grid then has exactly one grid time in any window when the lookback is `p`,
+    /// so it vanishes at the first grid time without a sample, where a live Prometheus writes
+    /// its stale marker (a failed scrape; a recording rule's series absent at an evaluation).
+    /// So each rule's query gets its own lookback ([`lookback_for`]): the scrape interval
+    /// for scraped series, a group's interval for what that group records, the longest of
+    /// those it reads. Shorter, a series would flicker between its samples; longer, it
+    /// lingers `lookback - p` past its last one.
+    pub scrape_interval: Duration,
 }
 
 /// The time range evaluated, inclusive (milliseconds since the epoch).
@@ -162,19 +163,62 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
     move |cause| EngineError::Io { path: path.to_owned(), cause }
 }
 
-/// `expr` evaluated at every time of `times` (which share one step): each series' labels
-/// and the (time, value) samples it had.
+/// The lookback delta to evaluate `expr` with: the longest sampling period among the series
+/// it reads, the scrape interval for scraped series and the recording group's interval for
+/// recorded ones (`periods`). Prometheus' selectors see `(t - lookback, t]`, so with the
+/// lookback equal to a series' period it vanishes at its first missing sample, where a live
+/// Prometheus writes its stale marker. A selector without a fixed name may read any of them.
+pub fn lookback_for(
+    facts: &ExprFacts,
+    periods: &BTreeMap<String, Duration>,
+    scrape_interval: Duration,
+) -> Duration {
+    let recorded = |m: &String| periods.get(m).copied();
+    let mut lookback = Duration::ZERO;
+    if facts.unnamed_selector {
+        lookback = periods.values().copied().fold(scrape_interval, Duration::max);
+    }
+    for m in &facts.metrics {
+        lookback = lookback.max(recorded(m).unwrap_or(scrape_interval));
+    }
+    if lookback.is_zero() { scrape_interval } else { lookback }
+}
+
+/// Each recorded name's period: the interval of the group recording it (the longest, if
+/// several do).
+pub fn record_periods(groups: &[RuleGroup], default_interval: Duration) -> BTreeMap<String, Duration> {
+    let mut out: BTreeMap<String, Duration> = BTreeMap::new();
+    for g in groups {
+        for r in &g.rules {
+            if let RuleKind::Record(name) = &r.kind {
+                let period = out.entry(name.clone()).or_default();
+                *period = (*period).max(g.interval_or(default_interval));
+            }
+        }
+    }
+    out
+}
+
+/// `expr` evaluated at every time of `times` (which share one step) with `lookback`: each
+/// series' labels and the (time, value) samples it had.
 async fn query_at(
     prom: &Prometheus,
     rule: &str,
     expr: &str,
     times: &[Millis],
     step: Duration,
+    lookback: Duration,
 ) -> Result<SeriesSet, EngineError> {
     let mut out = SeriesSet::new();
     for (first, last) in chunks(times) {
         let series = prom
-            .query_range(expr, first as f64 / 1e3, last as f64 / 1e3, step.as_secs_f64())
+            .query_range(
+                expr,
+                first as f64 / 1e3,
+                last as f64 / 1e3,
+                step.as_secs_f64(),
+                Some(lookback.as_secs_f64()),
+            )
             .await
             .map_err(|cause| EngineError::Query { rule: rule.to_owned(), cause })?;
         for s in series {
@@ -198,6 +242,11 @@ pub async fn evaluate(
     let began = Instant::now();
     let mut timings = Timings::default();
     let layers = facts::recording_layers(groups)?;
+    let periods = record_periods(groups, config.default_interval);
+    let lookback_of = |expr: &str, rule: &str| -> Result<Duration, EngineError> {
+        let f = facts::expr_facts(expr).map_err(|cause| ExprError { rule: rule.to_owned(), cause })?;
+        Ok(lookback_for(&f, &periods, config.scrape_interval))
+    };
     for g in groups {
         for r in &g.rules {
             facts::expr_facts(&r.expr).map_err(|cause| ExprError { rule: r.name().to_owned(), cause })?;
@@ -224,7 +273,8 @@ pub async fn evaluate(
         work_dir: work.clone(),
         // Whole days past the data's age, so nothing is deleted at start.
         retention: day * (u32::try_from(age.as_secs() / 86_400).unwrap_or(u32::MAX / 2) + 2),
-        lookback_delta: config.lookback_delta,
+        // Every rule's query names its own; this is for anything else.
+        lookback_delta: periods.values().copied().fold(config.scrape_interval, Duration::max),
     };
     let http = stack_client::http_client(QUERY_TIMEOUT).map_err(EngineError::Client)?;
     let t = Instant::now();
@@ -239,7 +289,8 @@ pub async fn evaluate(
             let (group, rule) = (&groups[gi], &groups[gi].rules[ri]);
             let interval = group.interval_or(config.default_interval);
             let times = eval_times(range, interval);
-            let result = query_at(&prom, rule.name(), &rule.expr, &times, interval).await?;
+            let lookback = lookback_of(&rule.expr, rule.name())?;
+            let result = query_at(&prom, rule.name(), &rule.expr, &times, interval, lookback).await?;
             for (mut labels, samples) in result {
                 // As Prometheus: the rule's labels override the result's, then the name.
                 labels.extend(rule.labels.clone());
@@ -265,7 +316,8 @@ pub async fn evaluate(
         let interval = group.interval_or(config.default_interval);
         let times = eval_times(range, interval);
         for (name, rule) in group.alerts() {
-            let result = query_at(&prom, name, &rule.expr, &times, interval).await?;
+            let lookback = lookback_of(&rule.expr, name)?;
+            let result = query_at(&prom, name, &rule.expr, &times, interval, lookback).await?;
             let timeline = alert_timeline(name, &rule.labels, result, times.clone())?;
             let episodes = alert_state::episodes(&timeline, rule.for_, rule.keep_firing_for);
             alerts.push(AlertOutcome {

@@ -120,7 +120,7 @@ async fn run_engine(dir: &Path) -> (Outcome, Vec<rules::RuleGroup>, SeriesSet, M
         tools: tools(),
         work_dir: dir.join("engine"),
         default_interval: EVAL,
-        lookback_delta: Duration::from_secs(300),
+        scrape_interval: Duration::from_millis(SCRAPE_MS as u64),
     };
     let range = TimeRange { start: t0, end: t0 + MINUTES * 60_000 };
     let outcome = rule_coverage::evaluate(&om, &groups, range, &config).await.expect("engine runs");

@@ -158,7 +158,9 @@ async fn engine(dir: &Path, lookback: Duration) -> (Outcome, Vec<rules::RuleGrou
         tools: tools(),
         work_dir: dir.join("engine"),
         default_interval: STEP,
-        lookback_delta: lookback,
+        // The lookback of queries over raw series: the scrape interval, or longer to show
+        // what a longer one does.
+        scrape_interval: lookback,
     };
     let range = TimeRange { start: t0, end: t0 + MINUTES * 60_000 };
     let outcome = rule_coverage::evaluate(&om, &groups, range, &config).await.expect("engine runs");

@@ -160,20 +160,24 @@ impl Prometheus {
         Ok(self.get::<Vector>("/api/v1/query", &query).await?.result)
     }
 
-    /// A range query from `start` to `end` every `step_s` seconds.
+    /// A range query from `start` to `end` every `step_s` seconds; `lookback_s`, if given,
+    /// replaces the server's `--query.lookback-delta` for this query (the API's
+    /// `lookback_delta` parameter).
     pub async fn query_range(
         &self,
         expr: &str,
         start: f64,
         end: f64,
         step_s: f64,
+        lookback_s: Option<f64>,
     ) -> Result<Vec<Series>, ApiError> {
-        let query = [
+        let mut query = vec![
             ("query", expr.to_owned()),
             ("start", format!("{start:.3}")),
             ("end", format!("{end:.3}")),
             ("step", format!("{step_s}")),
         ];
+        query.extend(lookback_s.map(|l| ("lookback_delta", format!("{l}"))));
         Ok(self.get::<Matrix>("/api/v1/query_range", &query).await?.result)
     }
 

@@ -211,7 +211,7 @@ async fn run_live(cli: &Cli) -> Result<Report, RunError> {
     check_nodes(&client, cli.nodes).await?;
     let plan = &s.plan;
     eprintln!(
-        "coverage: live against {}: {} nodes; rest {}s, {} faults of {}s each, recovery {}s: {}s in all",
+        "coverage: live against {}: {} nodes; rest {}s, {} faults of up to {}s, recovery {}s: {}s in all",
         prometheus.url(),
         cli.nodes,
         plan.rest.as_secs(),
@@ -276,6 +276,19 @@ mod tests {
     use super::*;
     use crate::plan::Slot;
     use edge_sim::FaultKind;
+
+    #[test]
+    fn live_flags_need_live_and_virtual_only_flags_refuse_it() {
+        use clap::Parser;
+        let parse = |extra: &[&str]| Cli::try_parse_from([&["coverage", "--rules", "r.yml"][..], extra].concat());
+        let cli = parse(&["--live", "--prometheus", "http://127.0.0.1:19090/", "--base-port", "18000"]).expect("valid");
+        assert!(cli.live.enabled);
+        assert_eq!((cli.live.prometheus.as_deref(), cli.live.base_port), (Some("http://127.0.0.1:19090/"), 18000));
+        assert!(parse(&["--prometheus", "http://x"]).is_err(), "--prometheus without --live");
+        for virtual_only in [["--tools", "bin"], ["--work-dir", "w"], ["--emit-promtool-test", "t.yml"]] {
+            assert!(parse(&[&["--live"][..], &virtual_only[..]].concat()).is_err(), "{virtual_only:?}");
+        }
+    }
 
     #[test]
     fn slots_start_when_their_node_started_the_fault() {

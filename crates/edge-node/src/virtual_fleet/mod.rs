@@ -21,9 +21,9 @@
 //!   (its `NaN` is an ordinary NaN, which a query would return), so a failed scrape writes
 //!   `up 0` and no samples: in backfilled data a series of a dead target stays visible to
 //!   instant selectors for the lookback delta after its last sample (Prometheus' default
-//!   5 min; `coverage` sets twice the scrape interval, or its longest group interval). Range
-//!   functions (`rate(x[1m])`) see the gap as it is. `absent(x)` or `x unless ...` fire up
-//!   to one lookback delta later than live.
+//!   5 min; `coverage` gives each rule's query the period of the series it reads, which
+//!   hides them at the first failed scrape, as live). Range functions (`rate(x[1m])`) see
+//!   the gap as it is.
 //! - **Scrape phase.** Every target is scraped at `t = k * interval` from the start;
 //!   Prometheus spreads targets over the interval by a hash of the target.
 //! - **Scrape duration.** A scrape takes [`SERVE_TIME`] plus any network stall, not a
