@@ -170,21 +170,17 @@ pub fn settings(cli: &Cli) -> Result<Settings, RunError> {
 
 /// [`settings`] with the `global` scrape and evaluation intervals of the configuration the
 /// rules run under (a prometheus.yml's, or a running Prometheus' own); the flags win.
-pub fn settings_from(
-    cli: &Cli,
-    global: Global,
-) -> Result<Settings, RunError> {
+pub fn settings_from(cli: &Cli, global: Global) -> Result<Settings, RunError> {
     for p in &cli.rules {
         if !p.exists() {
             return Err(RunError::Usage(format!("--rules {}: no such file or folder", p.display())));
         }
     }
     let scrape_interval = cli.scrape_interval.or(global.scrape_interval).unwrap_or(DEFAULT_INTERVAL);
-    let evaluation_interval = cli.evaluation_interval.or(global.evaluation_interval).unwrap_or(DEFAULT_INTERVAL);
-    let scrape_timeout = cli
-        .scrape_timeout
-        .or(global.scrape_timeout)
-        .unwrap_or(DEFAULT_SCRAPE_TIMEOUT.min(scrape_interval));
+    let evaluation_interval =
+        cli.evaluation_interval.or(global.evaluation_interval).unwrap_or(DEFAULT_INTERVAL);
+    let scrape_timeout =
+        cli.scrape_timeout.or(global.scrape_timeout).unwrap_or(DEFAULT_SCRAPE_TIMEOUT.min(scrape_interval));
     if scrape_timeout > scrape_interval {
         return Err(RunError::Usage(format!(
             "the scrape timeout ({}s) is longer than the scrape interval ({}s); Prometheus refuses that too",
@@ -410,11 +406,8 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
     let start_s = (now_s - plan.end.as_secs() - 3600) / 3600 * 3600;
     let start_ms = Millis::try_from(start_s).unwrap_or(0) * 1000;
     let mut spec = FleetSpec::new(cli.nodes, cli.seed, start_s as f64, plan.end);
-    spec.scrape = ScrapeConfig {
-        interval: s.scrape_interval,
-        timeout: s.scrape_timeout,
-        ..ScrapeConfig::default()
-    };
+    spec.scrape =
+        ScrapeConfig { interval: s.scrape_interval, timeout: s.scrape_timeout, ..ScrapeConfig::default() };
     spec.faults = plan
         .slots
         .iter()

@@ -58,7 +58,11 @@ async fn rules_the_stack_has_not_loaded_are_refused_before_any_fault() {
         err.contains(&format!("the Prometheus at {url} has not loaded ImpossibleUp (group coverage-test), AlwaysOn (group coverage-test)")),
         "{err}"
     );
-    assert_eq!(err.lines().filter(|l| l.starts_with("coverage: ") && !l.contains("warning")).count(), 1, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("coverage: ") && !l.contains("warning")).count(),
+        1,
+        "{err}"
+    );
     assert!(states.iter().all(|s| s.active_faults().is_empty()), "nothing was injected");
 }
 

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stack_client::{ApiError, Prometheus};
 
 use crate::alert_state::{self, Episodes, LabelSet, Millis, Timeline};
+use crate::facts::ExprFacts;
 use crate::facts::{self, ExprError};
 use crate::openmetrics::{self, SeriesSet};
-use crate::facts::ExprFacts;
 use crate::rules::{RuleGroup, RuleKind};
 use crate::server::{Server, ServerError, ServerOptions};
 use crate::tools::{ToolError, Tools};

@@ -155,15 +155,27 @@ mod tests {
         )
         .expect("valid");
         let series = |sev: &str, node: &str| -> RawSeries {
-            let labels = [("__name__", "ALERTS"), ("alertname", "Disk"), ("alertstate", "firing"), ("severity", sev), ("node", node)]
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .into();
+            let labels = [
+                ("__name__", "ALERTS"),
+                ("alertname", "Disk"),
+                ("alertstate", "firing"),
+                ("severity", sev),
+                ("node", node),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
             (labels, vec![(100.0, 1.0), (105.0, 1.0)])
         };
-        let out = outcomes(&[series("critical", "3"), series("warning", "1"), series("info", "2")], &groups, Duration::from_secs(15), 200_000);
+        let out = outcomes(
+            &[series("critical", "3"), series("warning", "1"), series("info", "2")],
+            &groups,
+            Duration::from_secs(15),
+            200_000,
+        );
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].interval, Duration::from_secs(5));
-        let nodes = |o: &AlertOutcome| -> Vec<String> { o.episodes.keys().map(|l| l["node"].clone()).collect() };
+        let nodes =
+            |o: &AlertOutcome| -> Vec<String> { o.episodes.keys().map(|l| l["node"].clone()).collect() };
         assert_eq!((nodes(&out[0]), nodes(&out[1])), (vec!["1".to_owned()], vec!["3".to_owned()]));
         let ep = out[1].episodes.values().next().expect("one")[0];
         assert_eq!(ep, Episode { pending_at: 100_000, firing_at: Some(100_000), resolved_at: Some(110_000) });

@@ -33,7 +33,8 @@ pub enum ExecuteError {
 
 /// Unix milliseconds now.
 pub fn now_ms() -> Millis {
-    Millis::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(0)
+    Millis::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())
+        .unwrap_or(0)
 }
 
 /// Sleeps until `deadline`; `Err(Interrupted)` on ctrl-c first.
@@ -72,11 +73,7 @@ pub async fn execute(client: &NodeClient, plan: &Plan) -> Result<(Millis, Vec<Mi
             return Err(e);
         }
         if target == next_note && next_slot != Some(target) {
-            eprintln!(
-                "coverage: live: {}s of {}s",
-                next_note.as_secs(),
-                plan.end.as_secs()
-            );
+            eprintln!("coverage: live: {}s of {}s", next_note.as_secs(), plan.end.as_secs());
             next_note += Duration::from_secs(60);
             continue;
         }
@@ -104,7 +101,11 @@ pub async fn execute(client: &NodeClient, plan: &Plan) -> Result<(Millis, Vec<Mi
             }
             Err(cause) => {
                 end_all(client, &started).await;
-                return Err(ExecuteError::Inject { failure: slot.kind.as_str().to_owned(), node: slot.node, cause });
+                return Err(ExecuteError::Inject {
+                    failure: slot.kind.as_str().to_owned(),
+                    node: slot.node,
+                    cause,
+                });
             }
         }
     }

@@ -165,7 +165,9 @@ fn fleet_facts(targets: &[stack_client::ActiveTarget], seen: &BTreeSet<String>, 
             jobs.host = job;
         } else if t.scrape_url.contains("/metrics") {
             jobs.app = job;
-            if let (Some(slot), Some(instance)) = (instances.get_mut(node.wrapping_sub(1)), t.labels.get("instance")) {
+            if let (Some(slot), Some(instance)) =
+                (instances.get_mut(node.wrapping_sub(1)), t.labels.get("instance"))
+            {
                 slot.clone_from(instance);
             }
         }
@@ -222,7 +224,8 @@ async fn run_live(cli: &Cli) -> Result<Report, RunError> {
     );
     let (t0, starts) = execute::execute(&client, plan).await.map_err(LiveError::from)?;
     // The evaluation at the plan's end lands within one group interval.
-    let longest = s.groups.iter().map(|g| g.interval_or(s.evaluation_interval)).max().unwrap_or(s.evaluation_interval);
+    let longest =
+        s.groups.iter().map(|g| g.interval_or(s.evaluation_interval)).max().unwrap_or(s.evaluation_interval);
     tokio::time::sleep(longest + Duration::from_secs(1)).await;
     let end = execute::now_ms();
     let (from, to) = (t0 as f64 / 1000.0, end as f64 / 1000.0);
@@ -280,10 +283,15 @@ mod tests {
     #[test]
     fn live_flags_need_live_and_virtual_only_flags_refuse_it() {
         use clap::Parser;
-        let parse = |extra: &[&str]| Cli::try_parse_from([&["coverage", "--rules", "r.yml"][..], extra].concat());
-        let cli = parse(&["--live", "--prometheus", "http://127.0.0.1:19090/", "--base-port", "18000"]).expect("valid");
+        let parse =
+            |extra: &[&str]| Cli::try_parse_from([&["coverage", "--rules", "r.yml"][..], extra].concat());
+        let cli = parse(&["--live", "--prometheus", "http://127.0.0.1:19090/", "--base-port", "18000"])
+            .expect("valid");
         assert!(cli.live.enabled);
-        assert_eq!((cli.live.prometheus.as_deref(), cli.live.base_port), (Some("http://127.0.0.1:19090/"), 18000));
+        assert_eq!(
+            (cli.live.prometheus.as_deref(), cli.live.base_port),
+            (Some("http://127.0.0.1:19090/"), 18000)
+        );
         assert!(parse(&["--prometheus", "http://x"]).is_err(), "--prometheus without --live");
         for virtual_only in [["--tools", "bin"], ["--work-dir", "w"], ["--emit-promtool-test", "t.yml"]] {
             assert!(parse(&[&["--live"][..], &virtual_only[..]].concat()).is_err(), "{virtual_only:?}");
@@ -297,7 +305,15 @@ mod tests {
             rest: secs(60),
             fault_length: secs(30),
             recovery: secs(20),
-            slots: vec![Slot { kind: FaultKind::CpuSpike, node: 2, start: secs(60), end: secs(90), recovery: secs(20), intensity: None, service: None }],
+            slots: vec![Slot {
+                kind: FaultKind::CpuSpike,
+                node: 2,
+                start: secs(60),
+                end: secs(90),
+                recovery: secs(20),
+                intensity: None,
+                service: None,
+            }],
             end: secs(110),
         };
         let ran = as_run(&plan, 1_000_000, &[1_060_250]);
@@ -308,7 +324,9 @@ mod tests {
     #[test]
     fn jobs_shapes_and_instances_come_from_the_targets_and_the_stored_names() {
         let target = |job: &str, node: &str, url: &str| stack_client::ActiveTarget {
-            labels: [("job", job), ("node", node), ("region", "us"), ("instance", &url[7..21])].map(|(k, v)| (k.to_owned(), v.to_owned())).into(),
+            labels: [("job", job), ("node", node), ("region", "us"), ("instance", &url[7..21])]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into(),
             health: "up".into(),
             scrape_url: url.to_owned(),
         };
