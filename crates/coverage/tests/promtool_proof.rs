@@ -15,21 +15,11 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{coverage, manifest, require_tools, work_dir};
 
 fn promtool() -> PathBuf {
-    let bin = manifest().join("../../target/tools/root/usr/bin");
-    for tool in ["promtool", "prometheus"] {
-        assert!(
-            bin.join(tool).is_file(),
-            "{} is missing: this test needs the real Prometheus v3 tools; install them with \
-             `source scripts/lib/tools.sh && ensure_v3_tools`",
-            bin.join(tool).display()
-        );
-    }
-    bin.join("promtool")
+    require_tools().join("promtool")
 }
 
 /// `promtool test rules FILE`: whether it passed, and what it said.
@@ -39,29 +29,35 @@ fn test_rules(file: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[test]
-fn an_emitted_promtool_test_of_a_real_run_passes_and_a_changed_copy_fails() {
-    promtool();
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("proof-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).expect("the work folder");
-    let file = work.join("proof.yml");
-    let began = Instant::now();
-    let run = Command::new(env!("CARGO_BIN_EXE_coverage"))
+/// A run of tests/data/proof-rules.yml (3 nodes, 10 min rest, cpu_spike and node_crash, 15 s
+/// scrapes, groups every `evaluation`) with `--emit-promtool-test`: its work folder (holding
+/// `report.json` and the emitted `proof.yml`) and its stderr.
+fn proof_run(name: &str, evaluation: &str) -> (PathBuf, String) {
+    let work = work_dir(name);
+    let run = coverage()
         .arg("--rules")
         .arg(manifest().join("tests/data/proof-rules.yml"))
         .args(["--nodes", "3", "--rest", "10m", "--seed", "7", "--failures", "cpu_spike,node_crash"])
-        .args(["--scrape-interval", "15s", "--evaluation-interval", "15s", "--format", "json"])
+        .args(["--scrape-interval", "15s", "--evaluation-interval", evaluation, "--format", "json"])
         .arg("--out")
         .arg(work.join("report.json"))
         .arg("--work-dir")
         .arg(&work)
         .arg("--emit-promtool-test")
-        .arg(&file)
+        .arg(work.join("proof.yml"))
         .output()
         .expect("runs");
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     assert_eq!(run.status.code(), Some(0), "{stderr}");
+    (work, stderr)
+}
+
+#[test]
+fn an_emitted_promtool_test_of_a_real_run_passes_and_a_changed_copy_fails() {
+    promtool();
+    let began = Instant::now();
+    let (work, stderr) = proof_run("proof", "15s");
+    let file = work.join("proof.yml");
     assert!(stderr.contains("promtool test rules"), "{stderr}");
     assert!(
         stderr.contains("FleetShrunk: checked through ALERTS only"),
@@ -169,25 +165,8 @@ fn an_emitted_promtool_test_of_a_real_run_passes_and_a_changed_copy_fails() {
 #[test]
 fn a_group_interval_longer_than_the_scrape_interval_is_still_live_staleness() {
     promtool();
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("proof-30s-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).expect("the work folder");
+    let (work, _) = proof_run("proof-30s", "30s");
     let file = work.join("proof.yml");
-    let run = Command::new(env!("CARGO_BIN_EXE_coverage"))
-        .arg("--rules")
-        .arg(manifest().join("tests/data/proof-rules.yml"))
-        .args(["--nodes", "3", "--rest", "10m", "--seed", "7", "--failures", "cpu_spike,node_crash"])
-        .args(["--scrape-interval", "15s", "--evaluation-interval", "30s", "--format", "json"])
-        .arg("--out")
-        .arg(work.join("report.json"))
-        .arg("--work-dir")
-        .arg(&work)
-        .arg("--emit-promtool-test")
-        .arg(&file)
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}");
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("report.json")).expect("report"))
             .expect("JSON");

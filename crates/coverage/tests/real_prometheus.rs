@@ -3,45 +3,19 @@
 //! ensure_v3_tools`), on a small run whose answer is known (tests/data/small-rules.yml),
 //! and its usage errors.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
 
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn coverage() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_coverage"))
-}
-
-fn require_tools() {
-    let bin = manifest().join("../../target/tools/root/usr/bin");
-    for tool in ["promtool", "prometheus"] {
-        assert!(
-            bin.join(tool).is_file(),
-            "{} is missing: this test needs the real Prometheus v3 tools; install them with \
-             `source scripts/lib/tools.sh && ensure_v3_tools`",
-            bin.join(tool).display()
-        );
-    }
-}
-
-fn find<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
-    list.as_array()
-        .and_then(|l| l.iter().find(|x| x[key] == name))
-        .unwrap_or_else(|| panic!("no {key} {name} in {list}"))
-}
+mod common;
+use common::{coverage, find, manifest, require_tools, work_dir};
 
 #[test]
 fn a_small_run_gives_the_known_verdict_for_every_rule_and_fault() {
     require_tools();
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("coverage-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    // The outputs' folder must exist before the run: a missing one is refused up front.
-    std::fs::create_dir_all(&work).expect("the work folder");
+    // The outputs' folder must exist before the run (a missing one is refused up front):
+    // work_dir creates it.
+    let work = work_dir("coverage");
     let out = work.join("report.json");
     let (html, junit) = (work.join("report.html"), work.join("junit.xml"));
     let began = Instant::now();

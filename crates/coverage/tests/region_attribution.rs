@@ -4,33 +4,19 @@
 //! carry each node's `region`, and the judge credits the alert to the faults of that region
 //! only, not to every fault of the parallel wave.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use serde_json::Value;
 
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{coverage, manifest, require_tools, work_dir};
 
 #[test]
 fn a_regions_alert_catches_only_the_faults_of_its_region() {
-    let bin = manifest().join("../../target/tools/root/usr/bin");
-    for tool in ["promtool", "prometheus"] {
-        assert!(
-            bin.join(tool).is_file(),
-            "{} is missing: install the tools with `source scripts/lib/tools.sh && ensure_v3_tools`",
-            bin.join(tool).display()
-        );
-    }
-    let work =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("coverage-region-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).expect("the work folder");
+    require_tools();
+    let work = work_dir("coverage-region");
     let out = work.join("report.json");
     // Five nodes: 1-4 in eu-west, 5 in us-east; node_crash lands on node 5, the others on
     // eu-west's nodes, all in one parallel wave.
-    let run = Command::new(env!("CARGO_BIN_EXE_coverage"))
+    let run = coverage()
         .arg("--rules")
         .arg(manifest().join("tests/data/region-rules.yml"))
         .args(["--nodes", "5", "--rest", "10m", "--seed", "3"])

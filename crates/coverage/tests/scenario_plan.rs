@@ -2,19 +2,13 @@
 //! promtool and prometheus v3 (in target/tools/root/usr/bin; required, never skipped:
 //! `source scripts/lib/tools.sh && ensure_v3_tools`), and its usage errors.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::Value;
 
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn coverage() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_coverage"))
-}
+mod common;
+use common::{coverage, manifest, require_tools, work_dir};
 
 fn rules() -> PathBuf {
     manifest().join("tests/data/small-rules.yml")
@@ -22,17 +16,8 @@ fn rules() -> PathBuf {
 
 #[test]
 fn each_step_is_a_fault_on_each_of_its_nodes_with_its_intensity() {
-    let bin = manifest().join("../../target/tools/root/usr/bin");
-    for tool in ["promtool", "prometheus"] {
-        assert!(
-            bin.join(tool).is_file(),
-            "{} is missing: install it with `source scripts/lib/tools.sh && ensure_v3_tools`",
-            bin.join(tool).display()
-        );
-    }
-    let work =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("coverage-scenario-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
+    require_tools();
+    let work = work_dir("coverage-scenario");
     let began = Instant::now();
     let run = coverage()
         .arg("--rules")
