@@ -11,7 +11,7 @@
 pub mod alerts;
 pub mod execute;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use rule_coverage::{Millis, RuleGroup};
@@ -250,13 +250,9 @@ async fn run_live(cli: &Cli) -> Result<Report, RunError> {
         start_ms: t0,
     };
     let judged = judge::judge(&outcome, &cx);
-    let mut files: BTreeMap<String, ()> = BTreeMap::new();
-    let rules_files = s
-        .groups
-        .iter()
-        .map(|g| g.source.display().to_string())
-        .filter(|f| files.insert(f.clone(), ()).is_none())
-        .collect();
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    let rules_files =
+        s.groups.iter().map(|g| g.source.display().to_string()).filter(|f| files.insert(f.clone())).collect();
     let run = Run {
         mode: Mode::Live,
         nodes: cli.nodes,
