@@ -49,7 +49,7 @@ pub enum RunError {
     Engine(#[from] EngineError),
     /// Live mode: the stack could not be read or driven.
     #[error(transparent)]
-    Live(#[from] crate::live::LiveError),
+    Live(#[from] crate::live::error::LiveError),
     /// A file of the run.
     #[error("{path}: {cause}")]
     Io {
@@ -367,11 +367,8 @@ fn differences(s: &Settings) -> Vec<String> {
     out
 }
 
-/// Runs the whole of it; progress on stderr.
+/// Runs the whole of a virtual run; progress on stderr.
 pub fn run(cli: &Cli) -> Result<Report, RunError> {
-    if cli.live.enabled {
-        return crate::live::run(cli);
-    }
     let began = Instant::now();
     let s = settings(cli)?;
     let tools = find_tools(cli)?;

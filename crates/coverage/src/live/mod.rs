@@ -9,6 +9,7 @@
 //! planned time, waits out the plan, and [`alerts`] reads the alerts back from `ALERTS`.
 
 pub mod alerts;
+pub mod error;
 pub mod execute;
 
 use std::collections::BTreeSet;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use rule_coverage::{Millis, RuleGroup};
 use stack_client::locate::{compose_port_overrides, compose_service_url, parse_overrides};
-use stack_client::{ApiError, NodeClient, NodeError, Prometheus, Targets};
+use stack_client::{NodeClient, Prometheus, Targets};
 
 use crate::cli::Cli;
 use crate::judge::{self, Context};
@@ -24,38 +25,11 @@ use crate::plan::Plan;
 use crate::report::model::{Jobs, Mode, Report, Run};
 use crate::run::{RunError, Settings, global_intervals, global_intervals_in, settings_from};
 
+pub use error::LiveError;
 pub use execute::ExecuteError;
 
 /// How long a node or Prometheus may take to answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a live run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// Refused before anything was sent: rules not loaded, a node already faulted.
-    #[error("{0}")]
-    Refused(String),
-    /// Prometheus did not answer as its API promises.
-    #[error("prometheus: {0}")]
-    Prometheus(#[from] ApiError),
-    /// A node did not answer before the run.
-    #[error(transparent)]
-    Node(#[from] NodeError),
-    /// The run itself.
-    #[error(transparent)]
-    Execute(#[from] ExecuteError),
-}
-
-impl LiveError {
-    /// 2 for refusals before anything ran, 130 for ctrl-c, else 1.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Self::Refused(_) => 2,
-            Self::Execute(ExecuteError::Interrupted) => 130,
-            Self::Prometheus(_) | Self::Node(_) | Self::Execute(_) => 1,
-        }
-    }
-}
 
 /// The stack, as the flags and the environment (the inject CLI's variables) locate it.
 fn connect(cli: &Cli) -> Result<(NodeClient, Prometheus), RunError> {
