@@ -139,6 +139,18 @@ pub struct Settings {
     pub warnings: Vec<String>,
 }
 
+impl Settings {
+    /// The rule files read, each once, in the order their groups came.
+    pub fn rules_files(&self) -> Vec<String> {
+        let mut files: BTreeSet<String> = BTreeSet::new();
+        self.groups
+            .iter()
+            .map(|g| g.source.display().to_string())
+            .filter(|f| files.insert(f.clone()))
+            .collect()
+    }
+}
+
 /// Rules whose shortest range selector holds fewer than two scrapes: `rate` and friends
 /// return nothing there, so the rule can never fire at this scrape interval.
 fn short_windows(facts: &[facts::RuleFacts], scrape_interval: Duration) -> Vec<String> {
@@ -519,9 +531,6 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
         start_ms,
     };
     let judged = judge::judge(&outcome, &cx);
-    let mut files: BTreeSet<String> = BTreeSet::new();
-    let rules_files =
-        s.groups.iter().map(|g| g.source.display().to_string()).filter(|f| files.insert(f.clone())).collect();
     let run = Run {
         mode: Mode::Virtual,
         nodes: cli.nodes,
@@ -532,7 +541,7 @@ pub fn run(cli: &Cli) -> Result<Report, RunError> {
         shapes: spec.shapes.to_string().split(',').map(str::to_owned).collect(),
         jobs: Jobs { app: spec.scrape.app_job.clone(), host: spec.scrape.host_job.clone() },
         prometheus_version: prometheus_version(&tools),
-        rules_files,
+        rules_files: s.rules_files(),
         differences: differences(&s),
     };
     if cli.work_dir.is_none() {

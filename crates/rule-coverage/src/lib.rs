@@ -11,12 +11,14 @@
 //!   Prometheus, recording rules in dependency order, alert expressions with `query_range`.
 //! - [`promtool_test`]: `promtool test rules` files generated from the same series and the
 //!   expected alert states, to prove the state machine equal to Prometheus'.
-//! - [`openmetrics`], [`duration`], [`tools`], [`server`]: the pieces they share.
+//! - [`openmetrics`], [`duration`], [`tools`], [`server`]: the pieces they share; `backfill`
+//!   cuts a file into slices that promtools backfill in parallel.
 //!
 //! It must not depend on clap, axum or the service crate: a command builds on it. Every
 //! PromQL expression is evaluated by Prometheus; nothing here re-implements PromQL.
 
 pub mod alert_state;
+mod backfill;
 pub mod duration;
 pub mod engine;
 pub mod facts;

@@ -224,9 +224,6 @@ async fn run_live(cli: &Cli) -> Result<Report, RunError> {
         start_ms: t0,
     };
     let judged = judge::judge(&outcome, &cx);
-    let mut files: BTreeSet<String> = BTreeSet::new();
-    let rules_files =
-        s.groups.iter().map(|g| g.source.display().to_string()).filter(|f| files.insert(f.clone())).collect();
     let run = Run {
         mode: Mode::Live,
         nodes: cli.nodes,
@@ -237,7 +234,7 @@ async fn run_live(cli: &Cli) -> Result<Report, RunError> {
         shapes: fleet.shapes,
         jobs: fleet.jobs,
         prometheus_version: prometheus.version().await.map_err(LiveError::from)?,
-        rules_files,
+        rules_files: s.rules_files(),
         differences: Vec::new(),
     };
     eprintln!("coverage: live run done");
