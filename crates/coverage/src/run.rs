@@ -293,7 +293,7 @@ fn differences(s: &Settings) -> Vec<String> {
     let periods = rule_coverage::engine::record_periods(&s.groups, s.evaluation_interval);
     let mut mixed = Vec::new();
     for (rule, f) in s.groups.iter().flat_map(|g| g.rules.iter()).zip(&s.facts) {
-        let read: std::collections::BTreeSet<Duration> = f
+        let read: BTreeSet<Duration> = f
             .own
             .metrics
             .iter()
@@ -307,7 +307,10 @@ fn differences(s: &Settings) -> Vec<String> {
     }
     if !mixed.is_empty() {
         out.push(format!(
-            "{} read series of different periods (scraped every {}, recorded at their group's interval),              evaluated with the longest as their lookback delta (given): the faster series stay visible to              instant selectors until that long after their last sample, where live Prometheus' stale marker              hides them one period after it (noticeable when scrapes fail or a recording stops).",
+            "{} read series of different periods (scraped every {}, recorded at their group's interval), \
+             evaluated with the longest as their lookback delta (given): the faster series stay visible to \
+             instant selectors until that long after their last sample, where live Prometheus' stale marker \
+             hides them one period after it (noticeable when scrapes fail or a recording stops).",
             mixed.join(", "),
             secs(s.scrape_interval)
         ));
@@ -328,7 +331,7 @@ fn differences(s: &Settings) -> Vec<String> {
          different targets are sampled at different offsets.",
         secs(s.scrape_interval)
     ));
-    let probes: std::collections::BTreeSet<&str> = s
+    let probes: BTreeSet<&str> = s
         .facts
         .iter()
         .flat_map(|f| f.source_metrics.iter())
@@ -658,6 +661,7 @@ mod tests {
         let cli = Cli::try_parse_from(["coverage", "--rules", path, "--rest", "20m"]).expect("parses");
         let d = differences(&settings(&cli).expect("valid"));
         assert!(has(&d, "Mixed (60s) read series of different periods (scraped every 15s"), "{d:#?}");
+        assert!(d.iter().all(|x| !x.contains("  ")), "one space between words: {d:#?}");
 
         // An alert before the recording it reads.
         std::fs::write(
